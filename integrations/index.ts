@@ -1,0 +1,13 @@
+/**
+ * The registry: an explicit, typed list. No self-registration through import side effects, so
+ * what ships is exactly what is listed here. Add one line per integration.
+ */
+import type { IntegrationDefinition, Shape } from '../shared/integration.js';
+
+export const registry: readonly IntegrationDefinition<Shape>[] = [
+  // integrations are added here, one line each
+] as readonly IntegrationDefinition<Shape>[];
+
+export function findIntegration(type: string): IntegrationDefinition<Shape> | undefined {
+  return registry.find((d) => d.type === type);
+}

@@ -1,0 +1,216 @@
+import { joinPath, sanitizePath, sanitizeSetMember } from './names.js';
+import type { ChildOptions, Emitter, EmitterStats, MetricOptions, Sink } from './types.js';
+
+export interface EmitterOptions {
+  /** Root prefix for every name ('' for none). Already interpolated ({host} etc.). */
+  prefix?: string;
+  sinks: Sink[];
+  /** How often sinks flush (statsd packet timer, graphite aggregation). Default 10 s. */
+  flushIntervalMs?: number;
+  /** Called for transport errors, at most once per second per sink to keep logs readable. */
+  onError?: (sink: string, err: Error) => void;
+  /** Injected for sampling tests. */
+  random?: () => number;
+  now?: () => number;
+  /** Emit the emitter's own counters (drops, errors, queue) each flush. Default true. */
+  selfMetrics?: boolean;
+  /** Oldest/newest accepted datapoint timestamp relative to now, in seconds. */
+  maxPastSeconds?: number;
+  maxFutureSeconds?: number;
+}
+
+const NAME_CACHE_MAX = 20_000;
+
+interface Core {
+  sinks: Sink[];
+  rejected: Record<string, number>;
+  random: () => number;
+  now: () => number;
+  closed: boolean;
+  maxPast: number;
+  maxFuture: number;
+  /** The root's flush, so children (what integrations hold) can flush everything. */
+  flushRoot: () => Promise<void>;
+}
+
+function reject(core: Core, reason: string): void {
+  core.rejected[reason] = (core.rejected[reason] ?? 0) + 1;
+}
+
+/**
+ * The one emitter every integration shares. It validates and sanitises, then fans each call out
+ * to every sink; sinks own batching, aggregation and transport.
+ */
+export function createEmitter(opts: EmitterOptions): Emitter {
+  const core: Core = {
+    sinks: opts.sinks,
+    rejected: {},
+    random: opts.random ?? Math.random,
+    now: opts.now ?? Date.now,
+    closed: false,
+    maxPast: opts.maxPastSeconds ?? 366 * 86_400,
+    maxFuture: opts.maxFutureSeconds ?? 600,
+    flushRoot: async () => {},
+  };
+  const flushIntervalMs = opts.flushIntervalMs ?? 10_000;
+  const root = makeScoped(core, sanitizePath(opts.prefix ?? ''));
+  const lastReported = new Map<string, number>();
+
+  const reportSelf = (): void => {
+    if (opts.selfMetrics === false) return;
+    const self = root.child({ prefix: 'telltale.emitter' });
+    const report = (name: string, total: number): void => {
+      const prev = lastReported.get(name) ?? 0;
+      if (total > prev) self.counter(name, total - prev);
+      lastReported.set(name, total);
+    };
+    for (const [reason, n] of Object.entries(core.rejected)) report(`rejected.${reason}`, n);
+    for (const sink of core.sinks) {
+      const s = sink.stats();
+      for (const [reason, n] of Object.entries(s.dropped)) report(`${sink.name}.dropped.${reason}`, n);
+      report(`${sink.name}.errors`, s.errors);
+      report(`${sink.name}.reconnects`, s.reconnects);
+      self.gauge(`${sink.name}.queued`, s.queued);
+    }
+  };
+
+  const flushAll = async (): Promise<void> => {
+    reportSelf();
+    const now = core.now();
+    await Promise.all(core.sinks.map((s) => s.flush(now).catch((e: unknown) => opts.onError?.(s.name, asError(e)))));
+  };
+
+  core.flushRoot = flushAll;
+  let timer: NodeJS.Timeout | undefined = setInterval(() => void flushAll(), flushIntervalMs);
+  timer.unref();
+
+  let closing: Promise<EmitterStats> | undefined;
+  const stats = (): EmitterStats => ({
+    rejected: { ...core.rejected },
+    sinks: Object.fromEntries(core.sinks.map((s) => [s.name, s.stats()])),
+  });
+
+  return Object.assign(root, {
+    flush: flushAll,
+    stats,
+    close: ({ timeoutMs = 5000 }: { timeoutMs?: number } = {}): Promise<EmitterStats> => {
+      closing ??= (async () => {
+        if (timer) clearInterval(timer);
+        timer = undefined;
+        await flushAll();
+        core.closed = true;
+        await Promise.all(core.sinks.map((s) => s.close(timeoutMs).catch(() => undefined)));
+        return stats();
+      })();
+      return closing;
+    },
+  });
+}
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+function makeScoped(core: Core, prefix: string): Emitter {
+  // Sanitising is the most expensive part of a call; names repeat, so cache the full path.
+  const cache = new Map<string, string>();
+  const full = (name: string): string => {
+    let p = cache.get(name);
+    if (p === undefined) {
+      p = joinPath(prefix, sanitizePath(name));
+      if (cache.size >= NAME_CACHE_MAX) cache.clear();
+      cache.set(name, p);
+    }
+    return p;
+  };
+  const ok = (name: string, value: number): string | undefined => {
+    if (core.closed) {
+      reject(core, 'closed');
+      return undefined;
+    }
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      reject(core, 'not_finite');
+      return undefined;
+    }
+    const p = typeof name === 'string' ? full(name) : '';
+    if (p === '' || p === prefix) {
+      reject(core, 'invalid_name');
+      return undefined;
+    }
+    return p;
+  };
+  const sampled = (rate: number | undefined): number | undefined => {
+    if (rate === undefined || rate >= 1) return 1;
+    if (!(rate > 0)) {
+      reject(core, 'bad_sample_rate');
+      return undefined;
+    }
+    return core.random() < rate ? rate : undefined;
+  };
+
+  const scoped: Emitter = {
+    prefix,
+    counter(name: string, value = 1, o?: MetricOptions) {
+      const p = ok(name, value);
+      if (p === undefined) return;
+      const rate = sampled(o?.sampleRate);
+      if (rate === undefined) return;
+      for (const s of core.sinks) s.counter(p, value, rate);
+    },
+    gauge(name: string, value: number) {
+      const p = ok(name, value);
+      if (p === undefined) return;
+      for (const s of core.sinks) s.gauge(p, value);
+    },
+    gaugeDelta(name: string, delta: number) {
+      const p = ok(name, delta);
+      if (p === undefined) return;
+      for (const s of core.sinks) s.gaugeDelta(p, delta);
+    },
+    timing(name: string, ms: number, o?: MetricOptions) {
+      const p = ok(name, ms);
+      if (p === undefined) return;
+      if (ms < 0) {
+        reject(core, 'negative_timer');
+        return;
+      }
+      const rate = sampled(o?.sampleRate);
+      if (rate === undefined) return;
+      for (const s of core.sinks) s.timing(p, ms, rate);
+    },
+    set(name: string, member: string | number) {
+      const p = ok(name, 0);
+      if (p === undefined) return;
+      const m = sanitizeSetMember(String(member));
+      if (m === '') {
+        reject(core, 'invalid_member');
+        return;
+      }
+      for (const s of core.sinks) s.set(p, m);
+    },
+    datapoint(name: string, value: number, unixSeconds?: number) {
+      const p = ok(name, value);
+      if (p === undefined) return;
+      const nowSec = Math.floor(core.now() / 1000);
+      const ts = unixSeconds === undefined ? nowSec : Math.floor(unixSeconds);
+      // Carbon stores anything (and whisper throws past 2^32); keep timestamps sane here.
+      if (!Number.isFinite(ts) || ts <= 0 || ts >= 2 ** 32 || ts < nowSec - core.maxPast || ts > nowSec + core.maxFuture) {
+        reject(core, 'bad_timestamp');
+        return;
+      }
+      for (const s of core.sinks) s.datapoint(p, value, ts);
+    },
+    child(o: ChildOptions) {
+      return makeScoped(core, joinPath(prefix, sanitizePath(o.prefix ?? '')));
+    },
+    // Children share the root's lifecycle: flushing a child flushes everything, and closing a
+    // child only flushes (the root owns the sockets).
+    flush: () => core.flushRoot(),
+    close: async () => {
+      await core.flushRoot();
+      return scoped.stats();
+    },
+    stats: () => ({ rejected: { ...core.rejected }, sinks: Object.fromEntries(core.sinks.map((s) => [s.name, s.stats()])) }),
+  };
+  return scoped;
+}

@@ -1,0 +1,64 @@
+/**
+ * One naming rule valid on Etsy statsd, DogStatsD, Telegraf, carbon/whisper and
+ * VictoriaMetrics alike: nodes of [A-Za-z0-9_-] joined by '.', no empty nodes.
+ *
+ * Why this strict: carbon turns '/' into directories, ';' into tagged series, a trailing '.'
+ * into a hidden .wsp, and drops the whole connection on invalid UTF-8; statsd splits on ':'
+ * and '|' and silently deletes non-ASCII. Sanitising once, here, means both sinks agree on
+ * every path.
+ */
+
+const MAX_NODE = 200;
+const MAX_PATH = 900;
+
+/** Sanitise one dotted path. Returns '' when nothing usable is left (the caller drops it). */
+export function sanitizePath(raw: string): string {
+  // Fast path: already clean names (the overwhelming majority) skip the regex work.
+  if (/^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/.test(raw) && raw.length <= MAX_PATH) {
+    if (raw.length <= MAX_NODE) return raw;
+  }
+  const nodes: string[] = [];
+  let total = 0;
+  for (const part of raw.split('.')) {
+    let node = part.replace(/[^A-Za-z0-9_-]+/g, '_').replace(/_{2,}/g, '_');
+    if (node === '' || node === '_') continue;
+    if (node.length > MAX_NODE) node = node.slice(0, MAX_NODE);
+    if (total + node.length + (nodes.length ? 1 : 0) > MAX_PATH) break;
+    total += node.length + (nodes.length ? 1 : 0);
+    nodes.push(node);
+  }
+  return nodes.join('.');
+}
+
+/**
+ * Sanitise a single node (a host name, a process name): dots become '_' too, so a value never
+ * adds hierarchy levels.
+ */
+export function sanitizeNode(raw: string): string {
+  return sanitizePath(raw.replace(/\./g, '_'));
+}
+
+/** Set members are raw text on the wire; only the statsd separators and line breaks are unsafe. */
+export function sanitizeSetMember(raw: string): string {
+  return raw.replace(/[:|\n\r#,]/g, '_');
+}
+
+/** Join two already-sanitised paths. */
+export function joinPath(a: string, b: string): string {
+  if (!a) return b;
+  if (!b) return a;
+  return `${a}.${b}`;
+}
+
+/**
+ * Format a number for the wire: plain decimal, no exponent (some Graphite backends do not parse
+ * 1e21 or 1e-7), at most 6 decimals.
+ */
+export function formatValue(v: number): string {
+  if (Number.isInteger(v) && Math.abs(v) < 1e21) return String(v);
+  const s = String(v);
+  if (!s.includes('e')) return s;
+  if (Math.abs(v) < 1e-6) return '0';
+  const fixed = v.toFixed(Math.abs(v) >= 1e21 ? 0 : 6);
+  return fixed.includes('.') ? fixed.replace(/\.?0+$/, '') : fixed;
+}

@@ -1,0 +1,88 @@
+/**
+ * The emitter's public contract. Every call is synchronous, never throws and never returns a
+ * promise on the hot path: problems are counted (see `stats()`) and reported through `onError`.
+ */
+
+export interface MetricOptions {
+  /** Client-side sampling in (0, 1]: the call is dropped with probability 1 - rate. */
+  sampleRate?: number;
+}
+
+export interface ChildOptions {
+  /** Appended to the parent's prefix (sanitised like any name). */
+  prefix?: string;
+}
+
+export interface Emitter {
+  /** Counter increment (statsd `c`). */
+  counter(name: string, value?: number, opts?: MetricOptions): void;
+  /** Absolute gauge. Negative values are sent safely (`0|g` then `-v|g`) on statsd. */
+  gauge(name: string, value: number): void;
+  /** Signed gauge change (statsd `+v|g` / `-v|g`). */
+  gaugeDelta(name: string, delta: number): void;
+  /** A duration in milliseconds (statsd `ms`). */
+  timing(name: string, ms: number, opts?: MetricOptions): void;
+  /** Set member (statsd `s`): unique members are counted per flush. */
+  set(name: string, member: string | number): void;
+  /**
+   * A value with its own timestamp (unix seconds). Graphite sinks send it as is; statsd sinks,
+   * which cannot carry a timestamp, receive it as a gauge.
+   */
+  datapoint(name: string, value: number, unixSeconds?: number): void;
+  /** A scoped emitter sharing this one's sinks and buffers. */
+  child(opts: ChildOptions): Emitter;
+  /** Push everything buffered to the sinks now. */
+  flush(): Promise<void>;
+  /** Flush, drain, close sockets; bounded by timeoutMs (what is left is counted as dropped). */
+  close(opts?: { timeoutMs?: number }): Promise<EmitterStats>;
+  stats(): EmitterStats;
+  /** The fully qualified, sanitised prefix ('' when none). */
+  readonly prefix: string;
+}
+
+export interface SinkStats {
+  /** Metric lines handed to the transport. */
+  sent: number;
+  /** Bytes handed to the transport. */
+  bytes: number;
+  /** Lines dropped, by reason (overflow, invalid, oversize, send_error, closed, sampled…). */
+  dropped: Record<string, number>;
+  /** Transport errors (connect, send, DNS). */
+  errors: number;
+  /** Lines waiting in a queue (graphite) or in-flight packets (statsd). */
+  queued: number;
+  reconnects: number;
+  lastError?: string;
+}
+
+export interface EmitterStats {
+  /** Calls rejected before reaching any sink (NaN, bad name…), by reason. */
+  rejected: Record<string, number>;
+  sinks: Record<string, SinkStats>;
+}
+
+/**
+ * What every sink implements. Names arrive fully qualified and sanitised; values are validated
+ * (finite, timers >= 0, sample rates in (0,1]).
+ */
+export interface Sink {
+  readonly name: string;
+  counter(name: string, value: number, sampleRate: number): void;
+  gauge(name: string, value: number): void;
+  gaugeDelta(name: string, delta: number): void;
+  timing(name: string, ms: number, sampleRate: number): void;
+  set(name: string, member: string): void;
+  datapoint(name: string, value: number, unixSeconds: number): void;
+  /** Called by the emitter every flush interval, and by `flush()`. */
+  flush(nowMs: number): Promise<void>;
+  close(timeoutMs: number): Promise<void>;
+  stats(): SinkStats;
+}
+
+export function emptySinkStats(): SinkStats {
+  return { sent: 0, bytes: 0, dropped: {}, errors: 0, queued: 0, reconnects: 0 };
+}
+
+export function countDrop(stats: SinkStats, reason: string, n = 1): void {
+  stats.dropped[reason] = (stats.dropped[reason] ?? 0) + n;
+}

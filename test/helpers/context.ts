@@ -1,0 +1,59 @@
+/**
+ * Builds an IntegrationContext wired to an in-memory sink, for tests of one integration without
+ * any network. Real-server tests use test/helpers/servers.ts instead.
+ */
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createEmitter } from '../../shared/emitter/emitter.js';
+import { createMemorySink, type MemorySink } from '../../shared/emitter/memory-sink.js';
+import type { Emitter } from '../../shared/emitter/types.js';
+import { createLogger, type LogLevel } from '../../shared/log/logger.js';
+import type { IntegrationContext } from '../../shared/integration.js';
+import { createSelfMetrics } from '../../shared/runtime/self-metrics.js';
+
+export interface TestContext {
+  ctx: IntegrationContext;
+  sink: MemorySink;
+  root: Emitter;
+  logs: string[];
+  abort: AbortController;
+  stdin: PassThrough;
+  stdout: PassThrough;
+}
+
+export function testContext(
+  o: {
+    name?: string;
+    type?: string;
+    prefix?: string;
+    intervalMs?: number;
+    now?: () => number;
+    stateDir?: string;
+    logLevel?: LogLevel;
+    stdin?: Readable;
+    stdout?: Writable;
+  } = {},
+): TestContext {
+  const sink = createMemorySink();
+  const now = o.now ?? Date.now;
+  const root = createEmitter({ sinks: [sink], now, selfMetrics: false, flushIntervalMs: 3_600_000 });
+  const logs: string[] = [];
+  const log = createLogger({ level: o.logLevel ?? 'debug', write: (l) => void logs.push(l), now }).child(o.name ?? 'test');
+  const abort = new AbortController();
+  const stdin = new PassThrough();
+  const stdout = new PassThrough();
+  const ctx: IntegrationContext = {
+    name: o.name ?? 'test',
+    emitter: root.child({ prefix: o.prefix ?? '' }),
+    log,
+    clock: { now },
+    signal: abort.signal,
+    self: createSelfMetrics(root, o.type ?? 'test', o.name ?? 'test'),
+    stateDir: o.stateDir ?? mkdtempSync(join(tmpdir(), 'telltale-state-')),
+    intervalMs: o.intervalMs ?? 1000,
+    stdio: { stdin: o.stdin ?? stdin, stdout: o.stdout ?? stdout },
+  };
+  return { ctx, sink, root, logs, abort, stdin, stdout };
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['shared/**/*.test.ts', 'integrations/**/*.test.ts', 'test/**/*.test.ts'],
+    // Real servers (carbon, supervisord, Chromium) share 2 cores: keep parallelism modest.
+    maxWorkers: 2,
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
+  },
+});
