@@ -1,0 +1,111 @@
+/**
+ * The Graphite sink: plaintext `path value timestamp` lines.
+ *
+ * - datapoint() lines go out as they come, with their own timestamp (Puppet runs, CloudWatch).
+ * - counters/gauges/timers/sets are aggregated locally every flush interval exactly as Etsy
+ *   statsd's Graphite backend would write them, so a site without a statsd daemon gets the same
+ *   series names and values.
+ * The same sink writes to carbon over TCP or, as the `console` sink, to a stream (stderr).
+ */
+import { createAggregator, STATSD_DEFAULTS, type AggregatorOptions } from './aggregator.js';
+import { formatGraphiteValue, MAX_GRAPHITE_LINE } from './graphite-format.js';
+import { createStreamTransport, type StreamAddress } from './stream-transport.js';
+import { countDrop, emptySinkStats, type Sink, type SinkStats } from './types.js';
+
+export interface GraphiteSinkOptions {
+  name?: string;
+  /** Where lines go: carbon over TCP/unix, or a writable stream (console). */
+  target: { address: StreamAddress } | { write: (text: string) => void };
+  aggregation?: Partial<AggregatorOptions>;
+  /** Aggregation interval the counter rates are divided by; must equal the emitter's flush. */
+  flushIntervalMs: number;
+  maxQueueLines?: number;
+  maxQueueBytes?: number;
+  replayWindowMs?: number;
+  /** Cap on distinct aggregated keys; beyond it new keys are dropped and counted. */
+  maxKeys?: number;
+  onError?: (err: Error) => void;
+  now?: () => number;
+}
+
+export function createGraphiteSink(o: GraphiteSinkOptions): Sink {
+  const stats: SinkStats = emptySinkStats();
+  const name = o.name ?? 'graphite';
+  const agg = createAggregator({ ...STATSD_DEFAULTS, ...o.aggregation });
+  const maxKeys = o.maxKeys ?? 100_000;
+  const now = o.now ?? Date.now;
+
+  let write: (line: string) => void;
+  let drain: (timeoutMs: number) => Promise<unknown>;
+  let closeTransport: (timeoutMs: number) => Promise<void>;
+  if ('address' in o.target) {
+    const t = createStreamTransport({
+      address: o.target.address,
+      stats,
+      maxQueueLines: o.maxQueueLines ?? 100_000,
+      maxQueueBytes: o.maxQueueBytes ?? 16 * 1024 * 1024,
+      replayWindowMs: o.replayWindowMs ?? 10_000,
+      ...(o.onError ? { onError: o.onError } : {}),
+      now,
+    });
+    write = (l) => t.enqueue(l);
+    drain = (ms) => t.drain(ms);
+    closeTransport = (ms) => t.close(ms);
+  } else {
+    const out = o.target.write;
+    let batch: string[] = [];
+    write = (l) => {
+      batch.push(l);
+      if (batch.length >= 512) flushBatch();
+    };
+    const flushBatch = (): void => {
+      if (batch.length === 0) return;
+      const text = batch.join('\n') + '\n';
+      stats.sent += batch.length;
+      stats.bytes += Buffer.byteLength(text);
+      batch = [];
+      out(text);
+    };
+    drain = async () => flushBatch();
+    closeTransport = async () => flushBatch();
+  }
+
+  const emitLine = (line: string): void => {
+    if (line.length > MAX_GRAPHITE_LINE) {
+      countDrop(stats, 'oversize');
+      return;
+    }
+    write(line);
+  };
+  // New keys past the cap are refused: a runaway label must not exhaust memory.
+  const admit = (): boolean => {
+    if (agg.size() < maxKeys) return true;
+    countDrop(stats, 'too_many_keys');
+    return false;
+  };
+
+  return {
+    name,
+    counter: (n, v, rate) => admit() && agg.counter(n, v, rate),
+    gauge: (n, v) => admit() && agg.gauge(n, v),
+    gaugeDelta: (n, d) => admit() && agg.gaugeDelta(n, d),
+    timing: (n, ms, rate) => admit() && agg.timing(n, ms, rate),
+    set: (n, m) => admit() && agg.set(n, m),
+    datapoint(n, value, ts) {
+      const text = formatGraphiteValue(value);
+      if (text === undefined) {
+        countDrop(stats, 'invalid');
+        return;
+      }
+      emitLine(`${n} ${text} ${ts}`);
+    },
+    async flush(nowMs) {
+      for (const line of agg.flush(Math.round(nowMs / 1000), o.flushIntervalMs)) emitLine(line);
+      await drain(0);
+    },
+    async close(timeoutMs) {
+      await closeTransport(timeoutMs);
+    },
+    stats: () => ({ ...stats, dropped: { ...stats.dropped } }),
+  };
+}

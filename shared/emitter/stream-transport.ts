@@ -1,0 +1,287 @@
+/**
+ * A persistent TCP or unix-stream connection that writes newline-terminated lines, for the
+ * Graphite sink and the statsd sink's tcp:// and unix:// transports.
+ *
+ * - Bounded queue (lines and bytes); when full the OLDEST lines go, counted as `overflow`:
+ *   during an outage the newest data is the most useful.
+ * - Honours back-pressure: stops at `write() === false` and waits for 'drain'.
+ * - Reconnects with full-jitter exponential backoff.
+ * - Optional replay window: Node's write callback only means "handed to the kernel"; a carbon
+ *   restart loses the last few hundred ms that were acknowledged. Graphite overwrites the same
+ *   path+timestamp, so re-sending the recent tail after an unplanned disconnect is safe there
+ *   (never for statsd counters, where replay would double count).
+ */
+import net from 'node:net';
+import { countDrop, type SinkStats } from './types.js';
+
+export type StreamAddress = { transport: 'tcp'; host: string; port: number } | { transport: 'unix'; path: string };
+
+export interface StreamTransportOptions {
+  address: StreamAddress;
+  stats: SinkStats;
+  maxQueueLines?: number;
+  maxQueueBytes?: number;
+  /** Re-send lines written within this window after an unplanned disconnect (0 = off). */
+  replayWindowMs?: number;
+  replayMaxLines?: number;
+  connectTimeoutMs?: number;
+  backoffBaseMs?: number;
+  backoffCapMs?: number;
+  onError?: (err: Error) => void;
+  onConnect?: () => void;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface StreamTransport {
+  /** Queue one line (without '\n'). */
+  enqueue(line: string): void;
+  /** Resolves when everything queued has been written (or after timeoutMs). */
+  drain(timeoutMs: number): Promise<boolean>;
+  close(timeoutMs: number): Promise<void>;
+  readonly connected: boolean;
+}
+
+const CHUNK_BYTES = 64 * 1024;
+
+export function createStreamTransport(o: StreamTransportOptions): StreamTransport {
+  const stats = o.stats;
+  const maxLines = o.maxQueueLines ?? 100_000;
+  const maxBytes = o.maxQueueBytes ?? 16 * 1024 * 1024;
+  const replayMs = o.replayWindowMs ?? 0;
+  const replayMax = o.replayMaxLines ?? 20_000;
+  const now = o.now ?? Date.now;
+  const random = o.random ?? Math.random;
+  const baseMs = o.backoffBaseMs ?? 250;
+  const capMs = o.backoffCapMs ?? 30_000;
+
+  let queue: string[] = [];
+  let head = 0;
+  let queuedBytes = 0;
+  // Recently written lines, with the time they were written, for replay after a disconnect.
+  let replay: { t: number; line: string }[] = [];
+  let socket: net.Socket | undefined;
+  let connected = false;
+  let connecting = false;
+  let writing = false;
+  let waitingDrain = false;
+  let closing = false;
+  let attempt = 0;
+  let everConnected = false;
+  let reconnectTimer: NodeJS.Timeout | undefined;
+  const drainWaiters = new Set<() => void>();
+
+  const queuedCount = (): number => queue.length - head;
+  const updateQueued = (): void => {
+    stats.queued = queuedCount();
+  };
+
+  const compact = (): void => {
+    if (head > 4096 && head * 2 > queue.length) {
+      queue = queue.slice(head);
+      head = 0;
+    }
+  };
+
+  const notifyIfEmpty = (): void => {
+    if (queuedCount() === 0 && (!socket || socket.writableLength === 0)) {
+      for (const w of [...drainWaiters]) w();
+    }
+  };
+
+  const dropOldest = (): void => {
+    while (queuedCount() > 0 && (queuedCount() > maxLines || queuedBytes > maxBytes)) {
+      const line = queue[head]!;
+      queue[head] = '';
+      head++;
+      queuedBytes -= line.length + 1;
+      countDrop(stats, 'overflow');
+    }
+    compact();
+  };
+
+  const pump = (): void => {
+    if (!connected || !socket || writing || waitingDrain) return;
+    writing = true;
+    try {
+      while (connected && queuedCount() > 0) {
+        let chunk = '';
+        let n = 0;
+        const t = now();
+        while (queuedCount() > 0 && chunk.length < CHUNK_BYTES) {
+          const line = queue[head]!;
+          queue[head] = '';
+          head++;
+          queuedBytes -= line.length + 1;
+          chunk += line + '\n';
+          n++;
+          if (replayMs > 0) replay.push({ t, line });
+        }
+        compact();
+        stats.sent += n;
+        stats.bytes += Buffer.byteLength(chunk);
+        if (replay.length > replayMax) replay = replay.slice(replay.length - replayMax);
+        const more = socket.write(chunk);
+        if (!more) {
+          waitingDrain = true;
+          socket.once('drain', () => {
+            waitingDrain = false;
+            pump();
+          });
+          break;
+        }
+      }
+    } finally {
+      writing = false;
+      updateQueued();
+    }
+    notifyIfEmpty();
+  };
+
+  const scheduleReconnect = (): void => {
+    if (closing || reconnectTimer) return;
+    const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 20));
+    const delay = Math.max(50, Math.floor(random() * ceiling));
+    attempt++;
+    reconnectTimer = setTimeout(() => {
+      reconnectTimer = undefined;
+      connect();
+    }, delay);
+    reconnectTimer.unref();
+  };
+
+  const onDown = (err?: Error): void => {
+    if (err) {
+      stats.errors++;
+      stats.lastError = err.message;
+      o.onError?.(err);
+    }
+    const wasConnected = connected;
+    connected = false;
+    connecting = false;
+    waitingDrain = false;
+    if (socket) {
+      socket.removeAllListeners();
+      socket.on('error', () => undefined);
+      socket.destroy();
+      socket = undefined;
+    }
+    if (wasConnected && replayMs > 0 && !closing) {
+      // Put the recent tail back in front of the queue: at-least-once into Graphite.
+      const since = now() - replayMs;
+      const tail = replay.filter((r) => r.t >= since).map((r) => r.line);
+      if (tail.length > 0) {
+        queue = [...tail, ...queue.slice(head)];
+        head = 0;
+        for (const l of tail) queuedBytes += l.length + 1;
+        dropOldest();
+        updateQueued();
+      }
+    }
+    replay = [];
+    scheduleReconnect();
+  };
+
+  const connect = (): void => {
+    if (closing || connected || connecting) return;
+    connecting = true;
+    const s =
+      o.address.transport === 'unix'
+        ? net.createConnection({ path: o.address.path })
+        : net.createConnection({ host: o.address.host, port: o.address.port });
+    socket = s;
+    s.setNoDelay(true);
+    const timer = setTimeout(() => onDown(new Error(`connect timeout to ${describe()}`)), o.connectTimeoutMs ?? 5000);
+    timer.unref();
+    s.once('connect', () => {
+      clearTimeout(timer);
+      connecting = false;
+      connected = true;
+      attempt = 0;
+      if (everConnected) stats.reconnects++;
+      everConnected = true;
+      s.setKeepAlive(true, 10_000);
+      o.onConnect?.();
+      pump();
+    });
+    s.on('error', (err) => {
+      clearTimeout(timer);
+      onDown(err);
+    });
+    s.on('close', () => {
+      clearTimeout(timer);
+      if (socket === s) onDown(closing ? undefined : new Error(`connection to ${describe()} closed`));
+    });
+    // Carbon never talks back; reading keeps the socket from stalling if something does.
+    s.on('data', () => undefined);
+    s.unref();
+  };
+
+  const describe = (): string =>
+    o.address.transport === 'unix' ? o.address.path : `${o.address.host}:${o.address.port}`;
+
+  connect();
+
+  return {
+    get connected() {
+      return connected;
+    },
+    enqueue(line) {
+      if (closing) {
+        countDrop(stats, 'closed');
+        return;
+      }
+      queue.push(line);
+      queuedBytes += line.length + 1;
+      if (queuedCount() > maxLines || queuedBytes > maxBytes) dropOldest();
+      updateQueued();
+      if (connected && !writing && !waitingDrain) setImmediate(pump);
+    },
+    drain(timeoutMs) {
+      pump();
+      if (queuedCount() === 0 && (!socket || socket.writableLength === 0)) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const done = (ok: boolean): void => {
+          clearTimeout(timer);
+          clearInterval(poll);
+          drainWaiters.delete(onEmpty);
+          resolve(ok);
+        };
+        const onEmpty = (): void => done(true);
+        const timer = setTimeout(() => done(false), timeoutMs);
+        // writableLength shrinks without an event we can hook; poll it cheaply while waiting.
+        const poll = setInterval(notifyIfEmpty, 20);
+        drainWaiters.add(onEmpty);
+      });
+    },
+    async close(timeoutMs) {
+      if (closing) return;
+      const ok = await this.drain(timeoutMs);
+      closing = true;
+      if (reconnectTimer) clearTimeout(reconnectTimer);
+      reconnectTimer = undefined;
+      const left = queuedCount();
+      if (!ok && left > 0) countDrop(stats, 'closed', left);
+      queue = [];
+      head = 0;
+      queuedBytes = 0;
+      updateQueued();
+      const s = socket;
+      if (s) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(() => {
+            s.destroy();
+            resolve();
+          }, Math.max(100, timeoutMs));
+          t.unref();
+          s.end(() => {
+            clearTimeout(t);
+            s.destroy();
+            resolve();
+          });
+        });
+      }
+      connected = false;
+    },
+  };
+}
