@@ -8,7 +8,7 @@ export function formatGraphiteValue(v: number): string | undefined {
   const s = String(v);
   if (!s.includes('e')) return s;
   if (Math.abs(v) < 1e-6) return '0';
-  return v.toFixed(0);
+  return BigInt(Math.round(v)).toString();
 }
 
 /** Graphite lines longer than this are rejected client-side (carbon drops the connection at 16 KiB). */

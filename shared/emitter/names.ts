@@ -59,6 +59,8 @@ export function formatValue(v: number): string {
   const s = String(v);
   if (!s.includes('e')) return s;
   if (Math.abs(v) < 1e-6) return '0';
-  const fixed = v.toFixed(Math.abs(v) >= 1e21 ? 0 : 6);
+  // toFixed() itself switches to exponent form at 1e21; BigInt prints every digit.
+  if (Math.abs(v) >= 1e21) return BigInt(Math.round(v)).toString();
+  const fixed = v.toFixed(6);
   return fixed.includes('.') ? fixed.replace(/\.?0+$/, '') : fixed;
 }

@@ -1,0 +1,153 @@
+import dgram from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startUdpServer, startStatsd, freePort, until, type UdpServer } from '../../../test/helpers/servers.js';
+import { createEmitter } from '../emitter.js';
+import { createStatsdSink } from '../statsd-sink.js';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function udp(): Promise<UdpServer> {
+  const s = await startUdpServer();
+  cleanups.push(() => s.close());
+  return s;
+}
+
+describe('statsd sink on the wire', () => {
+  it('packs lines into packets no larger than max_packet_bytes, never splitting a line', async () => {
+    const srv = await udp();
+    const sink = createStatsdSink({ address: { transport: 'udp', host: '127.0.0.1', port: srv.port }, maxPacketBytes: 512, aggregateCounters: false });
+    const e = createEmitter({ sinks: [sink], selfMetrics: false });
+    for (let i = 0; i < 1000; i++) e.timing(`pack.t${i % 7}`, i);
+    await e.close();
+    await srv.waitFor((s) => s.lines().length === 1000);
+    expect(srv.datagrams.every((d) => d.length <= 512)).toBe(true);
+    expect(srv.datagrams.length).toBeLessThan(1000 / 20);
+    expect(srv.lines().every((l) => /^pack\.t\d:\d+\|ms$/.test(l))).toBe(true);
+    expect(e.stats().sinks['statsd']!.sent).toBe(1000);
+  });
+
+  it('sums counters locally into one line per name per flush', async () => {
+    const srv = await udp();
+    const sink = createStatsdSink({ address: { transport: 'udp', host: '127.0.0.1', port: srv.port } });
+    const e = createEmitter({ sinks: [sink], selfMetrics: false });
+    for (let i = 0; i < 10_000; i++) e.counter('agg.hits');
+    e.counter('agg.bytes', 512);
+    e.counter('agg.bytes', 512, { sampleRate: 1 });
+    await e.close();
+    await srv.waitFor((s) => s.lines().length >= 2);
+    expect(srv.lines().sort()).toEqual(['agg.bytes:1024|c', 'agg.hits:10000|c']);
+  });
+
+  it('sends an absolute negative gauge as 0|g then -v|g in the same packet, and deltas signed', async () => {
+    const srv = await udp();
+    const sink = createStatsdSink({ address: { transport: 'udp', host: '127.0.0.1', port: srv.port } });
+    const e = createEmitter({ sinks: [sink], selfMetrics: false });
+    e.gauge('g.temp', -3);
+    e.gaugeDelta('g.level', 4);
+    e.gaugeDelta('g.level', -2);
+    e.datapoint('g.billing', 12.5, Math.floor(Date.now() / 1000) - 60);
+    await e.close();
+    await srv.waitFor((s) => s.lines().length >= 5);
+    const text = srv.datagrams.map((d) => d.toString()).join('\n');
+    expect(text).toContain('g.temp:0|g\ng.temp:-3|g');
+    expect(srv.lines()).toContain('g.level:+4|g');
+    expect(srv.lines()).toContain('g.level:-2|g');
+    expect(srv.lines()).toContain('g.billing:12.5|g');
+  });
+
+  it('applies sample rates client-side and marks the line with @rate', async () => {
+    const srv = await udp();
+    const sink = createStatsdSink({ address: { transport: 'udp', host: '127.0.0.1', port: srv.port }, aggregateCounters: false });
+    let x = 0;
+    // Deterministic "random": 0, 0.1, 0.2 ... 0.9 repeating; rate 0.3 keeps 3 of every 10.
+    const e = createEmitter({ sinks: [sink], selfMetrics: false, random: () => ((x++ % 10) / 10) });
+    for (let i = 0; i < 100; i++) e.timing('s.lat', 5, { sampleRate: 0.3 });
+    await e.close();
+    await srv.waitFor((s) => s.lines().length >= 30);
+    expect(srv.lines()).toHaveLength(30);
+    expect(new Set(srv.lines())).toEqual(new Set(['s.lat:5|ms|@0.3']));
+  });
+
+  it('rejects NaN, Infinity, negative timers and empty names, counting each', async () => {
+    const srv = await udp();
+    const sink = createStatsdSink({ address: { transport: 'udp', host: '127.0.0.1', port: srv.port } });
+    const e = createEmitter({ sinks: [sink], selfMetrics: false });
+    e.gauge('bad.nan', NaN);
+    e.gauge('bad.inf', Infinity);
+    e.timing('bad.neg', -1);
+    e.counter('###', 1);
+    e.gauge('good.one', 1);
+    const stats = await e.close();
+    await srv.waitFor((s) => s.lines().length >= 1);
+    expect(srv.lines()).toEqual(['good.one:1|g']);
+    expect(stats.rejected).toEqual({ not_finite: 2, negative_timer: 1, invalid_name: 1 });
+  });
+
+  it('keeps running and counts errors when nobody listens (ICMP refused)', async () => {
+    const port = await freePort();
+    const sink = createStatsdSink({ address: { transport: 'udp', host: '127.0.0.1', port }, aggregateCounters: false });
+    const errors: string[] = [];
+    const e = createEmitter({ sinks: [sink], selfMetrics: false, onError: (_s, err) => errors.push(err.message) });
+    for (let round = 0; round < 20 && sink.stats().errors === 0; round++) {
+      e.gauge('down.g', round);
+      await e.flush();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(sink.stats().errors).toBeGreaterThan(0);
+    expect(sink.stats().lastError).toMatch(/ECONNREFUSED/);
+    e.gauge('down.after', 1);
+    await e.close();
+  });
+
+  it('drops (and counts) packets beyond max_in_flight instead of queueing without bound', async () => {
+    const srv = await udp();
+    const sink = createStatsdSink({ address: { transport: 'udp', host: '127.0.0.1', port: srv.port }, aggregateCounters: false, maxInFlight: 4, maxPacketBytes: 64 });
+    const e = createEmitter({ sinks: [sink], selfMetrics: false });
+    for (let i = 0; i < 5000; i++) e.timing('burst.t', i);
+    const stats = await e.close();
+    const s = stats.sinks['statsd']!;
+    expect(s.dropped['overflow'] ?? 0).toBeGreaterThan(0);
+    expect(s.sent + (s.dropped['overflow'] ?? 0)).toBe(5000);
+  });
+
+  it('delivers to a real Etsy statsd over UDP and TCP', async () => {
+    for (const tcp of [false, true]) {
+      const statsd = await startStatsd({ tcp, flushIntervalMs: 60_000 });
+      cleanups.push(() => statsd.stop());
+      const sink = createStatsdSink({ address: { transport: tcp ? 'tcp' : 'udp', host: '127.0.0.1', port: statsd.port } });
+      const e = createEmitter({ sinks: [sink], selfMetrics: false, prefix: 'real' });
+      for (let i = 0; i < 500; i++) e.counter('hits');
+      e.gauge('temp', -7);
+      e.timing('lat', 12);
+      await e.close();
+      await until(async () => (await statsd.mgmt('counters')).includes("'real.hits': 500"), 10_000, 'statsd counter');
+      expect(await statsd.mgmt('gauges')).toContain("'real.temp': -7");
+      expect(await statsd.mgmt('timers')).toContain("'real.lat': [ 12 ]");
+    }
+  });
+});
+
+describe('statsd sink: unix socket', () => {
+  it('writes newline-terminated lines to a unix stream socket', async () => {
+    const net = await import('node:net');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const path = join(mkdtempSync(join(tmpdir(), 'telltale-sock-')), 'statsd.sock');
+    let got = '';
+    const server = net.createServer((s) => s.on('data', (d) => (got += d.toString())));
+    await new Promise<void>((r) => server.listen(path, r));
+    cleanups.push(() => new Promise((r) => server.close(r)));
+    const sink = createStatsdSink({ address: { transport: 'unix', path } });
+    const e = createEmitter({ sinks: [sink], selfMetrics: false });
+    e.counter('unix.hits', 2);
+    e.gauge('unix.g', 1);
+    await e.close();
+    await until(() => got.includes('unix.hits:2|c\n') && got.includes('unix.g:1|g\n'), 5000, 'unix lines');
+  });
+});
+
+void dgram;
