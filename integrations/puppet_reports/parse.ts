@@ -1,0 +1,475 @@
+/**
+ * Pure parsing of Puppet run data: report files (`<reportdir>/<certname>/<YYYYMMDDHHMM>.yaml`,
+ * any report_format from Puppet 3 to 8, YAML or JSON) and agent `last_run_summary.yaml` files,
+ * into one `Run` shape. No IO here.
+ *
+ * A report that parses is not necessarily complete: js-yaml happily loads a file cut at a line
+ * boundary (research note §4.4). `parseReport` therefore validates structure and completeness and
+ * throws a `RunParseError` of kind `incomplete` rather than returning half a run.
+ */
+import { load } from 'js-yaml';
+import { PUPPET_YAML_SCHEMA } from './yaml-schema.js';
+
+export type RunStatus = 'failed' | 'changed' | 'unchanged';
+
+export interface RunMetric {
+  /** resources | time | changes | events (or whatever else the file carries). */
+  category: string;
+  /** The metric's snake_case name: the only safe source for a metric path. */
+  name: string;
+  /** Puppet's human label ("Config retrieval"); only the evenup compat mode uses it. */
+  label: string | undefined;
+  value: number;
+}
+
+export interface FailedResource {
+  /** `Type[title]`. */
+  resource: string;
+  file: string | undefined;
+  line: number | undefined;
+  message: string | undefined;
+}
+
+export interface Run {
+  /** certname from the report, or the configured host for a summary. */
+  host: string;
+  /** Run start (report `time`) in epoch seconds; for a summary, `time.last_run` (run end). */
+  time: number;
+  /** Run end in epoch seconds: what "age of the last run" is measured from. */
+  endTime: number;
+  status: RunStatus | undefined;
+  /** `report`: Puppet's own field; `derived`: inferred from metrics (summaries, formats without it). */
+  statusSource: 'report' | 'derived';
+  reportFormat: number | undefined;
+  /** Dedupe key: transaction_uuid when present, else host + time. */
+  key: string;
+  transactionUuid: string | undefined;
+  noop: boolean | undefined;
+  noopPending: boolean | undefined;
+  correctiveChange: boolean | undefined;
+  transactionCompleted: boolean | undefined;
+  cachedCatalogStatus: string | undefined;
+  metrics: RunMetric[];
+  /** Log entries by level; undefined when the source has no logs (summaries). */
+  logLevels: Record<string, number> | undefined;
+  /** Only filled when resource statuses were read (failed runs below the size cap). */
+  failedResources: FailedResource[] | undefined;
+  parsedBy: 'fast' | 'full' | 'summary';
+}
+
+export class RunParseError extends Error {
+  readonly kind: 'parse' | 'incomplete';
+  constructor(kind: 'parse' | 'incomplete', message: string) {
+    super(message);
+    this.kind = kind;
+    this.name = 'RunParseError';
+  }
+}
+
+/** report_format values this parser knows the layout of (Puppet 2.6 to 8). */
+export const KNOWN_REPORT_FORMATS: readonly number[] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+
+/**
+ * Formats whose root keys are written by Psych at column 0 with plain nested YAML (Puppet ≥ 5.5),
+ * and which end with `corrective_change`, written right after `resource_statuses`: its presence
+ * proves the file was not cut inside the (huge) resource_statuses block.
+ */
+const FAST_PATH_FORMATS = new Set([9, 10, 11, 12]);
+
+export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'err', 'alert', 'emerg', 'crit'] as const;
+
+export interface ParseOptions {
+  /** Read resource_statuses for failed-resource titles only when the file is at most this big. */
+  resourceStatusesMaxBytes?: number;
+  /** Force the full-document parse (benchmarks, tests comparing both paths). */
+  forceFull?: boolean;
+}
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Ruby symbols dumped by Psych come back as ":name". */
+function unsym(v: unknown): string | undefined {
+  if (typeof v !== 'string' || v === '') return undefined;
+  return v.startsWith(':') ? v.slice(1) : v;
+}
+
+function finiteNumber(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
+  if (typeof v === 'string' && v.trim() !== '') {
+    const n = Number(v);
+    return Number.isFinite(n) ? n : undefined;
+  }
+  return undefined;
+}
+
+function optBool(v: unknown): boolean | undefined {
+  return typeof v === 'boolean' ? v : undefined;
+}
+
+const TIME_RE = /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(\.\d+)?\s*(Z|[+-]\d\d:?\d\d)?$/;
+
+/**
+ * Report times: quoted ISO-8601 with 9 fraction digits (Puppet ≥ 5), `…Z` (Puppet 6), unquoted
+ * YAML 1.1 `2008-12-06 10:06:51.373758 -07:00` (legacy; js-yaml may already make it a Date).
+ * An explicit parser because the legacy form is outside what `Date.parse` is specified to accept.
+ */
+export function parseRunTime(v: unknown): number | undefined {
+  if (v instanceof Date) {
+    const t = v.getTime();
+    return Number.isFinite(t) ? t / 1000 : undefined;
+  }
+  if (typeof v === 'number') return Number.isFinite(v) && v > 0 ? v : undefined;
+  if (typeof v !== 'string') return undefined;
+  const m = TIME_RE.exec(v.trim());
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s, frac, tz] = m;
+  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+  if (!Number.isFinite(ms)) return undefined;
+  let secs = ms / 1000 + (frac ? Number(`0${frac}`) : 0);
+  if (tz && tz !== 'Z') {
+    const sign = tz.startsWith('-') ? -1 : 1;
+    const digits = tz.slice(1).replace(':', '');
+    secs -= sign * (Number(digits.slice(0, 2)) * 3600 + Number(digits.slice(2, 4)) * 60);
+  }
+  return secs;
+}
+
+/** Ruby's `name.capitalize.tr('_', ' ')`, for sources that carry no labels. */
+export function labelize(name: string): string {
+  const lower = name.toLowerCase();
+  return (lower.charAt(0).toUpperCase() + lower.slice(1)).replace(/_/g, ' ');
+}
+
+function metricValue(metrics: readonly RunMetric[], category: string, name: string): number | undefined {
+  for (const m of metrics) if (m.category === category && m.name === name) return m.value;
+  return undefined;
+}
+
+/**
+ * A catalog was compiled and applied: a config_retrieval time and a non-empty catalog. An agent
+ * that never got a catalog writes neither (collectd-puppet's trick; research fixture j).
+ */
+export function catalogCompiled(metrics: readonly RunMetric[]): boolean {
+  return metricValue(metrics, 'time', 'config_retrieval') !== undefined && (metricValue(metrics, 'resources', 'total') ?? 0) > 0;
+}
+
+/**
+ * Status where the source has none (last_run_summary.yaml, very old reports): `failed` when a
+ * resource failed or failed to restart, an event failed, or no catalog was applied; else
+ * `changed` when there were changes; else `unchanged`. Mirrors Puppet's `compute_status` plus the
+ * catalog check it cannot see from a summary.
+ */
+export function deriveStatus(metrics: readonly RunMetric[]): RunStatus {
+  const failed =
+    (metricValue(metrics, 'resources', 'failed') ?? 0) +
+    (metricValue(metrics, 'resources', 'failed_to_restart') ?? 0) +
+    (metricValue(metrics, 'events', 'failure') ?? 0);
+  if (failed > 0 || !catalogCompiled(metrics)) return 'failed';
+  if ((metricValue(metrics, 'changes', 'total') ?? 0) > 0) return 'changed';
+  return 'unchanged';
+}
+
+function readMetrics(raw: unknown, where: string): RunMetric[] {
+  if (!isObj(raw)) throw new RunParseError('incomplete', `${where}: no metrics mapping`);
+  const out: RunMetric[] = [];
+  for (const [rawCat, block] of Object.entries(raw)) {
+    const category = unsym(rawCat);
+    if (!category || !isObj(block)) throw new RunParseError('parse', `${where}: metrics.${rawCat} is not a mapping`);
+    const values = block['values'];
+    if (!Array.isArray(values)) throw new RunParseError('incomplete', `${where}: metrics.${category}.values is not a list`);
+    for (const triple of values) {
+      if (!Array.isArray(triple) || triple.length < 3) {
+        throw new RunParseError('incomplete', `${where}: metrics.${category} has an entry that is not [name, label, value]`);
+      }
+      const name = unsym(triple[0]);
+      const value = finiteNumber(triple[2]);
+      if (!name || value === undefined) {
+        throw new RunParseError('parse', `${where}: metrics.${category} entry ${JSON.stringify(triple[0])} has no finite value`);
+      }
+      out.push({ category, name, label: typeof triple[1] === 'string' ? triple[1] : undefined, value });
+    }
+  }
+  for (const needed of ['resources', 'time']) {
+    if (!out.some((m) => m.category === needed)) throw new RunParseError('incomplete', `${where}: metrics.${needed} is missing`);
+  }
+  return out;
+}
+
+function countLogLevels(logs: unknown): Record<string, number> | undefined {
+  if (!Array.isArray(logs)) return undefined;
+  const out: Record<string, number> = {};
+  for (const l of logs) {
+    const level = isObj(l) ? unsym(l['level']) : undefined;
+    if (level) out[level] = (out[level] ?? 0) + 1;
+  }
+  return out;
+}
+
+function failedResources(statuses: unknown): FailedResource[] {
+  const out: FailedResource[] = [];
+  if (!isObj(statuses)) return out;
+  for (const [key, st] of Object.entries(statuses)) {
+    if (!isObj(st) || (st['failed'] !== true && st['failed_to_restart'] !== true)) continue;
+    let message: string | undefined;
+    if (Array.isArray(st['events'])) {
+      for (const ev of st['events']) {
+        if (isObj(ev) && unsym(ev['status']) === 'failure' && typeof ev['message'] === 'string') {
+          message = ev['message'];
+          break;
+        }
+      }
+    }
+    if (message === undefined && st['failed_to_restart'] === true) message = 'failed to restart';
+    const line = finiteNumber(st['line']);
+    out.push({
+      resource: typeof st['resource'] === 'string' ? st['resource'] : key,
+      file: typeof st['file'] === 'string' ? st['file'] : undefined,
+      line,
+      message,
+    });
+  }
+  return out;
+}
+
+function loadYaml(text: string, where: string): unknown {
+  try {
+    return load(text, { schema: PUPPET_YAML_SCHEMA, filename: where });
+  } catch (e) {
+    throw new RunParseError('parse', `${where}: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** Build the Run from a loaded root mapping; shared by both paths so they cannot drift. */
+function buildRun(
+  doc: Obj,
+  where: string,
+  logLevels: Record<string, number> | undefined,
+  failed: FailedResource[] | undefined,
+  parsedBy: 'fast' | 'full',
+): Run {
+  const host = typeof doc['host'] === 'string' ? doc['host'].trim() : typeof doc['name'] === 'string' ? doc['name'].trim() : '';
+  if (host === '') throw new RunParseError('incomplete', `${where}: no host`);
+  const time = parseRunTime(doc['time']);
+  if (time === undefined) throw new RunParseError('incomplete', `${where}: no parseable time (${JSON.stringify(String(doc['time']))})`);
+  const metrics = readMetrics(doc['metrics'], where);
+  const rawStatus = unsym(doc['status']);
+  let status: RunStatus | undefined;
+  let statusSource: Run['statusSource'] = 'report';
+  if (rawStatus === 'failed' || rawStatus === 'changed' || rawStatus === 'unchanged') status = rawStatus;
+  else if (rawStatus === undefined) {
+    status = deriveStatus(metrics);
+    statusSource = 'derived';
+  } else throw new RunParseError('parse', `${where}: unknown status ${JSON.stringify(rawStatus)}`);
+  const reportFormat = finiteNumber(doc['report_format']);
+  const uuid = typeof doc['transaction_uuid'] === 'string' && doc['transaction_uuid'] !== '' ? doc['transaction_uuid'] : undefined;
+  const total = metricValue(metrics, 'time', 'total');
+  return {
+    host,
+    time,
+    endTime: time + (total ?? 0),
+    status,
+    statusSource,
+    reportFormat,
+    key: uuid ?? `${host}@${time}`,
+    transactionUuid: uuid,
+    noop: optBool(doc['noop']),
+    noopPending: optBool(doc['noop_pending']),
+    correctiveChange: optBool(doc['corrective_change']),
+    transactionCompleted: optBool(doc['transaction_completed']),
+    cachedCatalogStatus: unsym(doc['cached_catalog_status']),
+    metrics,
+    logLevels,
+    failedResources: failed,
+    parsedBy,
+  };
+}
+
+interface Block {
+  start: number;
+  end: number;
+}
+
+/**
+ * Split a Psych-written report into its root-key blocks. Inside a YAML document only root keys
+ * start at column 0 with a letter: nested keys and scalar continuations are indented, and
+ * root-level sequence items start with '-'. Returns undefined when the text is not in that layout
+ * (legacy ZAML indents root keys; JSON starts with '{').
+ */
+export function splitRootBlocks(text: string): Map<string, Block> | undefined {
+  const blocks = new Map<string, Block>();
+  let current: { key: string; start: number } | undefined;
+  let pos = 0;
+  let sawHeader = false;
+  while (pos < text.length) {
+    const nl = text.indexOf('\n', pos);
+    const end = nl === -1 ? text.length : nl + 1;
+    const c = text.charCodeAt(pos);
+    const isKeyStart = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
+    if (isKeyStart) {
+      const colon = text.indexOf(':', pos);
+      if (colon === -1 || colon >= end) return undefined;
+      const key = text.slice(pos, colon);
+      if (!/^\w+$/.test(key) || blocks.has(key)) return undefined;
+      if (current) blocks.set(current.key, { start: current.start, end: pos });
+      current = { key, start: pos };
+    } else if (c === 45 /* - */ && text.startsWith('---', pos)) {
+      // A second document marker means this is not a single Psych dump.
+      if (sawHeader || current) return undefined;
+      sawHeader = true;
+    } else if (c === 46 /* . */ && text.startsWith('...', pos)) {
+      break;
+    }
+    pos = end;
+  }
+  if (current) blocks.set(current.key, { start: current.start, end: Math.min(pos, text.length) });
+  return blocks.size > 0 ? blocks : undefined;
+}
+
+/**
+ * Log levels counted straight from the text of the root `logs:` block. Psych writes every log
+ * entry as `- level: x` (first key at column 0) or with `level:` at column 2; continuation lines of
+ * multi-line messages are indented deeper, so they cannot match.
+ */
+function countLogLevelsInBlock(block: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  const re = /^(?:- | {2})level: ['"]?(\w+)['"]?\s*$/gm;
+  for (let m = re.exec(block); m; m = re.exec(block)) {
+    const level = m[1]!;
+    out[level] = (out[level] ?? 0) + 1;
+  }
+  return out;
+}
+
+function resourceStatusesWanted(run: Run): boolean {
+  if (run.status === 'failed') return true;
+  return (metricValue(run.metrics, 'resources', 'failed') ?? 0) + (metricValue(run.metrics, 'resources', 'failed_to_restart') ?? 0) > 0;
+}
+
+/** Completeness checks common to both paths. */
+function checkComplete(text: string, where: string): void {
+  if (text.length === 0) throw new RunParseError('incomplete', `${where}: empty file`);
+  // A pre-allocated or sparse file reads as NULs; never valid YAML or JSON.
+  if (text.includes('\0')) throw new RunParseError('incomplete', `${where}: NUL bytes (file still being written or sparse)`);
+  // Psych always ends a dump with a newline; a missing one means the write was cut short.
+  if (!text.startsWith('{') && !text.endsWith('\n')) throw new RunParseError('incomplete', `${where}: does not end with a newline (truncated)`);
+}
+
+function checkTail(doc: Obj, reportFormat: number | undefined, where: string): void {
+  if (reportFormat !== undefined && FAST_PATH_FORMATS.has(reportFormat) && !('corrective_change' in doc)) {
+    throw new RunParseError('incomplete', `${where}: no corrective_change key (report_format ${reportFormat} writes it last; truncated)`);
+  }
+}
+
+/**
+ * Parse one report file's text. `where` names the file in every error.
+ * Fast path (report_format 9-12): load only the small root blocks and the metrics, count log
+ * levels by line, and read resource_statuses only for failed runs. Everything else, or anything
+ * the fast path does not recognise, goes through the full-document parse.
+ */
+export function parseReport(text: string, where: string, opts: ParseOptions = {}): Run {
+  checkComplete(text, where);
+  const maxRs = opts.resourceStatusesMaxBytes ?? 16 * 1024 * 1024;
+  if (!opts.forceFull) {
+    try {
+      const run = parseFast(text, where, maxRs);
+      if (run) return run;
+    } catch {
+      // Whatever the fast path disliked, the full parse applies the same checks and gives the
+      // error message for the whole document.
+    }
+  }
+  const doc = loadYaml(text, where);
+  if (!isObj(doc)) throw new RunParseError('incomplete', `${where}: not a YAML/JSON mapping (got ${doc === null ? 'null' : typeof doc})`);
+  const fmt = finiteNumber(doc['report_format']);
+  checkTail(doc, fmt, where);
+  const run = buildRun(doc, where, countLogLevels(doc['logs']), undefined, 'full');
+  if (resourceStatusesWanted(run)) run.failedResources = failedResources(doc['resource_statuses']);
+  return run;
+}
+
+/** The fast path; undefined when the file is not in the layout it knows. */
+function parseFast(text: string, where: string, maxRs: number): Run | undefined {
+  const blocks = splitRootBlocks(text);
+  if (blocks?.has('metrics') && blocks.has('host')) {
+    let head = '';
+    for (const [key, b] of blocks) if (key !== 'logs' && key !== 'resource_statuses') head += text.slice(b.start, b.end);
+    const doc = loadYaml(head, where);
+    if (isObj(doc)) {
+      const fmt = finiteNumber(doc['report_format']);
+      if (fmt !== undefined && FAST_PATH_FORMATS.has(fmt)) {
+        checkTail(doc, fmt, where);
+        const logsBlock = blocks.get('logs');
+        const levels = logsBlock ? countLogLevelsInBlock(text.slice(logsBlock.start, logsBlock.end)) : undefined;
+        const run = buildRun(doc, where, levels, undefined, 'fast');
+        const rs = blocks.get('resource_statuses');
+        if (rs && resourceStatusesWanted(run) && rs.end - rs.start <= maxRs) {
+          const statuses = loadYaml(text.slice(rs.start, rs.end), where);
+          run.failedResources = failedResources(isObj(statuses) ? statuses['resource_statuses'] : undefined);
+        }
+        return run;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Parse an agent's last_run_summary.yaml (`YAML.dump(report.raw_summary)`: plain YAML, no
+ * tags). It has no status, host or noop field: the host comes from config, the status is derived
+ * (`deriveStatus`), noop_pending is `events.noop > 0`, and the timestamp is `time.last_run` (the
+ * end of the run). A catalog failure leaves only `version` and `time.last_run` (Puppet 4.9) or
+ * metrics without `time.config_retrieval` (Puppet 7): both derive to `failed`.
+ */
+export function parseSummary(text: string, host: string, where: string): Run {
+  checkComplete(text, where);
+  const doc = loadYaml(text, where);
+  if (!isObj(doc)) throw new RunParseError('incomplete', `${where}: not a YAML mapping`);
+  const timeBlock = doc['time'];
+  if (!isObj(timeBlock)) throw new RunParseError('incomplete', `${where}: no time section`);
+  const lastRun = finiteNumber(timeBlock['last_run']);
+  if (lastRun === undefined) throw new RunParseError('incomplete', `${where}: no time.last_run (written last in its section; truncated?)`);
+  const metrics: RunMetric[] = [];
+  const sections = ['resources', 'time', 'changes', 'events'];
+  const present = sections.filter((s) => isObj(doc[s]));
+  // Either the full set (a run) or just `time` (a catalog failure); a partial set is a cut file.
+  if (present.length !== sections.length && present.join() !== 'time') {
+    throw new RunParseError('incomplete', `${where}: has sections ${present.join(', ')} but not all of ${sections.join(', ')}`);
+  }
+  for (const category of present) {
+    for (const [name, raw] of Object.entries(doc[category] as Obj)) {
+      if (category === 'time' && name === 'last_run') continue;
+      const value = finiteNumber(raw);
+      if (value === undefined) throw new RunParseError('parse', `${where}: ${category}.${name} is not a number`);
+      metrics.push({ category, name, label: undefined, value });
+    }
+  }
+  const events = doc['events'];
+  if (isObj(events) && finiteNumber(events['total']) === undefined) {
+    throw new RunParseError('incomplete', `${where}: no events.total (written last; truncated)`);
+  }
+  const noopEvents = metricValue(metrics, 'events', 'noop');
+  const total = metricValue(metrics, 'time', 'total') ?? 0;
+  return {
+    host,
+    time: lastRun,
+    endTime: lastRun,
+    status: deriveStatus(metrics),
+    statusSource: 'derived',
+    reportFormat: undefined,
+    key: `${host}@${lastRun}@${total}`,
+    transactionUuid: undefined,
+    noop: undefined,
+    noopPending: isObj(events) ? (noopEvents ?? 0) > 0 : undefined,
+    correctiveChange: undefined,
+    transactionCompleted: undefined,
+    cachedCatalogStatus: undefined,
+    metrics,
+    logLevels: undefined,
+    failedResources: undefined,
+    parsedBy: 'summary',
+  };
+}

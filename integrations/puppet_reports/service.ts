@@ -1,0 +1,361 @@
+/**
+ * The IO side: scans and watches the reportdir and the summary file, reads files, keeps the
+ * per-host state for the age/stale ticker, and emits. Parsing and naming live in parse.ts and
+ * points.ts.
+ *
+ * Puppet writes every report to a temp file in the same directory and renames it onto
+ * `<YYYYMMDDHHMM>.yaml` (so only that name counts), and a second report in the same UTC minute
+ * replaces the first, which arrives as `change`. A `change` can also re-deliver a report already
+ * seen, so every report is deduplicated on its transaction_uuid.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { hostname } from 'node:os';
+import { watch, type FSWatcher } from 'chokidar';
+import type { Integration, IntegrationContext } from '../../shared/integration.js';
+import type { InferShape } from '../../shared/config/schema.js';
+import type { puppetReportsSchema } from './config.js';
+import { KNOWN_REPORT_FORMATS, parseReport, parseSummary, RunParseError, type Run, type RunStatus } from './parse.js';
+import { hostNode, runPoints, type NamingOptions } from './points.js';
+
+export type PuppetReportsConfig = InferShape<(typeof puppetReportsSchema)['shape']>;
+
+/** `<YYYYMMDDHHMM>.yaml` (and `.json` for the json terminus); never Puppet's temp names. */
+export const REPORT_NAME_RE = /^\d{12}\.(?:yaml|json)$/;
+
+/** Older files tried per host at start when the newest one is unreadable. */
+const START_FALLBACK_FILES = 3;
+/** Dedupe memory per host: same-minute overwrites and re-deliveries are recent. */
+const DEDUPE_KEYS_PER_HOST = 16;
+/** Report times further ahead than this are agent clock skew: emitted at "now" instead. */
+const MAX_FUTURE_SECONDS = 300;
+
+interface HostState {
+  host: string;
+  endTime: number;
+  status: RunStatus | undefined;
+  noopPending: boolean;
+  recentKeys: string[];
+}
+
+type Outcome = 'emitted' | 'duplicate' | 'bad';
+
+export function createPuppetReports(config: PuppetReportsConfig, ctx: IntegrationContext): Integration {
+  if (config.reportdir === undefined && config.summary === undefined) {
+    throw new Error('puppet_reports: set reportdir (a Puppet reportdir) and/or summary (a last_run_summary.yaml)');
+  }
+  const reportdir = config.reportdir === undefined ? undefined : resolve(config.reportdir);
+  const summaryPath = config.summary === undefined ? undefined : resolve(config.summary);
+  const summaryHost = config.host ?? hostname();
+  const naming: NamingOptions = {
+    compat: config.compat,
+    evenupSuffix: config.evenup.suffix,
+    evenupReverseHost: config.evenup.reverse_host,
+  };
+  const log = ctx.log;
+  const em = ctx.emitter;
+  const hosts = new Map<string, HostState>();
+  const unknownFormatsLogged = new Set<string>();
+  const kruxHosts = new Set<string>();
+  let kruxWarned = false;
+  const watchers: FSWatcher[] = [];
+  let ticker: NodeJS.Timeout | undefined;
+  let stopped = false;
+  // One file at a time: big reports must not be parsed concurrently, and per-host order matters.
+  let queue: Promise<void> = Promise.resolve();
+
+  const count = (name: string, n = 1): void => em.counter(`_watcher.${name}`, n);
+
+  /** Runs `task` after everything queued before it; resolves with its result ('bad' on a bug). */
+  const enqueue = (task: () => Promise<Outcome>): Promise<Outcome> => {
+    const next = queue.then(task).then(
+      (o) => o,
+      (e: unknown): Outcome => {
+        // Defensive: processFile handles its own errors; anything here is a bug worth seeing.
+        count('errors.internal');
+        log.error('unexpected error processing puppet data', { error: (e as Error).message });
+        return 'bad';
+      },
+    );
+    queue = next.then(() => undefined);
+    return next;
+  };
+
+  const rememberKey = (state: HostState, key: string): void => {
+    state.recentKeys.push(key);
+    if (state.recentKeys.length > DEDUPE_KEYS_PER_HOST) state.recentKeys.shift();
+  };
+
+  const emitRun = (run: Run, source: string): Outcome => {
+    const node = hostNode(run.host);
+    let state = hosts.get(node);
+    if (state?.recentKeys.includes(run.key)) {
+      count('duplicates');
+      log.debug('duplicate report skipped', { file: source, host: run.host, key: run.key });
+      return 'duplicate';
+    }
+    if (run.reportFormat !== undefined && !KNOWN_REPORT_FORMATS.includes(run.reportFormat)) {
+      count('unknown_format');
+      const f = String(run.reportFormat);
+      if (!unknownFormatsLogged.has(f)) {
+        unknownFormatsLogged.add(f);
+        log.warn('unknown report_format: emitting what could be read; please report', { report_format: f, file: source });
+      }
+    }
+    const nowSec = ctx.clock.now() / 1000;
+    let ts = Math.floor(run.time);
+    if (ts > nowSec + MAX_FUTURE_SECONDS) {
+      count('clock_skew');
+      log.warn('report time is in the future (agent clock skew); using now', { file: source, host: run.host, skew_s: Math.round(ts - nowSec) });
+      ts = Math.floor(nowSec);
+    }
+    const points = runPoints(run, naming);
+    for (const p of points) em.datapoint(p.name, p.value, ts);
+    ctx.self.emitted(points.length);
+    count('reports');
+    if (naming.compat === 'krux') {
+      kruxHosts.add(node);
+      if (kruxHosts.size > 1 && !kruxWarned) {
+        kruxWarned = true;
+        log.warn('compat: krux has no host in its paths: reports from several hosts overwrite each other', { hosts: kruxHosts.size });
+      }
+    }
+    if (!state) {
+      state = { host: run.host, endTime: run.endTime, status: run.status, noopPending: run.noopPending === true, recentKeys: [] };
+      hosts.set(node, state);
+    } else if (run.endTime >= state.endTime) {
+      // Backfill and late files must not move a host's "last run" backwards.
+      state.endTime = run.endTime;
+      state.status = run.status;
+      state.noopPending = run.noopPending === true;
+    }
+    rememberKey(state, run.key);
+    if (run.status === 'failed') logFailure(run, source);
+    return 'emitted';
+  };
+
+  const logFailure = (run: Run, source: string): void => {
+    const failed = run.failedResources ?? [];
+    log.warn('puppet run failed', {
+      host: run.host,
+      file: source,
+      failed_resources: run.failedResources === undefined ? 'not read (file over the size cap)' : failed.length,
+      err_logs: run.logLevels?.['err'],
+    });
+    for (const r of failed.slice(0, config.failed_resources_limit)) {
+      log.warn('failed resource', {
+        host: run.host,
+        resource: r.resource,
+        at: r.file === undefined ? undefined : `${r.file}:${r.line ?? '?'}`,
+        message: r.message,
+      });
+    }
+    if (failed.length > config.failed_resources_limit) {
+      log.warn('more failed resources not listed', { host: run.host, more: failed.length - config.failed_resources_limit });
+    }
+  };
+
+  /** Read + parse + emit one file; every failure is logged with the path and counted. */
+  const processFile = async (path: string, kind: 'report' | 'summary'): Promise<Outcome> => {
+    let text: string;
+    try {
+      const st = await stat(path);
+      if (st.size > config.max_report_bytes) {
+        count('errors.too_big');
+        ctx.self.error('receiving');
+        log.error('report file over max_report_bytes: skipped', { file: path, bytes: st.size, max: config.max_report_bytes });
+        return 'bad';
+      }
+      text = await readFile(path, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      ctx.self.error('receiving');
+      if (code === 'ENOENT') {
+        // tidy, or a same-minute report replaced it before we got here: expected, so quiet.
+        count('errors.vanished');
+        log.debug('file vanished before it could be read', { file: path });
+      } else if (code === 'EACCES' || code === 'EPERM') {
+        count('errors.access');
+        log.error('cannot read file: permission denied (reports are 0640 group puppet: run as or add the user to that group)', {
+          file: path,
+          code,
+        });
+      } else {
+        count('errors.read');
+        log.error('cannot read file', { file: path, code, error: (e as Error).message });
+      }
+      return 'bad';
+    }
+    ctx.self.received();
+    let run: Run;
+    try {
+      run = kind === 'summary' ? parseSummary(text, summaryHost, path) : parseReport(text, path, { resourceStatusesMaxBytes: 16 * 1024 * 1024 });
+    } catch (e) {
+      ctx.self.error('processing');
+      const incomplete = e instanceof RunParseError && e.kind === 'incomplete';
+      count(incomplete ? 'errors.incomplete' : 'errors.parse');
+      log.error(incomplete ? 'incomplete file: not emitted' : 'unparseable file: not emitted', { file: path, error: (e as Error).message });
+      return 'bad';
+    }
+    return emitRun(run, path);
+  };
+
+  const listReports = async (dir: string): Promise<string[]> => {
+    try {
+      return (await readdir(dir)).filter((n) => REPORT_NAME_RE.test(n)).sort();
+    } catch (e) {
+      count('errors.read');
+      log.error('cannot list host directory', { dir, code: (e as NodeJS.ErrnoException).code });
+      return [];
+    }
+  };
+
+  /** Newest report per host (or every report with backfill), emitted in time order. */
+  const scanReportdir = async (dir: string): Promise<void> => {
+    let entries: string[];
+    try {
+      entries = await readdir(dir);
+    } catch (e) {
+      count('errors.read');
+      log.error('cannot list reportdir', { reportdir: dir, code: (e as NodeJS.ErrnoException).code });
+      return;
+    }
+    let skipped = 0;
+    let hostDirs = 0;
+    for (const entry of entries.sort()) {
+      if (stopped) return;
+      const hostDir = join(dir, entry);
+      try {
+        if (!(await stat(hostDir)).isDirectory()) continue;
+      } catch {
+        continue;
+      }
+      hostDirs++;
+      const files = await listReports(hostDir);
+      if (config.backfill) {
+        for (const f of files) await enqueue(() => processFile(join(hostDir, f), 'report'));
+        continue;
+      }
+      // Newest first; fall back to an older one only when the newest cannot be used.
+      let used = 0;
+      for (let i = files.length - 1; i >= 0 && used < START_FALLBACK_FILES; i--) {
+        used++;
+        const outcome = await enqueue(() => processFile(join(hostDir, files[i]!), 'report'));
+        if (outcome !== 'bad') break;
+      }
+      skipped += files.length - used;
+    }
+    if (skipped > 0) {
+      count('history_skipped', skipped);
+      log.info('not replaying older reports (set backfill: true to emit them)', { hosts: hostDirs, skipped });
+    }
+  };
+
+  const tick = (): void => {
+    const nowSec = ctx.clock.now() / 1000;
+    const staleAfter = (config.runinterval / 1000) * config.stale_after_runs;
+    let stale = 0;
+    let failed = 0;
+    let noopPending = 0;
+    for (const [node, st] of hosts) {
+      const age = Math.max(0, nowSec - st.endTime);
+      if (age > config.forget_after / 1000) {
+        hosts.delete(node);
+        log.info('forgetting host: no run within forget_after', { host: st.host });
+        continue;
+      }
+      em.gauge(`${node}.run.age_seconds`, Math.round(age));
+      if (age > staleAfter) stale++;
+      if (st.status === 'failed') failed++;
+      if (st.noopPending) noopPending++;
+    }
+    em.gauge('_fleet.hosts', hosts.size);
+    em.gauge('_fleet.stale', stale);
+    em.gauge('_fleet.failed', failed);
+    em.gauge('_fleet.noop_pending', noopPending);
+    ctx.self.emitted(hosts.size + 4);
+  };
+
+  const isReportPath = (p: string): boolean => REPORT_NAME_RE.test(basename(p)) && reportdir !== undefined && dirname(dirname(p)) === reportdir;
+
+  const watchReportdir = async (dir: string): Promise<void> => {
+    const w = watch(dir, {
+      ignoreInitial: true,
+      depth: 1,
+      usePolling: config.polling,
+      // Keep directories (host dirs appear later) and report names; drop temp files early.
+      ignored: (p: string, stats?: import('node:fs').Stats) => stats?.isFile() === true && !REPORT_NAME_RE.test(basename(p)),
+      ...(config.settle > 0 ? { awaitWriteFinish: { stabilityThreshold: config.settle, pollInterval: Math.min(50, config.settle) } } : {}),
+    });
+    const onFile = (p: string): void => {
+      if (!isReportPath(p)) return;
+      void enqueue(() => processFile(p, 'report'));
+    };
+    w.on('add', onFile);
+    w.on('change', onFile);
+    w.on('error', (e: unknown) => {
+      count('errors.watch');
+      log.error('watcher error', { reportdir: dir, error: (e as Error).message });
+    });
+    watchers.push(w);
+    await new Promise<void>((res) => w.once('ready', () => res()));
+  };
+
+  const watchSummary = async (file: string): Promise<void> => {
+    const dir = dirname(file);
+    const base = basename(file);
+    // Watch the directory, not the file: Puppet replaces the file by rename, new inode each run.
+    const w = watch(dir, {
+      ignoreInitial: true,
+      depth: 0,
+      usePolling: config.polling,
+      ignored: (p: string) => p !== dir && basename(p) !== base,
+      ...(config.settle > 0 ? { awaitWriteFinish: { stabilityThreshold: config.settle, pollInterval: Math.min(50, config.settle) } } : {}),
+    });
+    const onFile = (p: string): void => {
+      if (resolve(p) !== file) return;
+      void enqueue(() => processFile(file, 'summary'));
+    };
+    w.on('add', onFile);
+    w.on('change', onFile);
+    w.on('error', (e: unknown) => {
+      count('errors.watch');
+      log.error('watcher error', { summary: file, error: (e as Error).message });
+    });
+    watchers.push(w);
+    await new Promise<void>((res) => w.once('ready', () => res()));
+  };
+
+  const scanAll = async (): Promise<void> => {
+    if (reportdir !== undefined) await scanReportdir(reportdir);
+    if (summaryPath !== undefined) await enqueue(() => processFile(summaryPath, 'summary'));
+  };
+
+  return {
+    async start() {
+      if (stopped) return;
+      // Watch first, then scan: a report landing during the scan is seen by one or the other,
+      // and the dedupe makes "both" harmless.
+      if (reportdir !== undefined) await watchReportdir(reportdir);
+      if (summaryPath !== undefined) await watchSummary(summaryPath);
+      await scanAll();
+      await queue;
+      if (stopped) return;
+      tick();
+      ticker = setInterval(tick, config.tick);
+      log.info('watching puppet data', { reportdir, summary: summaryPath, hosts: hosts.size, backfill: config.backfill });
+    },
+    async once() {
+      await scanAll();
+      await queue;
+      tick();
+    },
+    async stop() {
+      stopped = true;
+      if (ticker) clearInterval(ticker);
+      ticker = undefined;
+      await Promise.all(watchers.splice(0).map((w) => w.close()));
+      await queue;
+    },
+  };
+}
