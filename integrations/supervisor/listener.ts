@@ -1,0 +1,219 @@
+/**
+ * The listener process: stdin → parser → model → emitter, and exactly `READY`/`RESULT` on stdout.
+ * All IO and timers live here; protocol.ts and model.ts are pure.
+ */
+import type { Readable, Writable } from 'node:stream';
+import type { Emitter } from '../../shared/emitter/types.js';
+import type { Integration, SelfMetrics } from '../../shared/integration.js';
+import type { Logger } from '../../shared/log/logger.js';
+import { createModel, type Compat } from './model.js';
+import { ACK_AND_READY, createProtocolParser, READY, type ParseItem } from './protocol.js';
+import { callRpc, parseServerUrl, toProcessInfos, type RpcTarget } from './rpc.js';
+
+export interface ListenerOptions {
+  stdin: Readable;
+  stdout: Writable;
+  emitter: Emitter;
+  log: Logger;
+  now: () => number;
+  self: SelfMetrics;
+  signal: AbortSignal;
+  compat: Compat;
+  sulphiteSuffix: string | undefined;
+  detectDrops: boolean;
+  includeSelf: boolean;
+  selfProcess: string | undefined;
+  selfGroup: string | undefined;
+  /** undefined: no resync. */
+  rpc: { target: RpcTarget; everyTicks: number; timeoutMs: number; username: string | undefined; password: string | undefined } | undefined;
+  lenGraceMs: number;
+}
+
+/** Logs the first few protocol problems in full, then only every 1000th, to keep stderr readable. */
+const LOG_FIRST = 20;
+
+export function createListener(o: ListenerOptions): Integration {
+  const parser = createProtocolParser();
+  const model = createModel({
+    emitter: o.emitter,
+    now: o.now,
+    compat: o.compat,
+    sulphiteSuffix: o.sulphiteSuffix,
+    detectDrops: o.detectDrops,
+    includeSelf: o.includeSelf,
+    self: { process: o.selfProcess, group: o.selfGroup },
+    onEmitted: (n) => o.self.emitted(n),
+  });
+  const health = o.compat !== 'sulphite';
+  let started = false;
+  let stopped = false;
+  let graceTimer: NodeJS.Timeout | undefined;
+  let ticks = 0;
+  let problems = 0;
+  let resyncing: Promise<void> | undefined;
+  const rpcAbort = new AbortController();
+  const unknownNames = new Set<string>();
+  let resolveDone: () => void = () => {};
+  const done = new Promise<void>((r) => {
+    resolveDone = r;
+  });
+
+  const problem = (msg: string, fields: Record<string, string | number>): void => {
+    problems++;
+    if (health) o.emitter.counter('listener.protocol_errors');
+    o.self.error('receiving');
+    if (problems <= LOG_FIRST || problems % 1000 === 0) {
+      o.log.warn(msg, { ...fields, total: problems, ...(problems === LOG_FIRST ? { note: 'further problems logged every 1000th' } : {}) });
+    }
+  };
+
+  const resync = (why: string): void => {
+    const rpc = o.rpc;
+    if (!rpc || resyncing || stopped) return;
+    const since = model.seq;
+    resyncing = callRpc(rpc.target, 'supervisor.getAllProcessInfo', {
+      username: rpc.username,
+      password: rpc.password,
+      timeoutMs: rpc.timeoutMs,
+      signal: rpcAbort.signal,
+    })
+      .then((v) => {
+        if (stopped) return;
+        const infos = toProcessInfos(v);
+        model.applySnapshot(infos, since);
+        if (health) o.emitter.counter('listener.resync.ok');
+        o.log.debug('resynced from XML-RPC', { why, processes: infos.length });
+      })
+      .catch((err: unknown) => {
+        if (stopped) return;
+        if (health) o.emitter.counter('listener.resync.errors');
+        o.self.error('receiving');
+        o.log.warn('XML-RPC resync failed; gauges rely on events only until the next try', { url: rpc.target.url, error: err instanceof Error ? err.message : String(err) });
+      })
+      .finally(() => {
+        resyncing = undefined;
+      });
+  };
+
+  const handleItems = (items: ParseItem[]): void => {
+    let acks = 0;
+    for (const item of items) {
+      if (item.kind === 'junk') {
+        problem('discarded bytes that are not part of the eventlistener protocol', { reason: item.reason, bytes: item.bytes });
+        continue;
+      }
+      const ev = item.event;
+      acks++;
+      o.self.received();
+      if (ev.problem !== undefined) {
+        problem('damaged event header; acknowledged and skipped', { reason: ev.problem, eventname: ev.header.eventname });
+        continue;
+      }
+      let r;
+      try {
+        r = model.handle(ev, o.now());
+      } catch (err) {
+        // A bug here must never cost the protocol: the event is still acknowledged below.
+        o.self.error('processing');
+        o.log.error('failed to process event', { eventname: ev.header.eventname, error: err instanceof Error ? err.message : String(err) });
+        continue;
+      }
+      if (!r.known && !unknownNames.has(ev.header.eventname) && unknownNames.size < 100) {
+        unknownNames.add(ev.header.eventname);
+        o.log.info('acknowledged an event type this version does not handle', { eventname: ev.header.eventname });
+      }
+      if (r.dropped > 0) o.log.warn('supervisord discarded events before we got them (raise buffer_size)', { dropped: r.dropped, poolserial: ev.header.poolserial ?? -1 });
+      if (ev.truncated) o.log.debug('payload longer than the in-memory cap; kept its start', { eventname: ev.header.eventname, len: ev.header.len });
+      if (ev.header.eventname.startsWith('TICK_') && !r.redelivered) {
+        ticks++;
+        if (o.rpc && ticks % o.rpc.everyTicks === 0) resync('tick');
+      }
+    }
+    // The answer is always OK, written only after the event was handled, in one write with READY.
+    if (acks === 1) o.stdout.write(ACK_AND_READY);
+    else if (acks > 1) o.stdout.write(Buffer.concat(new Array<Buffer>(acks).fill(ACK_AND_READY)));
+  };
+
+  const clearGrace = (): void => {
+    if (graceTimer) clearTimeout(graceTimer);
+    graceTimer = undefined;
+  };
+
+  const onData = (chunk: Buffer | string): void => {
+    clearGrace();
+    handleItems(parser.feed(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk));
+    if (parser.ambiguous) {
+      graceTimer = setTimeout(() => {
+        graceTimer = undefined;
+        handleItems(parser.settle());
+      }, o.lenGraceMs);
+    }
+  };
+
+  const finish = (): void => {
+    detach();
+    resolveDone();
+  };
+
+  const onEnd = (): void => {
+    clearGrace();
+    handleItems(parser.end());
+    o.log.info('stdin closed; exiting', { events: model.seq });
+    finish();
+  };
+  const onStdinError = (err: Error): void => {
+    o.log.error('stdin failed', { error: err.message });
+    finish();
+  };
+  const onStdoutError = (err: Error): void => {
+    // EPIPE: supervisord is gone. Nothing can be answered any more.
+    o.log.error('stdout failed; supervisord probably went away', { error: err.message });
+    finish();
+  };
+  const onAbort = (): void => finish();
+
+  const detach = (): void => {
+    clearGrace();
+    o.stdin.off('data', onData);
+    o.stdin.off('end', onEnd);
+    o.stdin.off('error', onStdinError);
+    o.stdout.off('error', onStdoutError);
+    o.signal.removeEventListener('abort', onAbort);
+  };
+
+  const start = async (): Promise<void> => {
+    if (started || stopped) return;
+    started = true;
+    o.stdin.on('data', onData);
+    o.stdin.on('end', onEnd);
+    o.stdin.on('error', onStdinError);
+    o.stdout.on('error', onStdoutError);
+    o.signal.addEventListener('abort', onAbort, { once: true });
+    o.stdout.write(READY);
+    o.log.info('listening for supervisord events', { resync: o.rpc ? o.rpc.target.url : 'off', compat: o.compat });
+    resync('start');
+  };
+
+  return {
+    start,
+    // For a listener, "what is there now" is everything until stdin ends: replaying a capture
+    // (`telltale supervisor --print < capture.bin`) and the normal life under supervisord alike.
+    async once() {
+      await start();
+      await done;
+      await resyncing;
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      rpcAbort.abort();
+      finish();
+      await resyncing;
+    },
+  };
+}
+
+export function rpcTargetFrom(url: string | undefined): RpcTarget | string | undefined {
+  if (url === undefined || url === '') return undefined;
+  return parseServerUrl(url);
+}

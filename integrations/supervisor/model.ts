@@ -1,0 +1,351 @@
+/**
+ * What the listener knows about supervisord's processes, and the metrics each event turns into.
+ * Pure apart from the emitter it is given: no IO, no timers, the clock is passed in.
+ */
+import { sanitizeNode } from '../../shared/emitter/names.js';
+import type { Emitter } from '../../shared/emitter/types.js';
+import type { ListenerEvent } from './protocol.js';
+import { eventFamily, isStateName, parsePayload, STATE_CODES, STATE_NAMES, type ProcessStateName } from './payload.js';
+
+export type Compat = 'none' | 'sulphite' | 'both';
+
+export interface ModelOptions {
+  emitter: Emitter;
+  now: () => number;
+  compat: Compat;
+  /** Appended to every Sulphite name (Sulphite's --graphite-suffix). */
+  sulphiteSuffix: string | undefined;
+  /** Count poolserial gaps as drops (only meaningful with numprocs=1). */
+  detectDrops: boolean;
+  /** Track the listener's own process (`SUPERVISOR_PROCESS_NAME` in `SUPERVISOR_GROUP_NAME`). */
+  includeSelf: boolean;
+  self: { process: string | undefined; group: string | undefined };
+  /** Called with the number of metric calls made, for the standard self-metrics. */
+  onEmitted?: (n: number) => void;
+}
+
+/** One process as supervisord's XML-RPC `getAllProcessInfo` reports it (the fields we use). */
+export interface ProcessInfo {
+  name: string;
+  group: string;
+  statename: string;
+  /** Unix seconds the process was last started (0 if never). */
+  start: number;
+  /** supervisord's clock at the time of the call, unix seconds. */
+  now: number;
+}
+
+interface Proc {
+  group: string;
+  name: string;
+  path: string;
+  state: ProcessStateName;
+  runningSince: number | undefined;
+  startingSince: number | undefined;
+  /** First STARTING of the current start attempt sequence (reset on RUNNING/FATAL/STOPPED). */
+  sequenceStart: number | undefined;
+  sawBackoff: boolean;
+  tries: number;
+  /** Model sequence number of the last event that touched this process. */
+  lastSeq: number;
+}
+
+export interface HandleResult {
+  /** The event name is one this listener understands. */
+  known: boolean;
+  redelivered: boolean;
+  dropped: number;
+}
+
+/**
+ * A metric path node for a process or group name. Every character outside [A-Za-z0-9_-]
+ * becomes '_' (dots too: a name must never add hierarchy levels). A name with nothing usable
+ * left (e.g. all non-ASCII) gets its UTF-8 in hex, so the path keeps its depth and stays unique.
+ */
+export function nodeName(raw: string): string {
+  const s = sanitizeNode(raw);
+  if (s !== '') return s;
+  return `x${Buffer.from(raw, 'utf8').toString('hex').slice(0, 64)}`;
+}
+
+/** Sulphite's metric name for a process: `proc` or `proc_group`, with '.' and ' ' as '_'. */
+export function sulphiteName(processname: string, groupname: string): string {
+  const name = processname === groupname ? processname : `${processname}_${groupname}`;
+  return name.replace(/[. ]/g, '_');
+}
+
+export interface SupervisorModel {
+  handle(event: ListenerEvent, receivedAt: number): HandleResult;
+  /** Re-send every gauge (on TICK, and after a resync). */
+  sendGauges(): void;
+  /**
+   * Apply a getAllProcessInfo snapshot requested when the model was at `sinceSeq`. Processes
+   * that saw an event since then keep their event-derived state (the snapshot may be older).
+   */
+  applySnapshot(infos: readonly ProcessInfo[], sinceSeq: number): void;
+  /** Number of events handled so far; pass it back to applySnapshot. */
+  readonly seq: number;
+  /** Known processes, for tests and diagnostics. */
+  processes(): { group: string; name: string; state: ProcessStateName; tries: number }[];
+}
+
+export function createModel(o: ModelOptions): SupervisorModel {
+  const e = o.emitter;
+  const procs = new Map<string, Proc>();
+  const defaultScheme = o.compat !== 'sulphite';
+  const sulphite = o.compat !== 'none';
+  let seq = 0;
+  let lastSerial: number | undefined;
+  let lastPoolserial: number | undefined;
+  let supervisordUp: number | undefined;
+  let emitted = 0;
+
+  const counter = (name: string, v = 1): void => {
+    e.counter(name, v);
+    emitted++;
+  };
+  const gauge = (name: string, v: number): void => {
+    e.gauge(name, v);
+    emitted++;
+  };
+  const timing = (name: string, ms: number): void => {
+    e.timing(name, Math.max(0, ms));
+    emitted++;
+  };
+
+  const getProc = (group: string, name: string): Proc => {
+    const key = `${group}:${name}`;
+    let p = procs.get(key);
+    if (!p) {
+      p = {
+        group,
+        name,
+        path: `${nodeName(group)}.${nodeName(name)}`,
+        state: 'STOPPED',
+        runningSince: undefined,
+        startingSince: undefined,
+        sequenceStart: undefined,
+        sawBackoff: false,
+        tries: 0,
+        lastSeq: 0,
+      };
+      procs.set(key, p);
+    }
+    return p;
+  };
+
+  const procGauges = (p: Proc, now: number): void => {
+    gauge(`${p.path}.up`, p.state === 'RUNNING' ? 1 : 0);
+    gauge(`${p.path}.state`, STATE_CODES[p.state]);
+    const uptime = p.state === 'RUNNING' && p.runningSince !== undefined ? Math.max(0, Math.floor((now - p.runningSince) / 1000)) : 0;
+    gauge(`${p.path}.uptime`, uptime);
+    gauge(`${p.path}.backoff.tries`, p.tries);
+  };
+
+  const sendGauges = (): void => {
+    if (!defaultScheme) return;
+    const now = o.now();
+    const counts = new Map<ProcessStateName, number>(STATE_NAMES.map((s) => [s, 0]));
+    for (const p of procs.values()) {
+      procGauges(p, now);
+      counts.set(p.state, (counts.get(p.state) ?? 0) + 1);
+    }
+    for (const [s, n] of counts) gauge(`supervisord.processes.${s.toLowerCase()}`, n);
+    if (supervisordUp !== undefined) gauge('supervisord.up', supervisordUp);
+  };
+
+  const isSelf = (processname: string, groupname: string): boolean =>
+    o.self.process !== undefined && processname === o.self.process && groupname === (o.self.group ?? o.self.process);
+
+  const processState = (to: ProcessStateName, tokens: Record<string, string>, now: number): void => {
+    const name = tokens['processname'];
+    const group = tokens['groupname'] ?? name;
+    if (name === undefined || group === undefined) return;
+    if (!o.includeSelf && isSelf(name, group)) return;
+    const fromRaw = tokens['from_state'] ?? '';
+    // Trust the event's from_state over our own memory: events may have been dropped.
+    const p = getProc(group, name);
+    const from: ProcessStateName | undefined = isStateName(fromRaw) ? fromRaw : undefined;
+    p.lastSeq = seq;
+
+    if (sulphite) {
+      const sname = sulphiteName(name, group);
+      const suffix = o.sulphiteSuffix ? `.${o.sulphiteSuffix}` : '';
+      e.datapoint(`${sname}.${fromRaw.toLowerCase()}.process_state_${to.toLowerCase()}${suffix}`, 1, Math.floor(now / 1000));
+      emitted++;
+    }
+
+    const tries = Number(tokens['tries']);
+    if (defaultScheme) counter(`${p.path}.state.${to.toLowerCase()}`);
+    switch (to) {
+      case 'STARTING':
+        if (defaultScheme) {
+          counter(`${p.path}.starts`);
+          if (from === 'EXITED' || from === 'BACKOFF') counter(`${p.path}.restarts`);
+        }
+        if (from !== 'BACKOFF' || p.sequenceStart === undefined) {
+          p.sequenceStart = now;
+          p.sawBackoff = false;
+        }
+        p.startingSince = now;
+        p.tries = Number.isFinite(tries) ? tries : 0;
+        break;
+      case 'RUNNING':
+        if (defaultScheme && from === 'STARTING' && p.startingSince !== undefined) timing(`${p.path}.start_time`, now - p.startingSince);
+        if (defaultScheme && p.sawBackoff && p.sequenceStart !== undefined) timing(`${p.path}.backoff_time`, now - p.sequenceStart);
+        p.runningSince = now;
+        p.tries = 0;
+        p.sequenceStart = undefined;
+        p.sawBackoff = false;
+        p.startingSince = undefined;
+        break;
+      case 'BACKOFF':
+        if (defaultScheme) counter(`${p.path}.backoff`);
+        p.sawBackoff = true;
+        if (Number.isFinite(tries)) p.tries = tries;
+        p.startingSince = undefined;
+        break;
+      case 'STOPPING':
+        if (defaultScheme && from === 'RUNNING' && p.runningSince !== undefined) timing(`${p.path}.run_time`, now - p.runningSince);
+        p.runningSince = undefined;
+        break;
+      case 'EXITED':
+        if (defaultScheme) {
+          counter(tokens['expected'] === '1' ? `${p.path}.exits.expected` : `${p.path}.exits.unexpected`);
+          if (from === 'RUNNING' && p.runningSince !== undefined) timing(`${p.path}.run_time`, now - p.runningSince);
+        }
+        p.runningSince = undefined;
+        break;
+      case 'FATAL':
+        if (defaultScheme) {
+          counter(`${p.path}.fatal`);
+          if (p.sequenceStart !== undefined) timing(`${p.path}.backoff_time`, now - p.sequenceStart);
+        }
+        p.sequenceStart = undefined;
+        p.sawBackoff = false;
+        break;
+      case 'STOPPED':
+        p.sequenceStart = undefined;
+        p.sawBackoff = false;
+        p.runningSince = undefined;
+        p.tries = 0;
+        break;
+      case 'UNKNOWN':
+        break;
+    }
+    p.state = to;
+    if (defaultScheme) procGauges(p, now);
+  };
+
+  const handle = (event: ListenerEvent, receivedAt: number): HandleResult => {
+    const h = event.header;
+    const result: HandleResult = { known: true, redelivered: false, dropped: 0 };
+    if (defaultScheme) counter('listener.events');
+    // A rejected or interrupted event comes back with the same serial: count it once.
+    if (h.serial !== undefined && h.serial === lastSerial) {
+      result.redelivered = true;
+      if (defaultScheme) counter('listener.redelivered');
+      flushEmitted();
+      return result;
+    }
+    if (h.serial !== undefined) lastSerial = h.serial;
+    if (h.poolserial !== undefined) {
+      if (o.detectDrops && lastPoolserial !== undefined && h.poolserial > lastPoolserial + 1) {
+        result.dropped = h.poolserial - lastPoolserial - 1;
+        if (defaultScheme) counter('listener.dropped', result.dropped);
+      }
+      lastPoolserial = h.poolserial;
+    }
+    seq++;
+    const family = eventFamily(h.eventname);
+    if (family === undefined) {
+      result.known = false;
+      if (defaultScheme) counter('listener.unknown');
+      flushEmitted();
+      return result;
+    }
+    const { tokens } = parsePayload(event.payload);
+    switch (family) {
+      case 'process_state':
+        processState(h.eventname.slice(14) as ProcessStateName, tokens, receivedAt);
+        break;
+      case 'tick': {
+        const when = Number(tokens['when']);
+        if (defaultScheme && Number.isFinite(when) && when > 0) timing('listener.lag', receivedAt - when * 1000);
+        sendGauges();
+        break;
+      }
+      case 'process_group': {
+        const g = tokens['groupname']?.trim();
+        const added = h.eventname === 'PROCESS_GROUP_ADDED';
+        if (defaultScheme) counter(added ? 'supervisord.groups.added' : 'supervisord.groups.removed');
+        if (!added && g !== undefined) for (const [k, p] of procs) if (p.group === g) procs.delete(k);
+        break;
+      }
+      case 'supervisor_state':
+        supervisordUp = h.eventname === 'SUPERVISOR_STATE_CHANGE_RUNNING' ? 1 : 0;
+        if (defaultScheme) gauge('supervisord.up', supervisordUp);
+        break;
+      case 'process_log':
+        if (sulphite) {
+          const name = tokens['processname'];
+          const group = tokens['groupname'] ?? name;
+          if (name !== undefined && group !== undefined) {
+            const suffix = o.sulphiteSuffix ? `.${o.sulphiteSuffix}` : '';
+            e.datapoint(`${sulphiteName(name, group)}.${h.eventname.toLowerCase()}${suffix}`, 1, Math.floor(receivedAt / 1000));
+            emitted++;
+          }
+        }
+        break;
+      case 'process_communication':
+      case 'remote_communication':
+        // Understood and acknowledged; no metric by default (the payload is application data).
+        break;
+    }
+    flushEmitted();
+    return result;
+  };
+
+  const flushEmitted = (): void => {
+    if (emitted > 0) o.onEmitted?.(emitted);
+    emitted = 0;
+  };
+
+  const applySnapshot = (infos: readonly ProcessInfo[], sinceSeq: number): void => {
+    const now = o.now();
+    const seen = new Set<string>();
+    for (const info of infos) {
+      const key = `${info.group}:${info.name}`;
+      seen.add(key);
+      if (!o.includeSelf && isSelf(info.name, info.group)) continue;
+      const existing = procs.get(key);
+      if (existing && existing.lastSeq > sinceSeq) continue;
+      const p = existing ?? getProc(info.group, info.name);
+      if (!isStateName(info.statename)) continue;
+      p.state = info.statename;
+      if (p.state === 'RUNNING' && info.start > 0) {
+        // Use supervisord's own clock difference: the two clocks may disagree.
+        p.runningSince = now - Math.max(0, info.now - info.start) * 1000;
+      } else if (p.state !== 'RUNNING') {
+        p.runningSince = undefined;
+      }
+      if (p.state === 'RUNNING' || p.state === 'STOPPED') p.tries = 0;
+    }
+    for (const [k, p] of procs) if (!seen.has(k) && p.lastSeq <= sinceSeq) procs.delete(k);
+    sendGauges();
+    flushEmitted();
+  };
+
+  return {
+    handle,
+    sendGauges: () => {
+      sendGauges();
+      flushEmitted();
+    },
+    applySnapshot,
+    get seq() {
+      return seq;
+    },
+    processes: () => [...procs.values()].map((p) => ({ group: p.group, name: p.name, state: p.state, tries: p.tries })),
+  };
+}
