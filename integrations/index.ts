@@ -3,9 +3,11 @@
  * what ships is exactly what is listed here. Add one line per integration.
  */
 import type { IntegrationDefinition, Shape } from '../shared/integration.js';
+import { supervisor } from './supervisor/index.js';
 
 export const registry: readonly IntegrationDefinition<Shape>[] = [
   // integrations are added here, one line each
+  supervisor,
 ] as readonly IntegrationDefinition<Shape>[];
 
 export function findIntegration(type: string): IntegrationDefinition<Shape> | undefined {
