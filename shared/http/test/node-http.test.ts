@@ -1,0 +1,171 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createEmitter } from '../../emitter/emitter.js';
+import { createMemorySink, type MemorySink } from '../../emitter/memory-sink.js';
+import type { Emitter } from '../../emitter/types.js';
+import { instrumentServer, type ServerInstrumentation } from '../node-http.js';
+import { runLoad, type PlannedRequest } from './load.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function capture(): { sink: MemorySink; emitter: Emitter } {
+  const sink = createMemorySink();
+  const emitter = createEmitter({ prefix: 'test.web', sinks: [sink], selfMetrics: false, flushIntervalMs: 3_600_000 });
+  cleanups.push(async () => void (await emitter.close()));
+  return { sink, emitter };
+}
+
+async function listen(server: http.Server): Promise<number> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise((r) => server.close(() => r())));
+  return (server.address() as AddressInfo).port;
+}
+
+/** A small hand-written router, as plain node:http programs have, naming its routes. */
+function app(hook: () => ServerInstrumentation): http.RequestListener {
+  return (req, res) => {
+    const url = req.url ?? '/';
+    let m: RegExpExecArray | null;
+    if ((m = /^\/users\/(\d+)$/.exec(url))) {
+      hook().setRoute(req, '/users/:id');
+      if (req.method === 'DELETE') {
+        res.statusCode = 500;
+        res.end('cannot');
+        return;
+      }
+      res.end(`user ${m[1]}`);
+      return;
+    }
+    if (url === '/users' && req.method === 'POST') {
+      hook().setRoute(req, '/users');
+      // Finish later, on another tick, like real I/O.
+      setImmediate(() => {
+        res.statusCode = 201;
+        res.end('created');
+      });
+      return;
+    }
+    if (url === '/') {
+      hook().setRoute(req, '/');
+      res.end('home');
+      return;
+    }
+    // No route named: the hook guesses a template from the URL.
+    res.statusCode = 404;
+    res.end('not found');
+  };
+}
+
+function buildPlan(n: number): { plan: PlannedRequest[]; expected: Map<string, number> } {
+  const plan: PlannedRequest[] = [];
+  const expected = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const k = i % 6;
+    const entry: [PlannedRequest, string] =
+      k === 0 || k === 1
+        ? [{ method: 'GET', path: `/users/${i}` }, 'users_id.get.2xx']
+        : k === 2
+          ? [{ method: 'POST', path: '/users' }, 'users.post.2xx']
+          : k === 3
+            ? [{ method: 'DELETE', path: `/users/${i}` }, 'users_id.delete.5xx']
+            : k === 4
+              ? [{ method: 'GET', path: `/nothing/${i}?q=${i}` }, 'nothing_id.get.4xx']
+              : [{ method: 'HEAD', path: '/' }, 'root.head.2xx'];
+    plan.push(entry[0]);
+    expected.set(entry[1], (expected.get(entry[1]) ?? 0) + 1);
+  }
+  return { plan, expected };
+}
+
+describe('instrumentServer (node:http)', () => {
+  it('under load, counts and timer samples per route/method/status equal the requests made', async () => {
+    const { sink, emitter } = capture();
+    let hook: ServerInstrumentation | undefined;
+    const server = http.createServer(app(() => hook!));
+    hook = instrumentServer(server, { emitter });
+    const port = await listen(server);
+    const N = 1200;
+    const { plan, expected } = buildPlan(N);
+    const statuses = await runLoad(port, plan, 16);
+    expect(statuses.filter((s) => s >= 200 && s < 600)).toHaveLength(N);
+    // The server records on the response's 'close', which can trail the client's last byte.
+    await sink.waitFor((s) => [...s.counters().values()].reduce((a, b) => a + b, 0) >= N);
+
+    const counters = Object.fromEntries(sink.counters());
+    const timings = sink.timings();
+    const wantCounters: Record<string, number> = {};
+    for (const [key, n] of expected) {
+      wantCounters[`test.web.http.requests.${key}`] = n;
+      const samples = timings.get(`test.web.http.response_time.${key}`) ?? [];
+      expect(samples, key).toHaveLength(n);
+      for (const ms of samples) expect(ms).toBeGreaterThanOrEqual(0);
+    }
+    expect(counters).toEqual(wantCounters);
+    expect([...timings.keys()].sort()).toEqual([...expected.keys()].map((k) => `test.web.http.response_time.${k}`).sort());
+    expect(hook.metrics.overflowed).toBe(0);
+    expect(hook.metrics.routes().sort()).toEqual(['nothing_id', 'root', 'users', 'users_id']);
+  });
+
+  it('caps route cardinality: routes past maxRoutes go to "other" and are counted', async () => {
+    const { sink, emitter } = capture();
+    const server = http.createServer((_req, res) => res.end('ok'));
+    const hook = instrumentServer(server, { emitter, maxRoutes: 3 });
+    const port = await listen(server);
+    const paths = ['/a', '/b', '/c', '/d', '/e', '/a', '/f/1', '/b?x=1'];
+    await runLoad(port, paths.map((path) => ({ method: 'GET', path })), 1);
+    await sink.waitFor((s) => [...s.counters().entries()].filter(([k]) => k.includes('.requests.')).reduce((a, [, v]) => a + v, 0) >= paths.length);
+    expect(Object.fromEntries(sink.counters())).toEqual({
+      'test.web.http.requests.a.get.2xx': 2,
+      'test.web.http.requests.b.get.2xx': 2,
+      'test.web.http.requests.c.get.2xx': 1,
+      'test.web.http.requests.other.get.2xx': 3,
+      'test.web.http.route_overflow': 3,
+    });
+    expect(hook.metrics.overflowed).toBe(3);
+    expect(hook.metrics.routes()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('a client that goes away before the response is reported as "aborted"', async () => {
+    const { sink, emitter } = capture();
+    let arrived!: () => void;
+    const arrival = new Promise<void>((r) => (arrived = r));
+    const pending: http.ServerResponse[] = [];
+    const server = http.createServer((_req, res) => {
+      pending.push(res); // never answered until the client is gone
+      arrived();
+    });
+    instrumentServer(server, { emitter, route: () => '/slow' });
+    const port = await listen(server);
+    const req = http.request({ host: '127.0.0.1', port, path: '/slow', agent: false });
+    req.on('error', () => {}); // the abort we cause
+    req.end();
+    await arrival;
+    req.destroy();
+    await sink.waitFor((s) => s.counters().has('test.web.http.requests.slow.get.aborted'));
+    expect(sink.counters().get('test.web.http.requests.slow.get.aborted')).toBe(1);
+    expect(sink.timings().get('test.web.http.response_time.slow.get.aborted')).toHaveLength(1);
+    for (const r of pending) r.destroy();
+  });
+
+  it('detach() stops instrumenting new requests', async () => {
+    const { sink, emitter } = capture();
+    const server = http.createServer((_req, res) => res.end('ok'));
+    const hook = instrumentServer(server, { emitter });
+    const port = await listen(server);
+    await runLoad(port, [{ method: 'GET', path: '/x' }], 1);
+    await sink.waitFor((s) => s.counters().get('test.web.http.requests.x.get.2xx') === 1);
+    hook.detach();
+    // A second hook is the witness: both would record in the same 'close' emit, so once the
+    // witness has seen /y, the detached hook would have too.
+    const witness = capture();
+    instrumentServer(server, { emitter: witness.emitter });
+    await runLoad(port, [{ method: 'GET', path: '/x' }, { method: 'GET', path: '/y' }], 1);
+    await witness.sink.waitFor((s) => s.counters().get('test.web.http.requests.y.get.2xx') === 1);
+    expect(sink.counters().get('test.web.http.requests.x.get.2xx')).toBe(1);
+    expect(sink.counters().has('test.web.http.requests.y.get.2xx')).toBe(false);
+  });
+});
