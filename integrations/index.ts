@@ -4,10 +4,12 @@
  */
 import type { IntegrationDefinition, Shape } from '../shared/integration.js';
 import { supervisor } from './supervisor/index.js';
+import { cloudwatchBilling } from './cloudwatch_billing/index.js';
 
 export const registry: readonly IntegrationDefinition<Shape>[] = [
   // integrations are added here, one line each
   supervisor,
+  cloudwatchBilling,
 ] as readonly IntegrationDefinition<Shape>[];
 
 export function findIntegration(type: string): IntegrationDefinition<Shape> | undefined {

@@ -1,0 +1,188 @@
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { EmitterStats } from '../../shared/emitter/types.js';
+import { defineIntegration, type IntegrationContext, type MetricDoc } from '../../shared/integration.js';
+import { createBillingClient, resolveCredentials } from './client.js';
+import { cloudwatchBillingSchema, type CloudwatchBillingConfig } from './config.js';
+import { BillingError, classifyAwsError, describeAwsError, type BillingFailure } from './errors.js';
+import { buildDatapoints } from './output.js';
+import { billingWindow } from './plan.js';
+import { fetchBilling, type PollResult } from './poll.js';
+
+export { BillingError, EXIT_CODES, type BillingFailure } from './errors.js';
+
+const metrics: readonly MetricDoc[] = [
+  {
+    name: '<account>.<service>.estimated_charges',
+    type: 'datapoint',
+    unit: 'USD',
+    description:
+      'Month-to-date estimated charges (CloudWatch AWS/Billing EstimatedCharges, Maximum per hour), with the CloudWatch timestamp. <account> is `all` (payer/standalone view) or a linked account id or alias; <service> is the lower-cased ServiceName or `total`.',
+  },
+  {
+    name: '<account>.<service>.estimated_charges_<currency>',
+    type: 'datapoint',
+    unit: '<currency>',
+    description: 'The same for a currency other than USD: never mixed into the USD path.',
+  },
+  {
+    name: '<account>.<service>.spend_per_hour',
+    type: 'datapoint',
+    unit: 'USD/h',
+    description:
+      'Average spend per hour between two consecutive estimates, handling the monthly reset; never negative (a decrease yields no point). Non-USD: spend_per_hour_<currency>.',
+  },
+  { name: 'poller.success', type: 'gauge', unit: '1', description: '1 after a complete poll, 0 after a failed or partial one.' },
+  { name: 'poller.failures.<category>', type: 'counter', unit: 'count', description: 'Failed polls by category: auth, temporary, config, no_data, sink, software.' },
+  { name: 'poller.api_calls.list_metrics', type: 'counter', unit: 'count', description: 'ListMetrics calls (pages).' },
+  { name: 'poller.api_calls.get_metric_data', type: 'counter', unit: 'count', description: 'GetMetricData calls (batches × pages).' },
+  { name: 'poller.retries', type: 'counter', unit: 'count', description: 'Extra attempts the SDK made on calls that then succeeded (throttling, 5xx, timeouts).' },
+  { name: 'poller.metrics_requested', type: 'counter', unit: 'count', description: 'GetMetricData queries: what AWS bills, $0.01 per 1,000.' },
+  { name: 'poller.series', type: 'gauge', unit: 'count', description: 'Billing series queried this poll.' },
+  { name: 'poller.series_empty', type: 'gauge', unit: 'count', description: 'Series without a datapoint in the window (normal between AWS updates).' },
+  { name: 'poller.datapoints', type: 'counter', unit: 'count', description: 'Datapoints emitted (charges and rates).' },
+  {
+    name: 'poller.dropped.<reason>',
+    type: 'counter',
+    unit: 'count',
+    description:
+      'Input not turned into metrics: non_finite (NaN/Infinity values), length_mismatch, result_error (InternalError/Forbidden results), unknown_dimensions, not_billing, name_collision.',
+  },
+  { name: 'poller.rate_skipped', type: 'counter', unit: 'count', description: 'Rate points not emitted because the estimate went down within a month (a credit or revision).' },
+  { name: 'poller.duration_ms', type: 'timer', unit: 'ms', description: 'Duration of one poll.' },
+];
+
+function errorTotals(stats: EmitterStats): { total: number; detail: string } {
+  let total = 0;
+  const detail: string[] = [];
+  for (const [name, s] of Object.entries(stats.sinks)) {
+    const n = s.errors + Object.values(s.dropped).reduce((a, b) => a + b, 0);
+    total += n;
+    if (n > 0) detail.push(`${name}${s.lastError ? ` (${s.lastError})` : ''}`);
+  }
+  return { total, detail: detail.join(', ') };
+}
+
+function createPoller(config: CloudwatchBillingConfig, ctx: IntegrationContext) {
+  const log = ctx.log;
+  const e = ctx.emitter;
+  const stopper = new AbortController();
+  let client: CloudWatchClient | undefined;
+  let inFlight: Promise<void> | undefined;
+  let stopped = false;
+
+  const recordResult = (r: PollResult, datapoints: number, decreases: number): void => {
+    e.counter('poller.api_calls.list_metrics', r.calls.listMetrics);
+    e.counter('poller.api_calls.get_metric_data', r.calls.getMetricData);
+    if (r.retries) e.counter('poller.retries', r.retries);
+    e.counter('poller.metrics_requested', r.metricsRequested);
+    e.gauge('poller.series', r.series.length);
+    e.gauge('poller.series_empty', r.empty);
+    e.counter('poller.datapoints', datapoints);
+    const dropped: Record<string, number> = {
+      ...r.skipped,
+      non_finite: r.nonFinite,
+      length_mismatch: r.mismatched,
+      result_error: r.resultErrors.length,
+    };
+    for (const [reason, n] of Object.entries(dropped)) if (n > 0) e.counter(`poller.dropped.${reason}`, n);
+    if (decreases) e.counter('poller.rate_skipped', decreases);
+  };
+
+  const poll = async (): Promise<void> => {
+    const started = ctx.clock.now();
+    const signal = AbortSignal.any([ctx.signal, stopper.signal, AbortSignal.timeout(config.timeout)]);
+    try {
+      client ??= createBillingClient(config, log);
+      await resolveCredentials(client, config, signal);
+      const window = billingWindow(ctx.clock.now(), config.lookback);
+      const r = await fetchBilling(client, window, config.accounts, signal, log);
+      const fetched = r.series.reduce((n, s) => n + s.points.length, 0);
+      ctx.self.received(fetched);
+
+      const before = errorTotals(e.stats());
+      const { datapoints, decreases } = buildDatapoints(r.series, { spendRate: config.spend_rate });
+      for (const d of datapoints) e.datapoint(d.name, d.value, d.ts);
+      ctx.self.emitted(datapoints.length);
+      recordResult(r, datapoints.length, decreases);
+
+      if (r.nonFinite || r.mismatched) {
+        log.warn('dropped CloudWatch datapoints that are not numbers', { non_finite: r.nonFinite, length_mismatch: r.mismatched });
+      }
+      if (r.incomplete) log.warn('CloudWatch marked results PartialData without a NextToken; the next poll re-reads them', { series: r.incomplete });
+      log.debug('poll done', {
+        series: r.series.length,
+        empty: r.empty,
+        datapoints: datapoints.length,
+        api_calls: r.calls.listMetrics + r.calls.getMetricData,
+        metrics_requested: r.metricsRequested,
+        window_start: window.startSec,
+        window_end: window.endSec,
+      });
+
+      let failure: BillingError | undefined;
+      if (r.resultErrors.length) {
+        const forbidden = r.resultErrors.some((x) => x.status === 'Forbidden');
+        const first = r.resultErrors[0]!;
+        failure = new BillingError(
+          forbidden ? 'auth' : 'temporary',
+          `GetMetricData answered ${r.resultErrors.length} of ${r.series.length} series with ${first.status} (first: ${first.key}${first.message ? `: ${first.message}` : ''}); ` +
+            `the other series were sent${forbidden ? '; check the IAM policy' : '; the next run re-reads the window'}`,
+        );
+      }
+      await e.flush();
+      const after = errorTotals(e.stats());
+      if (after.total > before.total) {
+        failure = new BillingError(
+          'sink',
+          `metrics could not be delivered to ${after.detail}; the next run re-sends the last ${Math.round(config.lookback / 3_600_000)}h`,
+        );
+      }
+      if (failure) throw failure;
+      e.gauge('poller.success', 1);
+    } catch (err) {
+      const typed = err instanceof BillingError ? err : new BillingError(classifyAwsError(err), describeAwsError(err), { cause: err });
+      fail(typed.category);
+      throw typed;
+    } finally {
+      e.timing('poller.duration_ms', Math.max(0, ctx.clock.now() - started));
+    }
+  };
+
+  const fail = (category: BillingFailure): void => {
+    ctx.self.error(category === 'sink' ? 'sending' : category === 'software' ? 'processing' : 'receiving');
+    e.counter(`poller.failures.${category}`);
+    e.gauge('poller.success', 0);
+  };
+
+  return {
+    async once(): Promise<void> {
+      if (stopped) return;
+      if (inFlight) return inFlight;
+      inFlight = poll();
+      try {
+        await inFlight;
+      } finally {
+        inFlight = undefined;
+      }
+    },
+    async stop(): Promise<void> {
+      if (stopped) return;
+      stopped = true;
+      stopper.abort(new Error('stopped'));
+      await inFlight?.catch(() => undefined);
+      client?.destroy();
+      client = undefined;
+    },
+  };
+}
+
+export const cloudwatchBilling = defineIntegration({
+  type: 'cloudwatch_billing',
+  summary: 'AWS estimated charges per service and linked account, from CloudWatch (us-east-1), with a derived spend rate',
+  mode: 'poller',
+  defaultPrefix: 'aws.billing',
+  defaultIntervalMs: 3_600_000,
+  schema: cloudwatchBillingSchema,
+  metrics,
+  create: (config, ctx) => createPoller(config, ctx),
+});
