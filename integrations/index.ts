@@ -3,11 +3,15 @@
  * what ships is exactly what is listed here. Add one line per integration.
  */
 import type { IntegrationDefinition, Shape } from '../shared/integration.js';
+import { puppetReports } from './puppet_reports/index.js';
+import { host } from './host/index.js';
 import { supervisor } from './supervisor/index.js';
 import { cloudwatchBilling } from './cloudwatch_billing/index.js';
 
 export const registry: readonly IntegrationDefinition<Shape>[] = [
   // integrations are added here, one line each
+  puppetReports,
+  host,
   supervisor,
   cloudwatchBilling,
 ] as readonly IntegrationDefinition<Shape>[];
