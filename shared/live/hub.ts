@@ -1,0 +1,452 @@
+/**
+ * The live hub: one more sink on the shared emitter (integrations never know it exists) that
+ * folds samples into buckets and pushes one batch per flush to every connected page over a
+ * WebSocket, and serves the page itself from one node:http server.
+ */
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readFileSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { hostname } from 'node:os';
+import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { WebSocketServer, WebSocket } from 'ws';
+import { emptySinkStats, type Emitter, type Sink, type SinkStats } from '../emitter/types.js';
+import type { Logger } from '../log/logger.js';
+import type { LiveCatalogueEntry } from './catalogue.js';
+import { checkLiveConfig, isLoopbackHost, parseListen, type LiveConfig } from './config.js';
+import { checkHandshake, hostAllowed, LIVE_PROTOCOL, type GateConfig, type RejectReason } from './gate.js';
+import { PROTOCOL_VERSION, type BatchMessage, type HelloMessage } from './protocol.js';
+import { createStore, type Store } from './store.js';
+
+/** Knobs tests and the benchmark turn; the defaults are the design in the research note (B.4). */
+export interface LiveTuning {
+  /** Skip a client's batch while its unsent bytes exceed this (plus its last hello). */
+  highWaterBytes?: number;
+  /** A skipped client is re-synced with a fresh hello once below this. */
+  lowWaterBytes?: number;
+  /** Terminate a client that stays above the high-water mark this long. */
+  stallMs?: number;
+  /** Heartbeat: ping this often, terminate peers that did not pong since the last ping. */
+  pingMs?: number;
+}
+
+export interface LiveHubOptions {
+  log: Logger;
+  catalogue: readonly LiveCatalogueEntry[];
+  /** Where the hub's own metrics go (live.clients, live.sent_bytes…). */
+  emitter?: Emitter;
+  tuning?: LiveTuning;
+  now?: () => number;
+}
+
+export interface LiveHub {
+  readonly sink: Sink;
+  start(): Promise<{ url: string }>;
+  stop(): Promise<void>;
+  /** Counters for tests, the benchmark and the self-metrics. */
+  stats(): LiveHubStats;
+}
+
+export interface LiveHubStats {
+  clients: number;
+  sentBytes: number;
+  sentMessages: number;
+  skippedBatches: number;
+  resyncs: number;
+  terminated: number;
+  rejected: Partial<Record<RejectReason, number>>;
+  series: number;
+  refusedSeries: number;
+  /** Highest bufferedAmount seen on any client at a flush. */
+  peakBuffered: number;
+}
+
+interface Client {
+  ws: WebSocket;
+  alive: boolean;
+  needsResync: boolean;
+  /** When the client went above the high-water mark (undefined: it is not). */
+  overSince: number | undefined;
+  /** Bytes of the last hello: it may legitimately still sit in the buffer. */
+  helloBytes: number;
+}
+
+const STATIC_FILES: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+};
+
+// 'self' matches same-host ws: under CSP3. No inline script or style anywhere on the page.
+const SECURITY_HEADERS = {
+  'Content-Security-Policy': "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+};
+
+/** The static folder sits beside this file in the source tree; from dist/ it is the shipped copy. */
+function staticDir(): string {
+  const here = new URL('./static/', import.meta.url);
+  if (existsSync(fileURLToPath(new URL('index.html', here)))) return fileURLToPath(here);
+  return fileURLToPath(new URL('../../../shared/live/static/', import.meta.url));
+}
+
+function loadAssets(): Map<string, { body: Buffer; type: string }> {
+  const dir = staticDir();
+  const assets = new Map<string, { body: Buffer; type: string }>();
+  for (const [path, { file, type }] of Object.entries(STATIC_FILES)) assets.set(path, { body: readFileSync(dir + file), type });
+  // uPlot is served from node_modules as published: no copy to keep in sync, no build step.
+  const require = createRequire(import.meta.url);
+  assets.set('/uplot.js', { body: readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js')), type: 'text/javascript; charset=utf-8' });
+  assets.set('/uplot.css', { body: readFileSync(require.resolve('uplot/dist/uPlot.min.css')), type: 'text/css; charset=utf-8' });
+  return assets;
+}
+
+function reject(socket: Duplex, status: number, reason: string): void {
+  const body = `${reason}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  socket.destroy();
+}
+
+export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub {
+  const log = opts.log;
+  const now = opts.now ?? Date.now;
+  const tuning = {
+    highWaterBytes: opts.tuning?.highWaterBytes ?? 256 * 1024,
+    lowWaterBytes: opts.tuning?.lowWaterBytes ?? 64 * 1024,
+    stallMs: opts.tuning?.stallMs ?? 10_000,
+    pingMs: opts.tuning?.pingMs ?? 15_000,
+  };
+  const self = opts.emitter?.child({ prefix: 'live' });
+  const selfPrefix = self?.prefix;
+  const catalogue: LiveCatalogueEntry[] = [...opts.catalogue];
+  if (selfPrefix) {
+    const doc = (name: string, type: LiveCatalogueEntry['type'], unit: string, description: string): void =>
+      void catalogue.push({ pattern: `${selfPrefix}.${name}`, type, unit, description, integration: 'live' });
+    doc('clients', 'gauge', 'count', 'pages connected');
+    doc('sent_bytes', 'counter', 'bytes', 'bytes written to pages');
+    doc('dropped_batches', 'counter', 'count', 'batches skipped for slow pages');
+    doc('resyncs', 'counter', 'count', 'fresh hellos sent to pages that fell behind');
+    doc('terminated', 'counter', 'count', 'pages disconnected (stalled or no pong)');
+    doc('handshake_rejected.<reason>', 'counter', 'count', 'connections refused by reason');
+    doc('series_refused', 'gauge', 'count', 'distinct series not shown (max_series)');
+  }
+  const store: Store = createStore({
+    flushMs: config.flush,
+    historyMs: config.history,
+    maxSeries: config.max_series,
+    catalogue,
+  });
+  const sinkStats: SinkStats = emptySinkStats();
+  const clients = new Set<Client>();
+  const stats: LiveHubStats = {
+    clients: 0,
+    sentBytes: 0,
+    sentMessages: 0,
+    skippedBatches: 0,
+    resyncs: 0,
+    terminated: 0,
+    rejected: {},
+    series: 0,
+    refusedSeries: 0,
+    peakBuffered: 0,
+  };
+  const reported = new Map<string, number>();
+  const { host: listenHost, port: listenPort } = parseListen(config.listen);
+  const gateConfig: GateConfig = {
+    listenHost,
+    token: config.token,
+    allowedHosts: config.allowed_hosts,
+    maxClients: config.max_clients,
+  };
+  let server: Server | undefined;
+  let wss: WebSocketServer | undefined;
+  let flushTimer: NodeJS.Timeout | undefined;
+  let pingTimer: NodeJS.Timeout | undefined;
+  let boundPort = listenPort;
+  let stopping: Promise<void> | undefined;
+  let closed = false;
+
+  const send = (c: Client, data: string): void => {
+    const bytes = Buffer.byteLength(data);
+    c.ws.send(data, (err) => {
+      if (err) log.debug('send failed', { error: err.message });
+    });
+    stats.sentBytes += bytes;
+    stats.sentMessages++;
+    sinkStats.bytes += bytes;
+  };
+
+  const hello = (): string => {
+    const snap = store.snapshot();
+    const msg: HelloMessage = {
+      type: 'hello',
+      v: PROTOCOL_VERSION,
+      serverTime: now(),
+      flushMs: config.flush,
+      historyMs: config.history,
+      maxSeries: config.max_series,
+      families: snap.families,
+      series: snap.series,
+      times: snap.times,
+      values: snap.values,
+      points: snap.points,
+      refused: snap.refused,
+    };
+    return JSON.stringify(msg);
+  };
+
+  const sendHello = (c: Client, text = hello()): void => {
+    c.helloBytes = Buffer.byteLength(text);
+    send(c, text);
+  };
+
+  /** The send path (B.4 #7): skip slow pages, resync them once drained, drop them past a bound. */
+  const deliver = (c: Client, batch: string, at: number, helloText: () => string): void => {
+    if (c.ws.readyState !== WebSocket.OPEN) return;
+    const buffered = c.ws.bufferedAmount;
+    if (buffered > stats.peakBuffered) stats.peakBuffered = buffered;
+    const high = tuning.highWaterBytes + c.helloBytes;
+    if (buffered > high) {
+      c.overSince ??= at;
+      if (at - c.overSince > tuning.stallMs) {
+        log.warn('live page not reading: disconnecting', { buffered });
+        stats.terminated++;
+        c.ws.terminate();
+        return;
+      }
+    } else c.overSince = undefined;
+    if (c.needsResync) {
+      if (buffered <= tuning.lowWaterBytes) {
+        c.needsResync = false;
+        stats.resyncs++;
+        sendHello(c, helloText());
+      } else {
+        stats.skippedBatches++;
+        sinkStats.dropped['slow_client'] = (sinkStats.dropped['slow_client'] ?? 0) + 1;
+      }
+      return;
+    }
+    if (buffered > high) {
+      c.needsResync = true;
+      stats.skippedBatches++;
+      sinkStats.dropped['slow_client'] = (sinkStats.dropped['slow_client'] ?? 0) + 1;
+      return;
+    }
+    c.helloBytes = 0;
+    send(c, batch);
+  };
+
+  const reportSelf = (): void => {
+    if (!self) return;
+    const delta = (name: string, total: number): void => {
+      const prev = reported.get(name) ?? 0;
+      if (total > prev) self.counter(name, total - prev);
+      reported.set(name, total);
+    };
+    self.gauge('clients', clients.size);
+    delta('sent_bytes', stats.sentBytes);
+    delta('dropped_batches', stats.skippedBatches);
+    delta('resyncs', stats.resyncs);
+    delta('terminated', stats.terminated);
+    for (const [reason, n] of Object.entries(stats.rejected)) delta(`handshake_rejected.${reason}`, n);
+    self.gauge('series_refused', store.stats().refusedNames);
+  };
+
+  const flush = (): void => {
+    reportSelf();
+    const at = now();
+    const r = store.flush(at);
+    const batch: BatchMessage = { type: 'batch', t: r.t, v: r.values, p: r.points, refused: r.refused };
+    if (r.newFamilies.length) batch.families = r.newFamilies;
+    if (r.newSeries.length) batch.series = r.newSeries;
+    if (clients.size === 0) return;
+    // Stringify once per flush; every page gets the same text.
+    const text = JSON.stringify(batch);
+    let helloText: string | undefined;
+    const lazyHello = (): string => (helloText ??= hello());
+    for (const c of clients) deliver(c, text, at, lazyHello);
+  };
+
+  const heartbeat = (): void => {
+    for (const c of clients) {
+      if (!c.alive) {
+        stats.terminated++;
+        c.ws.terminate();
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
+  };
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse, assets: Map<string, { body: Buffer; type: string }>): void => {
+    const headers = { ...SECURITY_HEADERS };
+    if (!hostAllowed(req.headers.host, gateConfig)) {
+      res.writeHead(403, { ...headers, 'Content-Type': 'text/plain' }).end('host not allowed\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { ...headers, Allow: 'GET, HEAD' }).end();
+      return;
+    }
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (path === '/info.json') {
+      // Tells the page whether to ask for a token; says nothing else about the server.
+      const body = JSON.stringify({ tokenRequired: config.token !== undefined, protocol: LIVE_PROTOCOL });
+      res.writeHead(200, { ...headers, 'Content-Type': 'application/json' }).end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    if (path === '/favicon.ico') {
+      res.writeHead(204, headers).end();
+      return;
+    }
+    const asset = assets.get(path);
+    if (!asset) {
+      res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    res.writeHead(200, { ...headers, 'Content-Type': asset.type, 'Content-Length': asset.body.length });
+    res.end(req.method === 'HEAD' ? undefined : asset.body);
+  };
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => socket.destroy());
+    const gate = checkHandshake(req, clients.size, gateConfig);
+    if (!gate.ok) {
+      stats.rejected[gate.reason] = (stats.rejected[gate.reason] ?? 0) + 1;
+      // Never log the offered protocols: they may carry a token.
+      log.debug('live connection refused', { reason: gate.reason, status: gate.status, origin: req.headers.origin });
+      reject(socket, gate.status, gate.reason === 'clients' ? 'too many live pages' : `forbidden (${gate.reason})`);
+      return;
+    }
+    wss!.handleUpgrade(req, socket, head, (ws) => {
+      const c: Client = { ws, alive: true, needsResync: false, overSince: undefined, helloBytes: 0 };
+      clients.add(c);
+      stats.clients = clients.size;
+      ws.on('pong', () => (c.alive = true));
+      ws.on('error', (err) => log.debug('live socket error', { error: err.message }));
+      ws.on('close', () => {
+        clients.delete(c);
+        stats.clients = clients.size;
+      });
+      // Pages send nothing; anything else is ignored rather than parsed.
+      sendHello(c);
+    });
+  };
+
+  const sink: Sink = {
+    name: 'live',
+    counter: (n, v, rate) => {
+      if (closed) return;
+      sinkStats.sent++;
+      store.counter(n, v, rate);
+    },
+    gauge: (n, v) => {
+      if (closed) return;
+      sinkStats.sent++;
+      store.gauge(n, v);
+    },
+    gaugeDelta: (n, d) => {
+      if (closed) return;
+      sinkStats.sent++;
+      store.gaugeDelta(n, d);
+    },
+    timing: (n, ms) => {
+      if (closed) return;
+      sinkStats.sent++;
+      store.timing(n, ms);
+    },
+    set: (n, m) => {
+      if (closed) return;
+      sinkStats.sent++;
+      store.set(n, m);
+    },
+    datapoint: (n, v, ts) => {
+      if (closed) return;
+      sinkStats.sent++;
+      store.datapoint(n, v, ts);
+    },
+    // The hub keeps its own cadence (config.flush, 1 s) whatever the emitter's interval is.
+    flush: async () => {},
+    close: async () => {
+      closed = true;
+      await hub.stop();
+    },
+    stats: () => {
+      const s = store.stats();
+      const dropped = { ...sinkStats.dropped };
+      if (s.refusedSamples) dropped['series_cap'] = s.refusedSamples;
+      return { ...sinkStats, dropped, queued: 0 };
+    },
+  };
+
+  const hub: LiveHub = {
+    sink,
+    async start() {
+      if (server) throw new Error('live: already started');
+      const problem = checkLiveConfig(config);
+      if (problem) throw new Error(`live: ${problem}`);
+      const pointsPerSeries = Math.ceil(config.history / config.flush);
+      if (pointsPerSeries > 3600) throw new Error(`live: history/flush keeps ${pointsPerSeries} points per series; at most 3600`);
+      const assets = loadAssets();
+      stopping = undefined;
+      wss = new WebSocketServer({
+        noServer: true,
+        perMessageDeflate: false,
+        // Pages send nothing; a few KiB bounds what a misbehaving client can make us buffer.
+        maxPayload: 4096,
+        clientTracking: false,
+        handleProtocols: (protocols) => (protocols.has(LIVE_PROTOCOL) ? LIVE_PROTOCOL : false),
+      });
+      const srv = createServer((req, res) => onRequest(req, res, assets));
+      srv.on('upgrade', onUpgrade);
+      srv.on('clientError', (_err, socket) => socket.destroy());
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(boundPort, listenHost, () => {
+          srv.off('error', reject);
+          resolve();
+        });
+      });
+      server = srv;
+      const addr = srv.address();
+      if (addr && typeof addr === 'object') boundPort = addr.port;
+      flushTimer = setInterval(flush, config.flush);
+      pingTimer = setInterval(heartbeat, tuning.pingMs);
+      const shown = listenHost === '0.0.0.0' || listenHost === '::' ? hostname() : listenHost;
+      const url = `http://${shown.includes(':') ? `[${shown}]` : shown}:${boundPort}/`;
+      if (!isLoopbackHost(listenHost)) log.warn('live page bound to a non-loopback address (token required)', { listen: config.listen });
+      log.info('live page', { url });
+      return { url };
+    },
+    stop() {
+      stopping ??= (async () => {
+        if (flushTimer) clearInterval(flushTimer);
+        if (pingTimer) clearInterval(pingTimer);
+        flushTimer = pingTimer = undefined;
+        for (const c of clients) c.ws.terminate();
+        clients.clear();
+        stats.clients = 0;
+        const srv = server;
+        server = undefined;
+        if (srv) {
+          srv.closeAllConnections();
+          await new Promise<void>((resolve) => srv.close(() => resolve()));
+        }
+        wss?.close();
+        wss = undefined;
+      })();
+      return stopping;
+    },
+    stats: () => {
+      const s = store.stats();
+      return { ...stats, rejected: { ...stats.rejected }, series: s.series, refusedSeries: s.refusedNames };
+    },
+  };
+  return hub;
+}
