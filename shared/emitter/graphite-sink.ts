@@ -12,6 +12,12 @@ import { formatGraphiteValue, MAX_GRAPHITE_LINE } from './graphite-format.js';
 import { createStreamTransport, type StreamAddress } from './stream-transport.js';
 import { countDrop, emptySinkStats, type Sink, type SinkStats } from './types.js';
 
+/**
+ * statsd's defaults except two: the non-legacy namespace (`stats.counters.K.rate|count`, which
+ * statsd's own docs recommend) and p90/p95/p99, because response-time dashboards want p95/p99.
+ */
+export const GRAPHITE_SINK_DEFAULTS: AggregatorOptions = { ...STATSD_DEFAULTS, legacyNamespace: false, percentThresholds: [90, 95, 99] };
+
 export interface GraphiteSinkOptions {
   name?: string;
   /** Where lines go: carbon over TCP/unix, or a writable stream (console). */
@@ -31,7 +37,7 @@ export interface GraphiteSinkOptions {
 export function createGraphiteSink(o: GraphiteSinkOptions): Sink {
   const stats: SinkStats = emptySinkStats();
   const name = o.name ?? 'graphite';
-  const agg = createAggregator({ ...STATSD_DEFAULTS, ...o.aggregation });
+  const agg = createAggregator({ ...GRAPHITE_SINK_DEFAULTS, ...o.aggregation });
   const maxKeys = o.maxKeys ?? 100_000;
   const now = o.now ?? Date.now;
 

@@ -14,15 +14,22 @@ import { promisify } from 'node:util';
 
 const execFileP = promisify(execFile);
 
+/**
+ * A free loopback port below the kernel's ephemeral range (32768+). Servers that a test stops
+ * and restarts (carbon) must get their port back: a port from the ephemeral range can be handed
+ * to another test's `listen(0)` or outgoing socket in between.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
+  for (let i = 0; i < 200; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
-  });
+    if (ok) return port;
+  }
+  throw new Error('no free port found in 20000-31999');
 }
 
 /** Poll `probe` until it returns true, at most `timeoutMs` (no fixed sleeps). */
