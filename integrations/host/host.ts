@@ -76,7 +76,8 @@ export function createHostPoller(config: HostConfig, ctx: IntegrationContext): I
     host ??= hostname();
     const full = emitter.prefix ? `${emitter.prefix}.${e.metric}` : e.metric;
     const text = describeAlert(e, full, host);
-    const fields = { metric: full, value: e.value, threshold: e.threshold, clear: e.clear, key: e.key };
+    const round = (v: number): number => Math.round(v * 1e4) / 1e4;
+    const fields = { metric: full, value: round(e.value), threshold: e.threshold, clear: round(e.clear), key: e.key };
     if (e.state === 'fired') log.warn(text, fields);
     else log.info(text, fields);
     if (webhooks.length === 0) return;
