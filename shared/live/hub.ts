@@ -59,6 +59,8 @@ export interface LiveHubStats {
   refusedSeries: number;
   /** Highest bufferedAmount seen on any client at a flush. */
   peakBuffered: number;
+  /** Largest single message sent (a hello, usually). */
+  maxMessageBytes: number;
 }
 
 interface Client {
@@ -154,6 +156,7 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
     series: 0,
     refusedSeries: 0,
     peakBuffered: 0,
+    maxMessageBytes: 0,
   };
   const reported = new Map<string, number>();
   const { host: listenHost, port: listenPort } = parseListen(config.listen);
@@ -178,6 +181,7 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
     });
     stats.sentBytes += bytes;
     stats.sentMessages++;
+    if (bytes > stats.maxMessageBytes) stats.maxMessageBytes = bytes;
     sinkStats.bytes += bytes;
   };
 
