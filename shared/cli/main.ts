@@ -14,6 +14,9 @@ import type { SinkConfig } from '../config/emitter-config.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { prepare, runPoller, runService, type Handle, type Prepared, type RuntimeDeps } from '../runtime/runner.js';
 import { buildSinks } from '../runtime/sinks.js';
+import { createLiveHub, type LiveHub } from '../live/hub.js';
+import type { LiveCatalogueEntry } from '../live/catalogue.js';
+import { joinPath, sanitizePath } from '../emitter/names.js';
 import { probeSinks } from './probe.js';
 import { parseCli, usage, UsageError, type CliArgs } from './args.js';
 
@@ -74,9 +77,25 @@ interface Program {
   sinks: Sink[];
   log: Logger;
   deps: RuntimeDeps;
+  live: LiveHub | undefined;
 }
 
-function setup(args: CliArgs, env: NodeJS.ProcessEnv, select?: LoadOptions['select']): Program {
+/** The live page's chart catalogue: every enabled instance's MetricDocs under their full prefix. */
+function liveCatalogue(config: LoadedConfig, rootPrefix: string): LiveCatalogueEntry[] {
+  return config.integrations
+    .filter((i) => i.enabled)
+    .flatMap((i) =>
+      i.definition.metrics.map((m) => ({
+        pattern: joinPath(rootPrefix, joinPath(sanitizePath(i.prefix), m.name)),
+        type: m.type,
+        unit: m.unit,
+        description: m.description,
+        integration: i.name,
+      })),
+    );
+}
+
+function setup(args: CliArgs, env: NodeJS.ProcessEnv, select?: LoadOptions['select'], withLive = false): Program {
   const path = resolveConfigPath(args, env);
   const opts: LoadOptions = { registry, env, ...(select ? { select } : {}) };
   const config = path ? loadConfigFile(path, opts) : defaultConfig(opts);
@@ -84,11 +103,14 @@ function setup(args: CliArgs, env: NodeJS.ProcessEnv, select?: LoadOptions['sele
   const sinkConfigs = overrideSinks(args, config);
   const stderr = (t: string): void => void process.stderr.write(t);
   const sinks = buildSinks(sinkConfigs, config.emitter.flushIntervalMs, log, stderr);
-  const emitter = createEmitter({
-    prefix: args.prefix !== undefined ? expandPrefix(args.prefix) : config.emitter.prefix,
-    sinks,
-    flushIntervalMs: config.emitter.flushIntervalMs,
-  });
+  const prefix = args.prefix !== undefined ? expandPrefix(args.prefix) : config.emitter.prefix;
+  // The live page is one more sink: integrations never know it exists.
+  const live =
+    withLive && config.live?.enabled
+      ? createLiveHub(config.live, { log: log.child('live'), catalogue: liveCatalogue(config, sanitizePath(prefix)) })
+      : undefined;
+  if (live) sinks.push(live.sink);
+  const emitter = createEmitter({ prefix, sinks, flushIntervalMs: config.emitter.flushIntervalMs });
   if (args.logLevel) for (const i of config.integrations) i.logLevel = args.logLevel;
   const deps: RuntimeDeps = {
     root: emitter,
@@ -97,7 +119,7 @@ function setup(args: CliArgs, env: NodeJS.ProcessEnv, select?: LoadOptions['sele
     stdio: { stdin: process.stdin, stdout: process.stdout },
     now: Date.now,
   };
-  return { config, emitter, sinks, log, deps };
+  return { config, emitter, sinks, log, deps, live };
 }
 
 /** Resolves on the first SIGTERM/SIGINT; a second one exits at once. */
@@ -129,6 +151,7 @@ async function shutdown(p: Program, handles: Handle[], code: number): Promise<ne
     ),
   );
   const stats = await p.emitter.close({ timeoutMs: CLOSE_TIMEOUT_MS });
+  await p.live?.stop();
   for (const [name, s] of Object.entries(stats.sinks)) {
     const dropped = Object.entries(s.dropped).filter(([, n]) => n > 0);
     if (dropped.length > 0) p.log.warn(`sink ${name} dropped lines`, Object.fromEntries(dropped));
@@ -151,7 +174,11 @@ function prepareAll(p: Program, list: LoadedConfig['integrations']): Prepared[] 
 }
 
 async function cmdRun(args: CliArgs, env: NodeJS.ProcessEnv): Promise<never> {
-  const p = setup(args, env);
+  const p = setup(args, env, undefined, true);
+  if (p.live) {
+    const { url } = await p.live.start();
+    p.log.info(`live page: ${url}`);
+  }
   const enabled = p.config.integrations.filter((i) => i.enabled);
   const handles: Handle[] = [];
   for (const i of enabled.filter((i) => i.definition.mode === 'listener')) {

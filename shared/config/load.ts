@@ -10,6 +10,7 @@ import { parseAddress, type Address } from '../emitter/address.js';
 import { sanitizeNode } from '../emitter/names.js';
 import type { IntegrationDefinition, Shape } from '../integration.js';
 import type { LogLevel } from '../log/logger.js';
+import { checkLiveConfig, liveSchema, type LiveConfig } from '../live/config.js';
 import { DEFAULT_STATSD_ADDRESS, emitterSchema, logLevelSchema, type SinkConfig } from './emitter-config.js';
 import { formatIssue, readYaml, type YamlSource } from './positions.js';
 import { bool, duration, INVALID, obj, str, type Issue, type ParseContext, type Schema } from './schema.js';
@@ -41,8 +42,8 @@ export interface LoadedConfig {
   /** The file read, or '(defaults)' when none. */
   file: string;
   emitter: { prefix: string; flushIntervalMs: number; sinks: SinkConfig[] };
-  /** The raw `live:` mapping, validated by the live hub's own schema. */
-  live: unknown;
+  /** The `live:` section; undefined when absent. */
+  live: LiveConfig | undefined;
   logLevel: LogLevel;
   stateDir: string;
   integrations: InstanceConfig[];
@@ -51,8 +52,6 @@ export interface LoadedConfig {
 export interface LoadOptions {
   registry: readonly IntegrationDefinition<Shape>[];
   env?: NodeJS.ProcessEnv;
-  /** Validates `live:`; returns issues relative to the section. */
-  liveSchema?: Schema<unknown>;
   hostname?: string;
   /**
    * `telltale <type>`: make sure an instance of this type exists (injecting `{}` when the file
@@ -75,7 +74,7 @@ const anything: Schema<unknown> = {
 };
 
 const topSchema = obj({
-  emitter: emitterSchema,
+  emitter: anything,
   live: anything,
   /** Default log level for every integration. */
   log_level: logLevelSchema.default('info'),
@@ -117,17 +116,27 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions): L
   const raw: unknown = src.doc.toJS() ?? {};
   if (opts.select) applySelect(raw, opts.select);
   const ctx: ParseContext = { issues: [] };
-  const top = topSchema.parse(raw, [], ctx);
+  // Each top-level section is validated on its own so a typo in `emitter:` does not hide the
+  // problems in `integrations:` — every issue is reported in one go.
+  const rawTop = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : undefined;
+  if (!rawTop) ctx.issues.push({ path: [], message: 'expected a mapping with emitter:, live:, integrations:' });
+  const top = topSchema.parse({ ...rawTop, emitter: undefined, integrations: undefined, live: undefined }, [], ctx);
+  const emitter = emitterSchema.parse(rawTop?.['emitter'], ['emitter'], ctx);
 
-  const problems: Issue[] = [];
-  let live: unknown = undefined;
-  if (top !== INVALID && top.live !== undefined && top.live !== null) {
-    live = opts.liveSchema ? opts.liveSchema.parse(top.live, ['live'], ctx) : top.live;
+  let live: LiveConfig | undefined;
+  const rawLive = rawTop?.['live'];
+  if (rawLive !== undefined && rawLive !== null) {
+    const parsed = liveSchema.parse(rawLive, ['live'], ctx);
+    if (parsed !== INVALID) {
+      const problem = checkLiveConfig(parsed);
+      if (problem) ctx.issues.push({ path: ['live', 'listen'], message: problem });
+      else live = parsed;
+    }
   }
 
   const instances: InstanceConfig[] = [];
   const logLevel: LogLevel = top === INVALID ? 'info' : top.log_level;
-  const rawIntegrations = top === INVALID ? undefined : top.integrations;
+  const rawIntegrations = rawTop?.['integrations'];
   if (rawIntegrations !== undefined && rawIntegrations !== null) {
     if (typeof rawIntegrations !== 'object' || Array.isArray(rawIntegrations)) {
       ctx.issues.push({ path: ['integrations'], message: 'expected a mapping of instance name to settings' });
@@ -138,19 +147,18 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions): L
       }
     }
   }
-  problems.push(...ctx.issues);
-  if (problems.length > 0 || top === INVALID) {
-    throw new ConfigError(sortIssues(src, problems).map((i) => formatIssue(src, i)));
+  if (ctx.issues.length > 0 || top === INVALID || emitter === INVALID) {
+    throw new ConfigError(sortIssues(src, ctx.issues).map((i) => formatIssue(src, i)));
   }
 
   const host = opts.hostname ?? hostname();
-  const sinks: SinkConfig[] = top.emitter.sinks ?? [
+  const sinks: SinkConfig[] = emitter.sinks ?? [
     { type: 'statsd', address: parseAddress(DEFAULT_STATSD_ADDRESS, 'udp', ['udp']) as Address, max_packet_bytes: 1432, aggregate_counters: true, timer_sample_rate: 1, max_in_flight: 1024 },
   ];
   const baseDir = file === '(defaults)' ? process.cwd() : dirname(resolve(file));
   return {
     file,
-    emitter: { prefix: expandPrefix(top.emitter.prefix, host), flushIntervalMs: top.emitter.flush_interval, sinks },
+    emitter: { prefix: expandPrefix(emitter.prefix, host), flushIntervalMs: emitter.flush_interval, sinks },
     live,
     logLevel,
     stateDir: top.state_dir ? resolve(baseDir, top.state_dir) : defaultStateDir(env),

@@ -55,11 +55,14 @@ export function readYaml(file: string, text: string, env: NodeJS.ProcessEnv): Ya
 function locate(src: YamlSource, path: Path, atKey: boolean): Node | undefined {
   let node: unknown = src.doc.contents;
   let last: Node | undefined = node as Node | undefined;
+  // A missing key is reported at the key that owns the mapping it is missing from.
+  let lastKey: Node | undefined;
   for (let i = 0; i < path.length; i++) {
     const seg = path[i]!;
     if (isMap(node)) {
       const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
-      if (!pair) return last;
+      if (!pair) return lastKey ?? last;
+      lastKey = pair.key as Node;
       if (atKey && i === path.length - 1) return pair.key as Node;
       node = pair.value;
       last = (pair.value as Node | null) ?? (pair.key as Node);
@@ -67,6 +70,7 @@ function locate(src: YamlSource, path: Path, atKey: boolean): Node | undefined {
       node = node.items[seg];
       if (!node) return last;
       last = node as Node;
+      lastKey = node as Node;
     } else return last;
   }
   return last;
