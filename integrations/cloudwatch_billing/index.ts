@@ -1,5 +1,5 @@
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import type { EmitterStats } from '../../shared/emitter/types.js';
+import type { Emitter, EmitterStats } from '../../shared/emitter/types.js';
 import { defineIntegration, type IntegrationContext, type MetricDoc } from '../../shared/integration.js';
 import { createBillingClient, resolveCredentials } from './client.js';
 import { cloudwatchBillingSchema, type CloudwatchBillingConfig } from './config.js';
@@ -51,15 +51,37 @@ const metrics: readonly MetricDoc[] = [
   { name: 'poller.duration_ms', type: 'timer', unit: 'ms', description: 'Duration of one poll.' },
 ];
 
-function errorTotals(stats: EmitterStats): { total: number; detail: string } {
-  let total = 0;
+/** Errors and drops summed over every sink, and what is still queued for delivery. */
+function sinkTotals(stats: EmitterStats): { failed: number; queued: number; detail: string } {
+  let failed = 0;
+  let queued = 0;
   const detail: string[] = [];
   for (const [name, s] of Object.entries(stats.sinks)) {
     const n = s.errors + Object.values(s.dropped).reduce((a, b) => a + b, 0);
-    total += n;
-    if (n > 0) detail.push(`${name}${s.lastError ? ` (${s.lastError})` : ''}`);
+    failed += n;
+    queued += s.queued;
+    if (n > 0 || s.queued > 0) detail.push(`${name}${s.lastError ? ` (${s.lastError})` : ''}`);
   }
-  return { total, detail: detail.join(', ') };
+  return { failed, queued, detail: detail.join(', ') };
+}
+
+/** How long a poll waits for the sinks to take its datapoints before calling the sink down. */
+const SINK_WAIT_MS = 5_000;
+
+/**
+ * `flush()` hands lines to the transports; a Graphite connection may still be connecting (or
+ * failing to). Poll the sink stats with a deadline until the queue is empty or an error/drop
+ * shows up, so that `--once` can exit 69 instead of 0 when carbon is down.
+ */
+async function awaitDelivery(e: Emitter, before: number, signal: AbortSignal): Promise<{ ok: true } | { ok: false; detail: string }> {
+  const deadline = Date.now() + SINK_WAIT_MS;
+  for (;;) {
+    const t = sinkTotals(e.stats());
+    if (t.failed > before) return { ok: false, detail: t.detail };
+    if (t.queued === 0) return { ok: true };
+    if (Date.now() >= deadline || signal.aborted) return { ok: false, detail: `${t.detail}: ${t.queued} line(s) still queued` };
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 function createPoller(config: CloudwatchBillingConfig, ctx: IntegrationContext) {
@@ -99,7 +121,7 @@ function createPoller(config: CloudwatchBillingConfig, ctx: IntegrationContext) 
       const fetched = r.series.reduce((n, s) => n + s.points.length, 0);
       ctx.self.received(fetched);
 
-      const before = errorTotals(e.stats());
+      const before = sinkTotals(e.stats()).failed;
       const { datapoints, decreases } = buildDatapoints(r.series, { spendRate: config.spend_rate });
       for (const d of datapoints) e.datapoint(d.name, d.value, d.ts);
       ctx.self.emitted(datapoints.length);
@@ -130,11 +152,11 @@ function createPoller(config: CloudwatchBillingConfig, ctx: IntegrationContext) 
         );
       }
       await e.flush();
-      const after = errorTotals(e.stats());
-      if (after.total > before.total) {
+      const delivery = await awaitDelivery(e, before, signal);
+      if (!delivery.ok) {
         failure = new BillingError(
           'sink',
-          `metrics could not be delivered to ${after.detail}; the next run re-sends the last ${Math.round(config.lookback / 3_600_000)}h`,
+          `metrics could not be delivered to ${delivery.detail}; the next run re-sends the last ${Math.round(config.lookback / 3_600_000)}h`,
         );
       }
       if (failure) throw failure;
