@@ -28,7 +28,8 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 /** Adds {@link AppStats.timer} and {@link AppStats.time} to an emitter. */
 export function withTimers(emitter: Emitter, enabled: boolean): AppStats {
   const done = (name: string, start: number, failed: boolean): void => {
-    emitter.timing(name, performance.now() - start);
+    // Microsecond resolution is plenty and keeps packets short.
+    emitter.timing(name, Math.round((performance.now() - start) * 1000) / 1000);
     if (failed) emitter.counter(`${name}.errors`);
   };
   const time = <T>(name: string, promise: PromiseLike<T>): Promise<T> => {
