@@ -1,5 +1,7 @@
 import { defineConfig } from 'vitest/config';
+import { SummaryReporter } from './test/helpers/summary-reporter.js';
 
+// vitest reads its config from a default export.
 export default defineConfig({
   test: {
     include: ['shared/**/*.test.ts', 'integrations/**/*.test.ts', 'test/**/*.test.ts'],
@@ -8,6 +10,6 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     globalSetup: ['./test/helpers/global-setup.ts'],
-    reporters: ['default', './test/helpers/summary-reporter.ts'],
+    reporters: ['default', new SummaryReporter()],
   },
 });

@@ -4,7 +4,7 @@
  */
 import type { Reporter, TestModule } from 'vitest/node';
 
-export default class SummaryReporter implements Reporter {
+export class SummaryReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
     let passed = 0;
     let failed = 0;
