@@ -100,7 +100,8 @@ const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
  */
 export function resolveThreshold(key: string, spec: ThresholdSpec, known: { mounts: readonly string[]; commands: readonly string[] }): ThresholdRule {
   const target = ALIASES[key] ?? key;
-  const gauges = hostMetrics.filter((m) => m.type === 'gauge');
+  // alerts.active is about the alerts themselves; watching it would alert on alerting.
+  const gauges = hostMetrics.filter((m) => m.type === 'gauge' && !m.name.startsWith('alerts.'));
   const rule = (matches: (metric: string) => boolean): ThresholdRule => ({ ...spec, key, matches });
 
   if (target.startsWith('command.')) {
