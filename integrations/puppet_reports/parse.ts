@@ -377,9 +377,11 @@ export function parseReport(text: string, where: string, opts: ParseOptions = {}
     try {
       const run = parseFast(text, where, maxRs);
       if (run) return run;
-    } catch {
-      // Whatever the fast path disliked, the full parse applies the same checks and gives the
-      // error message for the whole document.
+    } catch (e) {
+      // Missing pieces are missing for the full parse too, and this message is the precise one.
+      if (e instanceof RunParseError && e.kind === 'incomplete') throw e;
+      // Anything else the fast path disliked: the full parse applies the same checks and gives
+      // the error for the whole document.
     }
   }
   const doc = loadYaml(text, where);

@@ -5,13 +5,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { requireBinary } from '../../../test/helpers/binaries.js';
 import { testContext } from '../../../test/helpers/context.js';
 import { puppetReports } from '../index.js';
 import { parseReport, parseSummary, RunParseError, type Run } from '../parse.js';
 import { hostNode, runPoints } from '../points.js';
-import { applyDirs, bigManifest, newestReport, puppetApply, rubyTruth, type Truth } from './puppet.js';
+import { applyDirs, bigManifest, defaults, FIXTURES, newestReport, puppetApply, rubyTruth, type Truth } from './puppet.js';
 
 const puppet = requireBinary('puppet', 'apt-get install puppet (Debian puppet 7)');
 const ruby = requireBinary('ruby', 'apt-get install ruby (comes with puppet)');
@@ -246,9 +246,52 @@ describe.skipIf(!puppet || !ruby)('puppet_reports parsing of real puppet apply r
   });
 });
 
-/** The parsed defaults of the schema (what integrations.yaml with only `type` would give). */
-export function defaults(): Parameters<typeof puppetReports.create>[0] {
-  const r = puppetReports.schema.parse({ reportdir: '/unused' }, [], { issues: [] });
-  if (typeof r === 'symbol') throw new Error('schema defaults invalid');
-  return r;
-}
+describe('puppet_reports committed fixtures (real Puppet 7 reports and a Puppet 3 style one)', () => {
+  const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as Truth[];
+  const legacy = JSON.parse(readFileSync(join(FIXTURES, 'expected-legacy.json'), 'utf8')) as Truth[];
+
+  it('expected.json is what Puppet\'s own Ruby reads from the fixtures', async (ctx) => {
+    if (!ruby) return ctx.skip();
+    const again = await rubyTruth(expected.map((e) => join(FIXTURES, e.path)));
+    expect(again.map((t) => ({ ...t, path: basename(t.path) }))).toEqual(expected);
+    const againLegacy = await rubyTruth([join(FIXTURES, legacy[0]!.path)], true);
+    expect(againLegacy.map((t) => ({ ...t, path: basename(t.path) }))).toEqual(legacy);
+  });
+
+  it('both parse paths read each Puppet 7 fixture as Puppet does', () => {
+    expect(expected.map((e) => e.status).sort()).toEqual(['changed', 'failed', 'unchanged']);
+    for (const t of expected) {
+      const text = readFileSync(join(FIXTURES, t.path), 'utf8');
+      expectRunMatchesTruth(parseReport(text, t.path), t);
+      expectRunMatchesTruth(parseReport(text, t.path, { forceFull: true }), t);
+    }
+  });
+
+  it('the legacy format-4 fixture (nested !ruby/object, !ruby/sym, !binary, aliases, YAML 1.1 times) parses as Ruby reads it', () => {
+    const t = legacy[0]!;
+    const run = parseReport(readFileSync(join(FIXTURES, t.path), 'utf8'), t.path);
+    expect(run.parsedBy).toBe('full');
+    expectRunMatchesTruth(run, t);
+    expect(run.failedResources?.[0]?.message).toContain('/bin/false returned 1');
+  });
+
+  it('the summaries hold the same metrics as their reports; status derived as Puppet computed it', () => {
+    for (const t of expected) {
+      const path = t.path.replace('.report.yaml', '.last_run_summary.yaml');
+      const run = parseSummary(readFileSync(join(FIXTURES, path), 'utf8'), 'agent', path);
+      expect(flatMetrics(run), path).toEqual(t.metrics);
+      expect(run.status, path).toBe(t.status);
+      expect(run.statusSource).toBe('derived');
+    }
+  });
+
+  it('a summary cut before its last section is rejected; a catalog-failure summary derives failed', () => {
+    const text = readFileSync(join(FIXTURES, 'p7-apply-changes.last_run_summary.yaml'), 'utf8');
+    expect(() => parseSummary(text.slice(0, text.indexOf('\nevents:') + 1), 'a', 'cut')).toThrowError(RunParseError);
+    expect(() => parseSummary(text.slice(0, text.indexOf('\nchanges:') + 1), 'a', 'cut')).toThrowError(RunParseError);
+    // Puppet 4.9 after a catalog failure (aswen/nagios-plugins#32): only version and last_run.
+    const run = parseSummary('---\nversion:\n  config:\n  puppet: 4.9.4\ntime:\n  last_run: 1490000000\n', 'a', 'fail');
+    expect(run.status).toBe('failed');
+    expect(run.time).toBe(1490000000);
+  });
+});

@@ -7,6 +7,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { puppetReports } from '../index.js';
 
 const run = promisify(execFile);
 export const TRUTH_RB = fileURLToPath(new URL('./truth.rb', import.meta.url));
@@ -105,4 +106,11 @@ export async function rubyTruth(paths: readonly string[], legacy = false): Promi
 /** A manifest of n file resources under dir (the "big catalog" case). */
 export function bigManifest(dir: string, n: number): string {
   return `file { '${dir}': ensure => directory }\nInteger[1, ${n - 1}].each |$i| { file { "${dir}/f\${i}": content => "file \${i}\\n" } }\n`;
+}
+
+/** The parsed schema defaults (what integrations.yaml with only `reportdir` gives). */
+export function defaults(): Parameters<typeof puppetReports.create>[0] {
+  const r = puppetReports.schema.parse({ reportdir: '/unused' }, [], { issues: [] });
+  if (typeof r === 'symbol') throw new Error('schema defaults invalid');
+  return r;
 }
