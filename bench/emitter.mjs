@@ -1,0 +1,64 @@
+// Emitter throughput: 1,000,000 counter increments through telltale's statsd and graphite sinks,
+// next to hot-shots (unbatched and batched) in the same run, loss measured at a receiver in its
+// own process, peak RSS per case. Usage: node bench/emitter.mjs [N]
+import { fork, execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const N = Number(process.argv[2] ?? 1_000_000);
+const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+const receiver = fork(here('./lib/udp-receiver.mjs'), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const ask = (msg, type) => new Promise((resolve) => {
+  const on = (m) => {
+    if (m.type === type) {
+      receiver.off('message', on);
+      resolve(m);
+    }
+  };
+  receiver.on('message', on);
+  if (msg) receiver.send(msg);
+});
+const { udpPort, tcpPort } = await ask(null, 'ready');
+
+async function settle() {
+  // Wait until the receiver's counts stop moving (the kernel buffer drains) — bounded.
+  let last = -1;
+  for (let i = 0; i < 50; i++) {
+    const r = await ask('report', 'report');
+    if (r.lines === last) return r;
+    last = r.lines;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  return ask('report', 'report');
+}
+
+const cases = [
+  ['hot-shots (unbatched)', 'hot-shots', 0],
+  ['hot-shots (maxBufferSize 1432)', 'hot-shots-batched', 0],
+  ['telltale statsd (per-line, 1432 B packets)', 'telltale-statsd', 0],
+  ['telltale statsd (counters summed, default)', 'telltale-statsd-agg', 0],
+  ['telltale graphite (statsd-style aggregation)', 'telltale-graphite', 0],
+  ['hot-shots (1432) paced 800k/s', 'hot-shots-batched', 800_000],
+  ['telltale statsd (per-line) paced 800k/s', 'telltale-statsd', 800_000],
+];
+
+const rows = [];
+for (const [label, name, rate] of cases) {
+  await ask('reset', 'reset');
+  const out = execFileSync(process.execPath, [here('./lib/emitter-sender.mjs'), name, String(udpPort), String(tcpPort), String(N), String(rate)], { encoding: 'utf8' });
+  const r = JSON.parse(out.trim().split('\n').pop());
+  const got = await settle();
+  const perSec = N / (r.ms / 1000);
+  rows.push({ label, perSec, loss: 1 - got.counterSum / N, rss: r.rssMb, datagrams: got.datagrams, lines: got.lines });
+}
+receiver.send('exit');
+
+const base = rows.find((r) => r.label.startsWith('hot-shots (maxBufferSize'))?.perSec ?? 1;
+const pad = (s, n) => String(s).padEnd(n);
+console.log(`\nemitter: ${N.toLocaleString('en')} counter increments per case (sender and receiver in separate processes)\n`);
+console.log(`${pad('case', 46)}${pad('metrics/s', 14)}${pad('vs hot-shots batched', 22)}${pad('loss', 9)}${pad('packets', 10)}${pad('lines rcvd', 12)}peak RSS`);
+for (const r of rows) {
+  console.log(
+    `${pad(r.label, 46)}${pad(Math.round(r.perSec).toLocaleString('en'), 14)}${pad((r.perSec / base).toFixed(2) + 'x', 22)}${pad((r.loss * 100).toFixed(2) + '%', 9)}${pad(r.datagrams, 10)}${pad(r.lines, 12)}${r.rss} MB`,
+  );
+}
+console.log('\nloss = 1 - (sum of counter values received) / increments sent; paced rows send at 800k/s.');
