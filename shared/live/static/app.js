@@ -21,7 +21,7 @@
   // Read-only diagnostics for humans (the footer) and for the browser tests.
   const live = {
     state: 'connecting', messages: 0, hellos: 0, batches: 0, frames: 0, chartsDrawn: 0,
-    reconnects: 0, lastDelay: 0, charts: 0, series: 0, refused: 0, lagMs: 0, unknown: 0, errors: 0,
+    reconnects: 0, lastDelay: 0, charts: 0, series: 0, refused: 0, lagMs: 0, unknown: 0, errors: 0, windowSec: 0,
   };
   Object.defineProperty(window, '__live', { value: live, writable: false });
 
@@ -163,6 +163,7 @@
     series = new Map();
     columns = new Map();
     points = new Map();
+    live.series = live.charts = 0;
     times = m.times.map((t) => t / 1000);
     lastT = times.length ? times[times.length - 1] : 0;
     for (const f of m.families) addFamily(f);
@@ -390,6 +391,7 @@
     el.window.value = String(Math.min(keep, historySec));
     if (!el.window.value) el.window.value = String(historySec);
     windowSec = Number(el.window.value);
+    live.windowSec = windowSec;
   }
 
   function applyFilter(f) {
@@ -409,6 +411,7 @@
 
   el.window.addEventListener('change', () => {
     windowSec = Number(el.window.value);
+    live.windowSec = windowSec;
     markAll();
   });
 
