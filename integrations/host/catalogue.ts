@@ -17,7 +17,7 @@ const cpuModes: MetricDoc[] = CPU_MODES.map((mode) => ({
 
 export const hostMetrics: readonly MetricDoc[] = [
   { name: 'memory.total', type: 'gauge', unit: 'bytes', description: 'Physical memory (MemTotal).' },
-  { name: 'memory.used', type: 'gauge', unit: 'bytes', description: 'Memory in use: total minus MemAvailable (what `free` calls used + unreclaimable cache).' },
+  { name: 'memory.used', type: 'gauge', unit: 'bytes', description: 'Memory in use: MemTotal − MemAvailable (what procps `free` reports as used).' },
   { name: 'memory.free', type: 'gauge', unit: 'bytes', description: 'Memory not used for anything (MemFree).' },
   { name: 'memory.available', type: 'gauge', unit: 'bytes', description: 'Memory available to new work without swapping (MemAvailable).' },
   { name: 'memory.percent', type: 'gauge', unit: 'percent', description: 'memory.used / memory.total × 100.' },

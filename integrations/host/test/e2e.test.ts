@@ -38,7 +38,7 @@ describe('telltale host (CLI)', () => {
     const { file } = fixtureConfig(`emitter:\n  prefix: e2e\nintegrations:\n  host:\n    proc_root: PROC_ROOT\n    disks: ["/"]\n`);
     const r = runCli(['host', '--once', '--print', '--config', file]);
     runs.push(r);
-    expect(await r.exited).toBe(0);
+    expect(await r.exited, r.stderr()).toBe(0);
     // --print writes to stderr (stdout belongs to protocols); 'exit' can come before the last
     // chunk is read, so wait for the pipe to close.
     if (!r.child.stderr!.closed) await new Promise((res) => r.child.stderr!.once('close', res));
@@ -52,7 +52,7 @@ describe('telltale host (CLI)', () => {
     const { file } = fixtureConfig(`integrations:\n  host:\n    proc_root: PROC_ROOT\n    thresholds:\n      memory.percnt: 80\n`);
     const r = runCli(['host', '--once', '--print', '--config', file]);
     runs.push(r);
-    expect(await r.exited).toBe(78);
+    expect(await r.exited, r.stderr()).toBe(78);
     expect(r.stderr()).toMatch(/integrations\.host: thresholds\.memory\.percnt: .*did you mean "memory\.percent"/);
   });
 });

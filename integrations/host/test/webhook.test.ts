@@ -247,8 +247,9 @@ describe('webhook through the host integration', () => {
     }
     expect(samples).toBeGreaterThan(3);
     expect(t.sink.samples.filter((s) => s.kind === 'gauge' && s.name === 'host.memory.percent')).toHaveLength(samples);
-    // Two alerts (fired, recovered), each tried exactly 1 + retries = 2 times, then given up.
-    expect(r.requests).toHaveLength(4);
+    // Two alerts (fired, recovered), each tried exactly 1 + retries = 2 times, then given up. An
+    // attempt cut off by the timeout may never have reached the receiver, hence at most 4 there.
+    expect(r.requests.length).toBeLessThanOrEqual(4);
     expect(t.sink.counters().get('host.alerts.webhook.failed')).toBe(2);
     expect(t.sink.counters().get('host.alerts.webhook.retries')).toBe(2);
     expect(t.logs.join('')).toMatch(/giving up after 2 attempt\(s\): no response within 150ms/);
