@@ -55,6 +55,31 @@ describe.skipIf(!carbonBin || !whisperBin)('emitter into real carbon', () => {
     expect(p99.at(-1)![1]).toBe(300);
   });
 
+  it('hostile names land at the same sanitised whisper path through statsd and directly (no _tagged, no hidden files)', async () => {
+    const statsd = await startStatsd({ graphitePort: carbon.linePort, flushIntervalMs: 500 });
+    try {
+      const raw = 'we!rd.sp ace/sl:co|pi;t=v\nnl.ünï..x.';
+      const expected = 'we_rd.sp_ace_sl_co_pi_t_v_nl._n_.x';
+      const viaStatsd = createEmitter({ sinks: [createStatsdSink({ address: { transport: 'udp', host: '127.0.0.1', port: statsd.port } })], prefix: 'names.s', selfMetrics: false });
+      const direct = createEmitter({ sinks: [createGraphiteSink({ target: { address: { transport: 'tcp', host: '127.0.0.1', port: carbon.linePort } }, flushIntervalMs: 500 })], prefix: 'names.d', selfMetrics: false });
+      viaStatsd.gauge(raw, 5);
+      direct.gauge(raw, 5);
+      direct.datapoint(raw, 6);
+      await viaStatsd.close();
+      await direct.close();
+      await waitForWhisper(carbon, `stats.gauges.names.s.${expected}`, (p) => p.length > 0);
+      await waitForWhisper(carbon, `stats.gauges.names.d.${expected}`, (p) => p.length > 0);
+      await waitForWhisper(carbon, `names.d.${expected}`, (p) => p.length > 0);
+      const { readdirSync } = await import('node:fs');
+      const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [e.name + '/', ...walk(`${d}/${e.name}`)] : [e.name]));
+      const all = walk(carbon.whisperDir);
+      expect(all.filter((f) => f.startsWith('.') || f === '_tagged/')).toEqual([]);
+      expect(all.every((f) => /^[A-Za-z0-9_-]+(\/|\.wsp)$/.test(f))).toBe(true);
+    } finally {
+      await statsd.stop();
+    }
+  });
+
   it.each(['SIGTERM', 'SIGKILL'] as const)('carbon %s and restart mid-stream: every datapoint arrives (replay window), none dropped', async (signal) => {
     const sink = createGraphiteSink({ target: { address: { transport: 'tcp', host: '127.0.0.1', port: carbon.linePort } }, flushIntervalMs: 1000, replayWindowMs: 10_000 });
     const name = `e2e.restart_${signal.toLowerCase()}.seq`;
