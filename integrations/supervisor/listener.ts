@@ -51,6 +51,8 @@ export function createListener(o: ListenerOptions): Integration {
   let ticks = 0;
   let problems = 0;
   let resyncing: Promise<void> | undefined;
+  /** After SUPERVISOR_STATE_CHANGE_STOPPING the socket is going away: a resync could only fail. */
+  let supervisordStopping = false;
   const rpcAbort = new AbortController();
   const unknownNames = new Set<string>();
   let resolveDone: () => void = () => {};
@@ -69,7 +71,7 @@ export function createListener(o: ListenerOptions): Integration {
 
   const resync = (why: string): void => {
     const rpc = o.rpc;
-    if (!rpc || resyncing || stopped) return;
+    if (!rpc || resyncing || stopped || supervisordStopping) return;
     const since = model.seq;
     resyncing = callRpc(rpc.target, 'supervisor.getAllProcessInfo', {
       username: rpc.username,
@@ -124,6 +126,8 @@ export function createListener(o: ListenerOptions): Integration {
       }
       if (r.dropped > 0) o.log.warn('supervisord discarded events before we got them (raise buffer_size)', { dropped: r.dropped, poolserial: ev.header.poolserial ?? -1 });
       if (ev.truncated) o.log.debug('payload longer than the in-memory cap; kept its start', { eventname: ev.header.eventname, len: ev.header.len });
+      if (ev.header.eventname === 'SUPERVISOR_STATE_CHANGE_STOPPING') supervisordStopping = true;
+      else if (ev.header.eventname === 'SUPERVISOR_STATE_CHANGE_RUNNING') supervisordStopping = false;
       if (ev.header.eventname.startsWith('TICK_') && !r.redelivered) {
         ticks++;
         if (o.rpc && ticks % o.rpc.everyTicks === 0) resync('tick');

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireBinary } from '../../../test/helpers/binaries.js';
 import { CLI } from '../../../test/helpers/cli.js';
 import { startUdpServer, type UdpServer } from '../../../test/helpers/servers.js';
-import { startSupervisord, until, type Supervisord } from './supervisord.js';
+import { startSupervisord, type Supervisord } from './supervisord.js';
 
 const bin = requireBinary('supervisord', 'apt-get install supervisor (Debian package, 4.2.x)');
 const ctlBin = bin ? requireBinary('supervisorctl', 'apt-get install supervisor') : undefined;
@@ -117,10 +117,13 @@ ${RECORD ? 'stopasgroup=true\n' : ''}`);
     if (sv) {
       const s = sv;
       sv = undefined;
-      if (RECORD) {
-        await s.ctl('shutdown');
-        await until(() => s.child.exitCode !== null || s.child.signalCode !== null, 15_000, 'supervisord exit');
-        if (existsSync(join(s.dir, 'capture.bin'))) copyFileSync(join(s.dir, 'capture.bin'), FIXTURE);
+      await s.shutdown();
+      if (RECORD && existsSync(join(s.dir, 'capture.bin'))) copyFileSync(join(s.dir, 'capture.bin'), FIXTURE);
+      // SV_E2E_DUMP=file keeps the statsd lines and the listener's stderr (README examples).
+      const dump = process.env['SV_E2E_DUMP'];
+      if (dump) {
+        writeFileSync(dump, udp.lines().join('\n') + '\n');
+        writeFileSync(`${dump}.stderr`, s.readFile('listener.err.log'));
       }
       await s.stop();
     }

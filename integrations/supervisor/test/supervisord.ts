@@ -17,6 +17,9 @@ export interface Supervisord {
   ctl(...args: string[]): Promise<{ code: number; out: string }>;
   log(): string;
   readFile(name: string): string;
+  /** `supervisorctl shutdown`, then wait for the PID (SIGTERM, then SIGKILL as fallbacks). */
+  shutdown(): Promise<void>;
+  /** shutdown() and remove the directory. */
   stop(): Promise<void>;
 }
 
@@ -74,7 +77,7 @@ ${sections.replaceAll('{dir}', dir)}
     ctl,
     log: () => (existsSync(join(dir, 'supervisord.log')) ? readFileSync(join(dir, 'supervisord.log'), 'utf8') : '') + stderr,
     readFile: (name) => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), 'utf8') : ''),
-    async stop() {
+    async shutdown() {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise<void>((r) => child.once('exit', () => r()));
         await ctl('shutdown');
@@ -84,6 +87,9 @@ ${sections.replaceAll('{dir}', dir)}
         clearTimeout(t1);
         clearTimeout(t2);
       }
+    },
+    async stop() {
+      await sv.shutdown();
       rmSync(dir, { recursive: true, force: true });
     },
   };
