@@ -18,6 +18,9 @@ export function monthStartUtc(unixSeconds: number): number {
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1) / 1000;
 }
 
+/** Estimates are in cents; a rate to 1e-6 keeps float noise (1.0500000000000114) off the graphs. */
+const round6 = (v: number): number => Math.round(v * 1e6) / 1e6;
+
 export function spendPerHour(points: readonly Point[], periodSeconds: number): { rates: Point[]; decreases: number } {
   const rates: Point[] = [];
   let decreases = 0;
@@ -28,9 +31,9 @@ export function spendPerHour(points: readonly Point[], periodSeconds: number): {
     const start = monthStartUtc(cur.ts);
     if (prev.ts < start) {
       const hours = Math.max(cur.ts - start, periodSeconds) / 3600;
-      rates.push({ ts: cur.ts, value: Math.max(cur.value, 0) / hours });
+      rates.push({ ts: cur.ts, value: round6(Math.max(cur.value, 0) / hours) });
     } else if (cur.value >= prev.value) {
-      rates.push({ ts: cur.ts, value: (cur.value - prev.value) / ((cur.ts - prev.ts) / 3600) });
+      rates.push({ ts: cur.ts, value: round6((cur.value - prev.value) / ((cur.ts - prev.ts) / 3600)) });
     } else {
       decreases++;
     }

@@ -92,6 +92,9 @@ describe('spendPerHour', () => {
     // A month's first point a few hours in: value / hours since 00:00 UTC on the 1st.
     expect(spendPerHour([{ ts: dec1 - H, value: 900 }, { ts: dec1 + 5 * H, value: 10 }], H).rates).toEqual([{ ts: dec1 + 5 * H, value: 2 }]);
   });
+  it('rounds away float noise', () => {
+    expect(spendPerHour([{ ts: dec1 + H, value: 541.8 }, { ts: dec1 + 7 * H, value: 548.1 }], H).rates).toEqual([{ ts: dec1 + 7 * H, value: 1.05 }]);
+  });
   it('emits nothing (and counts) for a decrease within a month', () => {
     const r = spendPerHour([{ ts: dec1 + H, value: 10 }, { ts: dec1 + 2 * H, value: 9 }, { ts: dec1 + 3 * H, value: 12 }], H);
     expect(r).toEqual({ rates: [{ ts: dec1 + 3 * H, value: 3 }], decreases: 1 });
