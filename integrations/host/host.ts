@@ -34,7 +34,7 @@ export function createHostPoller(config: HostConfig, ctx: IntegrationContext): I
 
   const { emitter, log, clock, self } = ctx;
   const engine = createAlertEngine(rules);
-  const webhooks: WebhookSink[] = config.alerts.flatMap((a) => (a.type === 'webhook' ? [createWebhookSink(a, { log, emitter })] : []));
+  const webhooks: WebhookSink[] = config.alerts.flatMap((a) => (a.type === 'webhook' ? [createWebhookSink(a, { log, emitter, onLost: (n) => self.error('sending', n) })] : []));
   const reader = createProcReader();
   const disks = createDeltaTable();
   const nets = createDeltaTable();

@@ -57,6 +57,8 @@ export interface WebhookDeps {
   log: Logger;
   /** Scoped to the instance: counters land under alerts.webhook.*. */
   emitter: Emitter;
+  /** Alerts that were given up on or dropped count as `sending` errors of the instance. */
+  onLost?: (n: number) => void;
   random?: () => number;
 }
 
@@ -164,11 +166,13 @@ export function createWebhookSink(cfg: WebhookConfig, deps: WebhookDeps): Webhoo
       }
       if (stopped) {
         counters.counter('dropped');
+        deps.onLost?.(1);
         deps.log.warn('alert webhook: stopped before delivery; alert dropped', { url: where, metric: payload.metric, state: payload.state });
         return;
       }
       if (!r.retryable || n >= cfg.retries) {
         counters.counter('failed');
+        deps.onLost?.(1);
         deps.log.error(`alert webhook: giving up after ${n + 1} attempt(s): ${r.reason}`, { url: where, metric: payload.metric, state: payload.state });
         return;
       }
@@ -199,12 +203,14 @@ export function createWebhookSink(cfg: WebhookConfig, deps: WebhookDeps): Webhoo
     send(payload) {
       if (stopped) {
         counters.counter('dropped');
+        deps.onLost?.(1);
         return;
       }
       if (queue.length >= cfg.queue_size) {
         // Drop the oldest: the newest alert describes the current state best.
         const old = queue.shift()!;
         counters.counter('dropped');
+        deps.onLost?.(1);
         deps.log.error('alert webhook: queue full; oldest alert dropped', { url: where, queue_size: cfg.queue_size, metric: old.metric, state: old.state });
       }
       queue.push(payload);
@@ -221,6 +227,7 @@ export function createWebhookSink(cfg: WebhookConfig, deps: WebhookDeps): Webhoo
       await worker;
       if (queue.length > 0) {
         counters.counter('dropped', queue.length);
+        deps.onLost?.(queue.length);
         deps.log.warn(`alert webhook: ${queue.length} undelivered alert(s) dropped at stop`, { url: where });
         queue.length = 0;
       }

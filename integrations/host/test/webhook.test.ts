@@ -252,6 +252,7 @@ describe('webhook through the host integration', () => {
     expect(r.requests.length).toBeLessThanOrEqual(4);
     expect(t.sink.counters().get('host.alerts.webhook.failed')).toBe(2);
     expect(t.sink.counters().get('host.alerts.webhook.retries')).toBe(2);
+    expect(t.sink.counters().get('telltale.host.host.errors.sending')).toBe(2);
     expect(t.logs.join('')).toMatch(/giving up after 2 attempt\(s\): no response within 150ms/);
   });
 
