@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { requireBinary } from '../../../test/helpers/binaries.js';
 import { runCli } from '../../../test/helpers/cli.js';
-import { freePort, startCarbon, waitForWhisper, type Carbon } from '../../../test/helpers/servers.js';
+import { freePort, startCarbon, startStatsd, until, waitForWhisper, type Carbon } from '../../../test/helpers/servers.js';
 import { billingDataset, startFakeCloudWatch, type FakeCloudWatch } from './fake-cloudwatch.mjs';
 import { FIXTURES } from './env.js';
 
@@ -127,5 +127,24 @@ ${extra}`,
     const run = runCli(['cloudwatch_billing', '--once', '--config', writeConfig(closedPort)], { env: childEnv() });
     expect(await run.exited).toBe(69);
     expect(run.stderr()).toMatch(/could not be delivered/);
+  });
+
+  it('on a statsd sink, each series ends as a gauge of its newest estimate', async () => {
+    const statsd = await startStatsd();
+    try {
+      const run = runCli(['cloudwatch_billing', '--once', '--config', writeConfig(carbon.linePort), '--statsd', `127.0.0.1:${statsd.port}`], { env: childEnv() });
+      expect({ code: await run.exited, stderr: run.stderr() }).toEqual({ code: 0, stderr: '' });
+      const hourStart = nowSec() - (nowSec() % H);
+      const prev = hourStart - H;
+      const monthStart = Date.UTC(new Date(prev * 1000).getUTCFullYear(), new Date(prev * 1000).getUTCMonth(), 1) / 1000;
+      const newest = Math.round(3 * ((prev - monthStart) / H) * 100) / 100;
+      const key = 'ops.aws.billing.111111111111.amazonec2.estimated_charges';
+      let gauges = '';
+      await until(async () => (gauges = await statsd.mgmt('gauges')).includes(key), 10_000, `statsd gauge ${key}`);
+      const m = new RegExp(`'${key.replace(/\./g, '\\.')}': ([0-9.]+)`).exec(gauges);
+      expect(Number(m?.[1])).toBe(newest);
+    } finally {
+      await statsd.stop();
+    }
   });
 });
