@@ -51,35 +51,48 @@ const metrics: readonly MetricDoc[] = [
   { name: 'poller.duration_ms', type: 'timer', unit: 'ms', description: 'Duration of one poll.' },
 ];
 
-/** Errors and drops summed over every sink, and what is still queued for delivery. */
-function sinkTotals(stats: EmitterStats): { failed: number; queued: number; detail: string } {
+/**
+ * Drop reasons that mean "the transport did not deliver" (as opposed to content another
+ * integration got wrong, like `invalid` or `too_many_keys`, which says nothing about the sink).
+ */
+const DELIVERY_DROPS = ['overflow', 'send_error', 'closed'];
+
+/** Delivery failures summed over every sink, lines still queued, and lines sent so far. */
+function sinkTotals(stats: EmitterStats): { failed: number; queued: number; sent: number; detail: string } {
   let failed = 0;
   let queued = 0;
+  let sent = 0;
   const detail: string[] = [];
   for (const [name, s] of Object.entries(stats.sinks)) {
-    const n = s.errors + Object.values(s.dropped).reduce((a, b) => a + b, 0);
+    const n = s.errors + DELIVERY_DROPS.reduce((a, r) => a + (s.dropped[r] ?? 0), 0);
     failed += n;
     queued += s.queued;
+    sent += s.sent;
     if (n > 0 || s.queued > 0) detail.push(`${name}${s.lastError ? ` (${s.lastError})` : ''}`);
   }
-  return { failed, queued, detail: detail.join(', ') };
+  return { failed, queued, sent, detail: detail.join(', ') };
 }
 
 /** How long a poll waits for the sinks to take its datapoints before calling the sink down. */
-const SINK_WAIT_MS = 5_000;
+const SINK_WAIT_MS = 6_000;
 
 /**
  * `flush()` hands lines to the transports; a Graphite connection may still be connecting (or
- * failing to). Poll the sink stats with a deadline until the queue is empty or an error/drop
- * shows up, so that `--once` can exit 69 instead of 0 when carbon is down.
+ * failing to). Poll the sink stats with a deadline until the queue is empty or a transport
+ * error shows up, so that `--once` can exit 69 instead of 0 when carbon is down. Other
+ * integrations share the sinks under `telltale run`: a queue that never empties but keeps
+ * sending is busy, not down.
  */
 async function awaitDelivery(e: Emitter, before: number, signal: AbortSignal): Promise<{ ok: true } | { ok: false; detail: string }> {
   const deadline = Date.now() + SINK_WAIT_MS;
+  const sentAtStart = sinkTotals(e.stats()).sent;
   for (;;) {
     const t = sinkTotals(e.stats());
     if (t.failed > before) return { ok: false, detail: t.detail };
     if (t.queued === 0) return { ok: true };
-    if (Date.now() >= deadline || signal.aborted) return { ok: false, detail: `${t.detail}: ${t.queued} line(s) still queued` };
+    if (Date.now() >= deadline || signal.aborted) {
+      return t.sent > sentAtStart ? { ok: true } : { ok: false, detail: `${t.detail}: ${t.queued} line(s) still queued, none sent` };
+    }
     await new Promise((r) => setTimeout(r, 25));
   }
 }
