@@ -7,6 +7,7 @@ import { puppetReports } from './puppet_reports/index.js';
 import { host } from './host/index.js';
 import { supervisor } from './supervisor/index.js';
 import { cloudwatchBilling } from './cloudwatch_billing/index.js';
+import { accessLog } from './access_log/index.js';
 
 export const registry: readonly IntegrationDefinition<Shape>[] = [
   // integrations are added here, one line each
@@ -14,6 +15,7 @@ export const registry: readonly IntegrationDefinition<Shape>[] = [
   host,
   supervisor,
   cloudwatchBilling,
+  accessLog,
 ] as readonly IntegrationDefinition<Shape>[];
 
 export function findIntegration(type: string): IntegrationDefinition<Shape> | undefined {

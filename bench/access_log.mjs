@@ -1,0 +1,348 @@
+#!/usr/bin/env node
+/**
+ * access_log benchmark: one generated 1,000,000-line nginx log (combined + $request_time +
+ * "$upstream_response_time"), read by
+ *   - telltale's access_log once() (the real integration from dist/, emitter with a sink that
+ *     only counts what it receives),
+ *   - mtail --one_shot (Debian's mtail) with an equivalent program,
+ *   - cat (the floor),
+ * in the same run, with wall time and peak RSS from GNU time. Then peak RSS with 10 files being
+ * tailed at full speed, and CPU at a steady 10,000 lines/s.
+ *
+ * Usage: npm run build && node bench/access_log.mjs [--lines N]
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const dist = join(here, '..', 'dist');
+
+// ---------------------------------------------------------------- deterministic generator
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const METHODS = [['GET', 0.85], ['POST', 0.09], ['HEAD', 0.02], ['PUT', 0.015], ['DELETE', 0.01], ['OPTIONS', 0.01], ['PATCH', 0.005]];
+const STATUSES = [[200, 0.78], [304, 0.07], [404, 0.035], [301, 0.02], [302, 0.02], [206, 0.01], [204, 0.01], [400, 0.008], [401, 0.006], [403, 0.006], [499, 0.004], [500, 0.004], [502, 0.003], [503, 0.003], [504, 0.002], [201, 0.002]];
+const AGENTS = [
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36',
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1',
+  'curl/8.4.0',
+  'kube-probe/1.28',
+  'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)',
+  'Mozilla/5.0 \\x22quoted\\x22 agent',
+];
+const PATHS = ['/', '/index.html', '/api/v1/orders', '/api/v1/users/42', '/static/app.js', '/static/app.css', '/images/logo.png', '/search?q=%22x%22', '/health', '/login'];
+
+function pick(r, table) {
+  let x = r();
+  for (const [v, p] of table) {
+    if (x < p) return v;
+    x -= p;
+  }
+  return table[0][0];
+}
+
+/** Writes `lines` lines to `file`; returns the ground truth. */
+function generate(file, lines, seed) {
+  const r = mulberry32(seed);
+  const truth = { lines, requests: 0, unparsed: 0, c2: 0, c3: 0, c4: 0, c5: 0, sumMs: 0, timed: 0 };
+  let out = '';
+  writeFileSync(file, '');
+  for (let i = 0; i < lines; i++) {
+    if (r() < 0.001) {
+      // Printable junk (mtail stops at invalid UTF-8, so the shared file stays valid for it).
+      out += r() < 0.5 ? 'garbage line without structure\n' : `10.0.0.1 - - [10/Oct/2023:13:55:36 +0000] "GET /broken HTTP/1.1\n`;
+      truth.unparsed++;
+    } else {
+      const ip = r() < 0.03 ? `2001:db8::${(r() * 65535) | 0}` : `${(r() * 223 + 1) | 0}.${(r() * 255) | 0}.${(r() * 255) | 0}.${(r() * 255) | 0}`;
+      const m = pick(r, METHODS);
+      const s = pick(r, STATUSES);
+      const ms = s === 504 ? 60000 + ((r() * 5) | 0) : r() < 0.015 ? 0 : Math.round(Math.exp(Math.log(22) + 1.1 * (r() + r() + r() - 1.5) * 1.4));
+      const up = r() < 0.2 ? '-' : r() < 0.05 ? `${(ms / 2000).toFixed(3)}, ${(ms / 2000).toFixed(3)}` : (ms / 1000).toFixed(3);
+      const path = PATHS[(r() * PATHS.length) | 0];
+      const esc = r() < 0.002 ? '\\"x\\"' : '';
+      const bytes = s === 304 || s === 204 ? 0 : (r() * 50000) | 0;
+      out += `${ip} - - [10/Oct/2023:13:55:${String(i % 60).padStart(2, '0')} +0000] "${m} ${path}${esc} HTTP/1.1" ${s} ${bytes} "https://example.com/" "${AGENTS[(r() * AGENTS.length) | 0]}" ${(ms / 1000).toFixed(3)} "${up}"\n`;
+      truth.requests++;
+      truth[`c${(s / 100) | 0}`]++;
+      truth.sumMs += ms;
+      truth.timed++;
+    }
+    if (out.length > 1 << 20) {
+      appendFileSync(file, out);
+      out = '';
+    }
+  }
+  appendFileSync(file, out);
+  return truth;
+}
+
+// ---------------------------------------------------------------- child: telltale once()
+async function child(file, stateDir, mode) {
+  const { accessLog } = await import(join(dist, 'integrations/access_log/index.js'));
+  const { createEmitter } = await import(join(dist, 'shared/emitter/emitter.js'));
+  const { createLogger } = await import(join(dist, 'shared/log/logger.js'));
+  const { createSelfMetrics } = await import(join(dist, 'shared/runtime/self-metrics.js'));
+  const { validate } = await import(join(dist, 'shared/config/schema.js'));
+  const counters = new Map();
+  let timings = 0;
+  let sumMs = 0;
+  const sink = {
+    name: 'count',
+    counter: (n, v) => counters.set(n, (counters.get(n) ?? 0) + v),
+    gauge() {},
+    gaugeDelta() {},
+    timing: (_n, v) => {
+      timings++;
+      sumMs += v;
+    },
+    set() {},
+    datapoint() {},
+    flush: async () => {},
+    close: async () => {},
+    stats: () => ({ sent: 0, bytes: 0, dropped: {}, errors: 0, queued: 0, reconnects: 0 }),
+  };
+  const root = createEmitter({ sinks: [sink], selfMetrics: false, flushIntervalMs: 3_600_000 });
+  const raw = mode === 'tail10'
+    ? { path: join(file, '*.log'), format: 'nginx_combined_rt', name: 'bench', start_at: 'beginning', poll_interval: '50ms', flush_interval: '1s' }
+    : { path: file, format: 'nginx_combined_rt', name: 'bench' };
+  const v = validate(accessLog.schema, raw);
+  if ('issues' in v) throw new Error(JSON.stringify(v.issues));
+  const abort = new AbortController();
+  const ctx = {
+    name: 'bench',
+    emitter: root.child({ prefix: '' }),
+    log: createLogger({ level: 'warn' }),
+    clock: { now: Date.now },
+    signal: abort.signal,
+    self: createSelfMetrics(root, 'access_log', 'bench'),
+    stateDir,
+    intervalMs: 1000,
+    stdio: { stdin: process.stdin, stdout: process.stdout },
+  };
+  const integ = accessLog.create(v.value, ctx);
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  if (mode === 'tail10') {
+    // Follow 10 growing files until told to stop on stdin.
+    await integ.start();
+    await new Promise((r) => process.stdin.once('data', r));
+    await integ.stop();
+  } else {
+    await integ.once();
+    await integ.stop();
+  }
+  const t1 = performance.now();
+  const c1 = process.cpuUsage(c0);
+  process.stdout.write(
+    JSON.stringify({
+      ms: t1 - t0,
+      cpuMs: (c1.user + c1.system) / 1000,
+      requests: counters.get('bench.requests') ?? 0,
+      unparsed: counters.get('bench.unparsed') ?? 0,
+      c2: counters.get('bench.status.2xx') ?? 0,
+      c5: counters.get('bench.status.5xx') ?? 0,
+      timings,
+      sumMs: Math.round(sumMs),
+    }) + '\n',
+  );
+}
+
+// ---------------------------------------------------------------- measuring helpers
+/** Runs argv under GNU time; returns wall s, peak RSS MB, CPU s and stdout. */
+function timed(argv, opts = {}) {
+  const r = spawnSync('/usr/bin/time', ['-f', '@@%e %M %U %S', ...argv], { encoding: 'utf8', maxBuffer: 1 << 26, ...opts });
+  const m = /@@([\d.]+) (\d+) ([\d.]+) ([\d.]+)/.exec(r.stderr ?? '');
+  if (!m || r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${(r.stderr ?? '').slice(-800)}`);
+  return { wall: Number(m[1]), rssMb: Number(m[2]) / 1024, cpu: Number(m[3]) + Number(m[4]), stdout: r.stdout };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmtRate = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(0)} k`);
+
+const MTAIL_PROG = String.raw`
+counter requests by class
+counter good
+counter bad
+counter unparsed
+histogram request_time_ms buckets 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 60000
+
+/^(?P<client>\S+) \S+ \S+ \[[^\]]*\] "(?:[^"\\]|\\.)*" (?P<status>\d{3}) (?:\d+|-) "(?:[^"\\]|\\.)*" "(?:[^"\\]|\\.)*" (?P<rt>\d+\.\d+) "[^"]*"$/ {
+  $status >= 500 {
+    requests["5xx"]++
+  } else {
+    $status >= 400 {
+      requests["4xx"]++
+    } else {
+      $status >= 300 {
+        requests["3xx"]++
+      } else {
+        requests["2xx"]++
+      }
+    }
+  }
+  $status < 400 {
+    good++
+  } else {
+    bad++
+  }
+  request_time_ms = $rt * 1000
+} else {
+  unparsed++
+}
+`;
+
+async function main() {
+  const argLines = process.argv.indexOf('--lines');
+  const N = argLines > 0 ? Number(process.argv[argLines + 1]) : 1_000_000;
+  if (!existsSync(join(dist, 'integrations/access_log/index.js'))) {
+    console.error('dist/ is missing: run `npm run build` first');
+    process.exit(1);
+  }
+  const work = mkdtempSync(join(tmpdir(), 'telltale-bench-al-'));
+  const log = join(work, 'access.log');
+  try {
+    let t = performance.now();
+    const truth = generate(log, N, 42);
+    const bytes = readFileSync(log).length;
+    process.stdout.write(`access_log bench: ${N.toLocaleString()} nginx lines (${(bytes / 1e6).toFixed(1)} MB) generated in ${((performance.now() - t) / 1000).toFixed(1)} s\n`);
+    timed(['cat', log], { stdout: 'ignore' }); // warm the page cache
+
+    const RUNS = 3;
+    const rows = [];
+    const cat = [];
+    for (let i = 0; i < RUNS; i++) cat.push(timed(['sh', '-c', `cat "${log}" > /dev/null`]));
+    rows.push({ tool: 'cat (floor)', runs: cat });
+
+    const tt = [];
+    let check;
+    for (let i = 0; i < RUNS; i++) {
+      const state = join(work, `state-${i}`);
+      const r = timed(['node', fileURLToPath(import.meta.url), '--child', log, state, 'once']);
+      tt.push(r);
+      check = JSON.parse(r.stdout);
+    }
+    rows.push({ tool: 'telltale access_log once()', runs: tt });
+
+    const mtailBin = '/usr/bin/mtail';
+    let mtailOut;
+    if (existsSync(mtailBin)) {
+      const progs = join(work, 'progs');
+      mkdirSync(progs);
+      writeFileSync(join(progs, 'accesslog.mtail'), MTAIL_PROG);
+      const m = timed([mtailBin, '--one_shot', '--one_shot_format=prometheus', '--progs', progs, '--logs', log, '--address=127.0.0.1', '--port=0', '--logtostderr']);
+      rows.push({ tool: 'mtail --one_shot (rc50)', runs: [m] });
+      mtailOut = m.stdout;
+    } else process.stdout.write('mtail not installed (apt-get install mtail): its row is missing\n');
+
+    // Correctness: everyone must agree with the generator before speed means anything.
+    const ok = check.requests === truth.requests && check.unparsed === truth.unparsed && check.timings === truth.timed && check.sumMs === truth.sumMs;
+    process.stdout.write(
+      `\ncorrectness: telltale requests ${check.requests} / truth ${truth.requests}, unparsed ${check.unparsed} / ${truth.unparsed}, ` +
+        `timers ${check.timings} / ${truth.timed}, Σms ${check.sumMs} / ${truth.sumMs} → ${ok ? 'OK' : 'MISMATCH'}\n`,
+    );
+    if (mtailOut) {
+      const reqs = [...mtailOut.matchAll(/^requests\{class="\dxx"[^}]*\} (\d+)/gm)].reduce((a, m) => a + Number(m[1]), 0);
+      const unp = /^unparsed\{[^}]*\} (\d+)/m.exec(mtailOut)?.[1] ?? /^unparsed (\d+)/m.exec(mtailOut)?.[1];
+      process.stdout.write(`correctness: mtail requests ${reqs} / truth ${truth.requests}, unparsed ${unp} / ${truth.unparsed}\n`);
+    }
+
+    const catWall = median(cat.map((r) => r.wall));
+    const mtailRow = rows.find((r) => r.tool.startsWith('mtail'));
+    const mtailWall = mtailRow ? median(mtailRow.runs.map((r) => r.wall)) : undefined;
+    process.stdout.write(`\n| tool | runs | median wall s | lines/s | vs cat | vs mtail | CPU s | peak RSS MB |\n|---|---|---|---|---|---|---|---|\n`);
+    for (const row of rows) {
+      const wall = median(row.runs.map((r) => r.wall));
+      const rate = N / Math.max(wall, 0.001);
+      process.stdout.write(
+        `| ${row.tool} | ${row.runs.length} | ${wall.toFixed(2)} | ${fmtRate(rate)} | ${(wall / Math.max(catWall, 0.01)).toFixed(0)}× slower | ${mtailWall ? `${(mtailWall / wall).toFixed(1)}×` : '—'} | ${median(row.runs.map((r) => r.cpu)).toFixed(2)} | ${Math.max(...row.runs.map((r) => r.rssMb)).toFixed(0)} |\n`,
+      );
+    }
+    const inProc = median(tt.map((r) => JSON.parse(r.stdout).ms));
+    process.stdout.write(`\ntelltale once() itself (excluding node start-up and imports): ${(inProc / 1000).toFixed(2)} s = ${fmtRate(N / (inProc / 1000))} lines/s\n`);
+    process.stdout.write(`(GNU time has 10 ms resolution: the cat row is a bound, not a measurement.)\n`);
+
+    await steady(work);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** 10 files tailed: 9 idle-ish, total 10,000 lines/s appended; CPU and peak RSS of the follower. */
+async function steady(work) {
+  const dir = join(work, 'tail10');
+  mkdirSync(dir);
+  const line = (i) => `192.0.2.${i % 250} - - [10/Oct/2023:13:55:36 +0000] "GET /api/v1/items/${i} HTTP/1.1" 200 512 "-" "Mozilla/5.0" 0.012 "0.010"\n`;
+  // Start with 100k lines per file so the first catch-up exercises full-speed reading of 10 files.
+  for (let f = 0; f < 10; f++) {
+    let s = '';
+    for (let i = 0; i < 100_000; i++) s += line(i);
+    writeFileSync(join(dir, `site${f}.log`), s);
+  }
+  const state = join(work, 'state-tail10');
+  const proc = spawn('/usr/bin/time', ['-f', '@@%e %M %U %S', 'node', fileURLToPath(import.meta.url), '--child', dir, state, 'tail10'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  proc.stdout.on('data', (d) => (out += d));
+  proc.stderr.on('data', (d) => (err += d));
+  const SECONDS = 8;
+  const RATE = 10_000;
+  const start = performance.now();
+  let written = 0;
+  await new Promise((r) => setTimeout(r, 1500)); // catch-up of the 1,000,000 backlog lines
+  const steadyStart = performance.now();
+  const cpuAt = () => {
+    try {
+      const pid = execFileSync('pgrep', ['-P', String(proc.pid)], { encoding: 'utf8' }).trim().split('\n')[0];
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks
+    } catch {
+      return NaN;
+    }
+  };
+  const cpu0 = cpuAt();
+  while (performance.now() - steadyStart < SECONDS * 1000) {
+    // 100 ms batches spread over the 10 files.
+    const target = Math.floor(((performance.now() - steadyStart) / 1000) * RATE);
+    const chunk = target - written;
+    if (chunk > 0) {
+      for (let f = 0; f < 10; f++) {
+        let s = '';
+        for (let i = 0; i < chunk / 10; i++) s += line(written + i);
+        appendFileSync(join(dir, `site${f}.log`), s);
+      }
+      written += Math.floor(chunk / 10) * 10;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const cpu1 = cpuAt();
+  const steadySecs = (performance.now() - steadyStart) / 1000;
+  await new Promise((r) => setTimeout(r, 500));
+  proc.stdin.write('stop\n');
+  await new Promise((r) => proc.on('exit', r));
+  const m = /@@([\d.]+) (\d+)/.exec(err);
+  const res = JSON.parse(out.trim().split('\n').pop());
+  const expected = 1_000_000 + written;
+  process.stdout.write(`\n10 files tailed (1,000,000 backlog lines, then ${(written / steadySecs).toFixed(0)} lines/s for ${steadySecs.toFixed(1)} s):\n`);
+  process.stdout.write(`| measure | value | goal |\n|---|---|---|\n`);
+  process.stdout.write(`| peak RSS | ${m ? (Number(m[2]) / 1024).toFixed(0) : '?'} MB | < 80 MB |\n`);
+  process.stdout.write(`| CPU at steady rate | ${(((cpu1 - cpu0) / steadySecs) * 100).toFixed(1)} % of a core | < 5 % |\n`);
+  process.stdout.write(`| lines counted / written | ${res.requests} / ${expected} | equal |\n`);
+  process.stdout.write(`(started ${((steadyStart - start) / 1000).toFixed(1)} s after launch; CPU from /proc/<pid>/stat, 10 ms ticks)\n`);
+}
+
+if (process.argv[2] === '--child') await child(process.argv[3], process.argv[4], process.argv[5]);
+else await main();

@@ -1,0 +1,309 @@
+/**
+ * Access-log formats compiled into a flat token program the byte scanner in parse.ts runs.
+ *
+ * Why compile instead of one regex per format: a regex needs a string per line (UTF-8 decode and
+ * an allocation) and backtracks on the long quoted fields; the token program walks the Buffer
+ * once, jumps between quotes with Buffer#indexOf, and allocates nothing per line.
+ */
+
+/** What a field means to us; everything else is skipped. */
+export const ROLE_IGNORE = 0;
+export const ROLE_REQUEST = 1;
+export const ROLE_STATUS = 2;
+export const ROLE_BYTES = 3;
+export const ROLE_TIME = 4;
+export const ROLE_METHOD = 5;
+export const ROLE_PATH = 6;
+
+/** How the scanner finds the end of a field. */
+export const SCAN_TO_BYTE = 0;
+/** Inside "…": the first `"` not preceded by an odd run of backslashes (Apache's `\"`). */
+export const SCAN_QUOTED = 1;
+/** Apache `%t`: the field itself is `[…]`. */
+export const SCAN_BRACKETED = 2;
+/** The last token of the format: the field runs to the end of the line. */
+export const SCAN_TO_END = 3;
+
+export interface Token {
+  /** A literal to match byte for byte (empty for fields). */
+  readonly literal: Uint8Array;
+  readonly isField: boolean;
+  readonly role: number;
+  readonly scan: number;
+  /** SCAN_TO_BYTE: the byte that ends the field (first byte of the next literal). */
+  readonly term: number;
+  /** ROLE_TIME: microseconds per unit of the logged number (1e6 for seconds). */
+  readonly timeUnitUs: number;
+  /** The directive as written, for messages. */
+  readonly source: string;
+}
+
+export interface LineFormat {
+  readonly kind: 'tokens' | 'json';
+  /** The format name or the custom string, for logs and errors. */
+  readonly name: string;
+  readonly tokens: readonly Token[];
+  /** json: key names per role. */
+  readonly jsonKeys: ReadonlyMap<string, { role: number; timeUnitUs: number }>;
+  readonly hasTime: boolean;
+}
+
+const APACHE_COMMON = '%h %l %u %t \\"%r\\" %>s %b';
+const APACHE_COMBINED = '%h %l %u %t \\"%r\\" %>s %b \\"%{Referer}i\\" \\"%{User-agent}i\\"';
+const NGINX_COMBINED =
+  '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"';
+
+/** The named formats accepted by `format:`. */
+export const PRESETS: Readonly<Record<string, string>> = {
+  common: APACHE_COMMON,
+  combined: APACHE_COMBINED,
+  // Debian's apache2.conf: %O (bytes incl. headers) where the manual has %b.
+  vhost_combined: '%v:%p %h %l %u %t \\"%r\\" %>s %O \\"%{Referer}i\\" \\"%{User-Agent}i\\"',
+  nginx_combined: NGINX_COMBINED,
+  nginx_combined_rt: `${NGINX_COMBINED} $request_time "$upstream_response_time"`,
+  combined_D: `${APACHE_COMBINED} %D`,
+};
+
+export const PRESET_NAMES: readonly string[] = [...Object.keys(PRESETS), 'json'];
+
+/** Default key names of an nginx `escape=json` log_format. */
+const DEFAULT_JSON_KEYS: Record<string, { role: number; timeUnitUs: number }> = {
+  status: { role: ROLE_STATUS, timeUnitUs: 0 },
+  request: { role: ROLE_REQUEST, timeUnitUs: 0 },
+  request_method: { role: ROLE_METHOD, timeUnitUs: 0 },
+  method: { role: ROLE_METHOD, timeUnitUs: 0 },
+  body_bytes_sent: { role: ROLE_BYTES, timeUnitUs: 0 },
+  request_time: { role: ROLE_TIME, timeUnitUs: 1e6 },
+  request_uri: { role: ROLE_PATH, timeUnitUs: 0 },
+  uri: { role: ROLE_PATH, timeUnitUs: 0 },
+};
+
+export class FormatError extends Error {
+  override name = 'FormatError' as const;
+}
+
+interface Directive {
+  role: number;
+  /** Higher wins when two fields claim the same role (%>s over %s, %b over %O, %D over %T). */
+  priority: number;
+  timeUnitUs: number;
+  bracketed: boolean;
+  source: string;
+}
+
+function apacheDirective(letter: string, arg: string | undefined, modifier: string, source: string): Directive {
+  const d = (role: number, priority = 1, timeUnitUs = 0): Directive => ({ role, priority, timeUnitUs, bracketed: false, source });
+  switch (letter) {
+    case 'r':
+      return d(ROLE_REQUEST);
+    case 'm':
+      return d(ROLE_METHOD);
+    case 'U':
+      return d(ROLE_PATH);
+    case 's':
+      return d(ROLE_STATUS, modifier === '>' ? 3 : modifier === '<' ? 1 : 2);
+    case 'b':
+    case 'B':
+      return d(ROLE_BYTES, 2);
+    case 'O':
+      return d(ROLE_BYTES, 1);
+    case 'D':
+      return d(ROLE_TIME, 3, 1);
+    case 'T': {
+      const unit = arg === undefined || arg === 's' ? 1e6 : arg === 'ms' ? 1e3 : arg === 'us' ? 1 : undefined;
+      if (unit === undefined) throw new FormatError(`${source}: unknown time unit "${arg}" (expected s, ms or us)`);
+      return d(ROLE_TIME, unit === 1e6 ? 1 : 2, unit);
+    }
+    case 't':
+      // %t prints its own brackets; %{strftime}t does not.
+      return { ...d(ROLE_IGNORE), bracketed: arg === undefined };
+    default:
+      return d(ROLE_IGNORE);
+  }
+}
+
+const NGINX_ROLES: Record<string, Omit<Directive, 'source' | 'bracketed'>> = {
+  status: { role: ROLE_STATUS, priority: 1, timeUnitUs: 0 },
+  request: { role: ROLE_REQUEST, priority: 1, timeUnitUs: 0 },
+  request_method: { role: ROLE_METHOD, priority: 1, timeUnitUs: 0 },
+  body_bytes_sent: { role: ROLE_BYTES, priority: 2, timeUnitUs: 0 },
+  bytes_sent: { role: ROLE_BYTES, priority: 1, timeUnitUs: 0 },
+  request_time: { role: ROLE_TIME, priority: 1, timeUnitUs: 1e6 },
+  request_uri: { role: ROLE_PATH, priority: 1, timeUnitUs: 0 },
+  uri: { role: ROLE_PATH, priority: 2, timeUnitUs: 0 },
+};
+
+type Piece = { lit: string } | { dir: Directive };
+
+/** Apache LogFormat syntax: %h, %>s, %{Referer}i, %!200,304r, %{ms}T, %^FB, %%; \" \\ \t \n escapes. */
+function splitApache(fmt: string): Piece[] {
+  const out: Piece[] = [];
+  let lit = '';
+  for (let i = 0; i < fmt.length; i++) {
+    const c = fmt[i]!;
+    if (c === '\\' && i + 1 < fmt.length) {
+      const n = fmt[++i]!;
+      lit += n === 't' ? '\t' : n === 'n' ? '\n' : n;
+      continue;
+    }
+    if (c !== '%') {
+      lit += c;
+      continue;
+    }
+    const start = i;
+    i++;
+    if (fmt[i] === '%') {
+      lit += '%';
+      continue;
+    }
+    let modifier = '';
+    let arg: string | undefined;
+    // Conditions (%!200,304r, %400r) and redirect modifiers (< >) may come in any order.
+    for (;;) {
+      const m = fmt[i];
+      if (m === '<' || m === '>') modifier = m;
+      else if (m === '!' || m === ',' || (m !== undefined && m >= '0' && m <= '9')) {
+        /* condition: it only decides whether the field is "-" */
+      } else if (m === '{') {
+        const close = fmt.indexOf('}', i);
+        if (close === -1) throw new FormatError(`"${fmt.slice(start)}": unclosed %{ at column ${start + 1}`);
+        arg = fmt.slice(i + 1, close);
+        i = close;
+      } else break;
+      i++;
+    }
+    let letter = fmt[i];
+    if (letter === '^') letter = fmt.slice(i, i + 3);
+    if (letter === undefined || !/^(?:[A-Za-z]|\^[A-Za-z]{2})$/.test(letter)) {
+      throw new FormatError(`"${fmt}": a % at column ${start + 1} is not followed by a directive letter`);
+    }
+    i += letter.length - 1;
+    if (lit) out.push({ lit });
+    lit = '';
+    out.push({ dir: apacheDirective(letter, arg, modifier, fmt.slice(start, i + 1)) });
+  }
+  if (lit) out.push({ lit });
+  return out;
+}
+
+/** nginx log_format syntax: $var or ${var}; everything else is literal. */
+function splitNginx(fmt: string): Piece[] {
+  const out: Piece[] = [];
+  let lit = '';
+  for (let i = 0; i < fmt.length; i++) {
+    const c = fmt[i]!;
+    if (c !== '$') {
+      lit += c;
+      continue;
+    }
+    let name: string;
+    let end: number;
+    if (fmt[i + 1] === '{') {
+      end = fmt.indexOf('}', i);
+      if (end === -1) throw new FormatError(`"${fmt}": unclosed \${ at column ${i + 1}`);
+      name = fmt.slice(i + 2, end);
+    } else {
+      const m = /^[A-Za-z0-9_]+/.exec(fmt.slice(i + 1));
+      if (!m) {
+        lit += c;
+        continue;
+      }
+      name = m[0];
+      end = i + name.length;
+    }
+    if (lit) out.push({ lit });
+    lit = '';
+    const known = NGINX_ROLES[name];
+    out.push({
+      dir: known
+        ? { ...known, bracketed: false, source: `$${name}` }
+        : { role: ROLE_IGNORE, priority: 0, timeUnitUs: 0, bracketed: false, source: `$${name}` },
+    });
+    i = end;
+  }
+  if (lit) out.push({ lit });
+  return out;
+}
+
+const enc = new TextEncoder();
+
+function toTokens(name: string, pieces: Piece[]): LineFormat {
+  // Keep only the best field per role; the others are scanned but ignored.
+  const best = new Map<number, Directive>();
+  for (const p of pieces) {
+    if (!('dir' in p) || p.dir.role === ROLE_IGNORE) continue;
+    const cur = best.get(p.dir.role);
+    if (!cur || p.dir.priority > cur.priority) best.set(p.dir.role, p.dir);
+  }
+  if (!best.has(ROLE_STATUS)) {
+    throw new FormatError(`format "${name}" has no status field (%s/%>s or $status): nothing to count`);
+  }
+  const tokens: Token[] = [];
+  for (let i = 0; i < pieces.length; i++) {
+    const p = pieces[i]!;
+    if ('lit' in p) {
+      tokens.push({ literal: enc.encode(p.lit), isField: false, role: ROLE_IGNORE, scan: 0, term: -1, timeUnitUs: 0, source: p.lit });
+      continue;
+    }
+    const prev = pieces[i - 1];
+    const next = pieces[i + 1];
+    if (next && 'dir' in next) {
+      throw new FormatError(
+        `format "${name}": ${p.dir.source} and ${next.dir.source} are adjacent with no separator, so a line cannot be split between them`,
+      );
+    }
+    const nextLit = next !== undefined && 'lit' in next ? next.lit : undefined;
+    const quoted = prev !== undefined && 'lit' in prev && prev.lit.endsWith('"') && nextLit !== undefined && nextLit.startsWith('"');
+    const scan = p.dir.bracketed ? SCAN_BRACKETED : quoted ? SCAN_QUOTED : nextLit !== undefined ? SCAN_TO_BYTE : SCAN_TO_END;
+    const role = best.get(p.dir.role) === p.dir ? p.dir.role : ROLE_IGNORE;
+    tokens.push({
+      literal: new Uint8Array(0),
+      isField: true,
+      role,
+      scan,
+      term: nextLit !== undefined ? nextLit.charCodeAt(0) : -1,
+      timeUnitUs: p.dir.timeUnitUs,
+      source: p.dir.source,
+    });
+  }
+  return { kind: 'tokens', name, tokens, jsonKeys: new Map(), hasTime: best.has(ROLE_TIME) };
+}
+
+/**
+ * Compile `format:` — a preset name, `json`, or a custom Apache LogFormat / nginx log_format
+ * string. `jsonKeys` overrides key names for `json` (role name → key).
+ */
+export function compileFormat(format: string, jsonKeys?: Readonly<Record<string, string>>): LineFormat {
+  if (format === 'json') {
+    const keys = new Map(Object.entries(DEFAULT_JSON_KEYS));
+    if (jsonKeys) {
+      const roles: Record<string, { role: number; timeUnitUs: number }> = {
+        status: { role: ROLE_STATUS, timeUnitUs: 0 },
+        request: { role: ROLE_REQUEST, timeUnitUs: 0 },
+        method: { role: ROLE_METHOD, timeUnitUs: 0 },
+        bytes: { role: ROLE_BYTES, timeUnitUs: 0 },
+        request_time: { role: ROLE_TIME, timeUnitUs: 1e6 },
+        request_time_ms: { role: ROLE_TIME, timeUnitUs: 1e3 },
+        request_time_us: { role: ROLE_TIME, timeUnitUs: 1 },
+        path: { role: ROLE_PATH, timeUnitUs: 0 },
+      };
+      for (const [roleName, key] of Object.entries(jsonKeys)) {
+        const r = roles[roleName];
+        if (!r) throw new FormatError(`json_keys.${roleName}: unknown role; known: ${Object.keys(roles).join(', ')}`);
+        for (const [k, v] of keys) if (v.role === r.role) keys.delete(k);
+        keys.set(key, r);
+      }
+    }
+    return { kind: 'json', name: 'json', tokens: [], jsonKeys: keys, hasTime: [...keys.values()].some((v) => v.role === ROLE_TIME) };
+  }
+  const preset = PRESETS[format];
+  const text = preset ?? format;
+  if (preset === undefined && !text.includes('%') && !text.includes('$')) {
+    throw new FormatError(
+      `unknown format "${format}": expected one of ${PRESET_NAMES.join(', ')}, or an Apache LogFormat / nginx log_format string`,
+    );
+  }
+  // An Apache directive is %<letter> or %{, %>, %<, %!; nginx never uses %.
+  const apache = /%[{<>!^A-Za-z0-9]/.test(text);
+  return toTokens(format, apache ? splitApache(text) : splitNginx(text));
+}

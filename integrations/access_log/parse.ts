@@ -1,0 +1,398 @@
+/**
+ * The per-line scanner: runs a compiled LineFormat over bytes [start, end) of a Buffer and fills a
+ * reused ParsedLine. Pure, allocation-free on the hot path, never decodes text.
+ */
+import {
+  ROLE_BYTES,
+  ROLE_METHOD,
+  ROLE_PATH,
+  ROLE_REQUEST,
+  ROLE_STATUS,
+  ROLE_TIME,
+  SCAN_BRACKETED,
+  SCAN_QUOTED,
+  SCAN_TO_BYTE,
+  type LineFormat,
+} from './format.js';
+
+const QUOTE = 0x22;
+/** Bytes scanned in JS before a quote search falls back to Buffer#indexOf. */
+const NEAR = 4;
+const BACKSLASH = 0x5c;
+const SPACE = 0x20;
+const DASH = 0x2d;
+const DOT = 0x2e;
+const QMARK = 0x3f;
+const ZERO = 0x30;
+
+export interface ParsedLine {
+  status: number;
+  bytes: number;
+  /** Response time in microseconds, -1 when the line has none (`-` or no field). */
+  timeUs: number;
+  /** Index into the MethodTable; `other` for unknown or missing methods. */
+  method: number;
+  /** URL path (no query) as a byte range, -1 when absent. */
+  pathStart: number;
+  pathEnd: number;
+}
+
+export function newParsedLine(): ParsedLine {
+  return { status: -1, bytes: 0, timeUs: -1, method: 0, pathStart: -1, pathEnd: -1 };
+}
+
+/**
+ * Methods are looked up by a number computed from their bytes (A–Z only, ≤ 10 letters), so a line
+ * never becomes a string. Anything else — lower case, TLS handshakes, `-` — is `other`, which also
+ * caps the metric names an attacker can create.
+ */
+export class MethodTable {
+  readonly names: readonly string[];
+  readonly other: number;
+  readonly #ids = new Map<number, number>();
+  readonly #get: number;
+
+  constructor(methods: readonly string[]) {
+    const names: string[] = [];
+    for (const m of methods) {
+      const key = methodKeyOfString(m);
+      if (key < 0) throw new Error(`method "${m}" must be 1 to 10 upper-case letters A-Z`);
+      if (this.#ids.has(key)) continue;
+      this.#ids.set(key, names.length);
+      names.push(m);
+    }
+    this.other = names.length;
+    names.push('OTHER');
+    this.names = names;
+    this.#get = this.#ids.get(methodKeyOfString('GET')) ?? -1;
+  }
+
+  lookup(buf: Buffer, s: number, e: number): number {
+    // GET is ~85 % of real traffic: skip the Map for it.
+    if (e - s === 3 && buf[s] === 0x47 && buf[s + 1] === 0x45 && buf[s + 2] === 0x54 && this.#get >= 0) return this.#get;
+    if (e - s > 10 || e <= s) return this.other;
+    let key = 0;
+    for (let i = s; i < e; i++) {
+      const b = buf[i]!;
+      if (b < 0x41 || b > 0x5a) return this.other;
+      key = key * 27 + (b - 0x40);
+    }
+    return this.#ids.get(key) ?? this.other;
+  }
+}
+
+function methodKeyOfString(m: string): number {
+  if (m.length === 0 || m.length > 10) return -1;
+  let key = 0;
+  for (let i = 0; i < m.length; i++) {
+    const b = m.charCodeAt(i);
+    if (b < 0x41 || b > 0x5a) return -1;
+    key = key * 27 + (b - 0x40);
+  }
+  return key;
+}
+
+/**
+ * Finds field ends with Buffer#indexOf (memchr) after a few bytes of JS scanning: measured
+ * faster than a JS byte loop for all but the shortest fields. Remembers the last indexOf answer
+ * per byte value: when a line lacks the byte, indexOf runs on into the following lines, and
+ * without the memo a block of such lines would rescan the same bytes again and again (quadratic).
+ */
+export class QuoteFinder {
+  #buf: Buffer | undefined;
+  readonly #from = new Float64Array(256).fill(-1);
+  readonly #at = new Float64Array(256).fill(-1);
+
+  reset(buf: Buffer): void {
+    this.#buf = buf;
+    this.#from.fill(-1);
+    this.#at.fill(-1);
+  }
+
+  /** First position of `byte` in [from, end), or -1. */
+  byte(buf: Buffer, from: number, end: number, byte: number): number {
+    const near = from + NEAR < end ? from + NEAR : end;
+    for (let i = from; i < near; i++) if (buf[i] === byte) return i;
+    if (near >= end) return -1;
+    const q = this.#index(buf, near, byte);
+    return q < end ? q : -1;
+  }
+
+  #index(buf: Buffer, p: number, byte: number): number {
+    if (buf !== this.#buf) this.reset(buf);
+    if (p >= this.#from[byte]! && p <= this.#at[byte]!) return this.#at[byte]!;
+    let q = buf.indexOf(byte, p);
+    if (q === -1) q = buf.length;
+    this.#from[byte] = p;
+    this.#at[byte] = q;
+    return q;
+  }
+
+  /** The first unescaped `"` at or after `from`, or -1 if none before `end`. */
+  find(buf: Buffer, from: number, end: number): number {
+    const near = from + NEAR < end ? from + NEAR : end;
+    let i = from;
+    while (i < near) {
+      const b = buf[i]!;
+      if (b === QUOTE) return i;
+      i += b === BACKSLASH ? 2 : 1;
+    }
+    if (i >= end) return -1;
+    let p = i;
+    for (;;) {
+      const q = this.#index(buf, p, QUOTE);
+      if (q >= end) return -1;
+      // Apache writes `\"` inside a field and `\\` for a backslash: the quote is escaped when an
+      // odd number of backslashes precede it.
+      let bs = 0;
+      for (let k = q - 1; k >= from && buf[k] === BACKSLASH; k--) bs++;
+      if ((bs & 1) === 0) return q;
+      p = q + 1;
+    }
+  }
+}
+
+function parseStatus(buf: Buffer, s: number, e: number): number {
+  if (e - s !== 3) return -1;
+  const a = buf[s]! - ZERO;
+  const b = buf[s + 1]! - ZERO;
+  const c = buf[s + 2]! - ZERO;
+  if (a < 1 || a > 5 || b < 0 || b > 9 || c < 0 || c > 9) return -1;
+  return a * 100 + b * 10 + c;
+}
+
+/** Digits, or `-` for none (Apache %b). -1 for anything else. */
+function parseBytes(buf: Buffer, s: number, e: number): number {
+  if (e - s === 1 && buf[s] === DASH) return 0;
+  if (e <= s || e - s > 15) return -1;
+  let v = 0;
+  for (let i = s; i < e; i++) {
+    const d = buf[i]! - ZERO;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+/**
+ * A decimal like `0.004`, `12`, `1534` in `unitUs` microseconds per unit → integer-exact µs.
+ * `-` (no value) → -1; malformed → -2.
+ */
+function parseTime(buf: Buffer, s: number, e: number, unitUs: number): number {
+  if (e - s === 1 && buf[s] === DASH) return -1;
+  if (e <= s || e - s > 20) return -2;
+  let int = 0;
+  let frac = 0;
+  let fracDigits = 0;
+  let seenDot = false;
+  for (let i = s; i < e; i++) {
+    const b = buf[i]!;
+    if (b === DOT && !seenDot) {
+      seenDot = true;
+      continue;
+    }
+    const d = b - ZERO;
+    if (d < 0 || d > 9) return -2;
+    if (!seenDot) int = int * 10 + d;
+    else if (fracDigits < 6) {
+      frac = frac * 10 + d;
+      fracDigits++;
+    }
+  }
+  // frac in millionths of a unit, then scaled: exact for s (×1e6) and ms with ≤ 3 decimals.
+  const fracMillionths = frac * POW10[6 - fracDigits]!;
+  return int * unitUs + (fracMillionths * unitUs) / 1e6;
+}
+
+const POW10 = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000];
+
+function setRequest(buf: Buffer, s: number, e: number, out: ParsedLine, methods: MethodTable, wantPath: boolean): void {
+  let sp = s;
+  while (sp < e && buf[sp] !== SPACE) sp++;
+  out.method = methods.lookup(buf, s, sp);
+  if (!wantPath || sp >= e) return;
+  const ps = sp + 1;
+  let pe = ps;
+  while (pe < e && buf[pe] !== SPACE && buf[pe] !== QMARK) pe++;
+  out.pathStart = ps;
+  out.pathEnd = pe;
+}
+
+function setPath(buf: Buffer, s: number, e: number, out: ParsedLine): void {
+  let pe = s;
+  while (pe < e && buf[pe] !== QMARK) pe++;
+  out.pathStart = s;
+  out.pathEnd = pe;
+}
+
+/** Applies one field's role. False when the field makes the line unusable. */
+function applyRole(
+  role: number,
+  unitUs: number,
+  buf: Buffer,
+  fs: number,
+  fe: number,
+  out: ParsedLine,
+  methods: MethodTable,
+  wantPath: boolean,
+): boolean {
+  switch (role) {
+    case ROLE_STATUS:
+      out.status = parseStatus(buf, fs, fe);
+      return out.status > 0;
+    case ROLE_BYTES:
+      out.bytes = parseBytes(buf, fs, fe);
+      return out.bytes >= 0;
+    case ROLE_TIME: {
+      const t = parseTime(buf, fs, fe, unitUs);
+      if (t === -2) return false;
+      out.timeUs = t;
+      return true;
+    }
+    case ROLE_REQUEST:
+      setRequest(buf, fs, fe, out, methods, wantPath);
+      return true;
+    case ROLE_METHOD:
+      out.method = methods.lookup(buf, fs, fe);
+      return true;
+    case ROLE_PATH:
+      if (wantPath) setPath(buf, fs, fe, out);
+      return true;
+    default:
+      return true;
+  }
+}
+
+/**
+ * Parse one line (without its `\n`/`\r\n`). True when it is a request (has a valid status).
+ *
+ * Lenient at the tail on purpose: a line may carry extra trailing fields (a `combined` format
+ * reading lines with a response time appended), and a line may end at a field boundary before
+ * optional trailing fields (the 408 lines Apache writes without them) as long as the status
+ * was seen. A line that ends inside a quoted field is never accepted (line 8899 of the real log).
+ */
+export function parseLine(
+  buf: Buffer,
+  s: number,
+  e: number,
+  fmt: LineFormat,
+  out: ParsedLine,
+  methods: MethodTable,
+  quotes: QuoteFinder,
+  wantPath: boolean,
+): boolean {
+  out.status = -1;
+  out.bytes = 0;
+  out.timeUs = -1;
+  out.method = methods.other;
+  out.pathStart = -1;
+  out.pathEnd = -1;
+  if (fmt.kind === 'json') return parseJson(buf, s, e, fmt, out, methods, quotes, wantPath);
+  const tokens = fmt.tokens;
+  let p = s;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (!t.isField) {
+      const lit = t.literal;
+      const n = lit.length;
+      if (p + n > e) return p === e && out.status > 0;
+      if (buf[p] !== lit[0]) return false;
+      for (let k = 1; k < n; k++) if (buf[p + k] !== lit[k]) return false;
+      p += n;
+      continue;
+    }
+    const fs = p;
+    let fe: number;
+    const scan = t.scan;
+    if (scan === SCAN_QUOTED) {
+      const q = quotes.find(buf, p, e);
+      if (q < 0) return false;
+      fe = q;
+      p = q;
+    } else if (scan === SCAN_TO_BYTE) {
+      const at = quotes.byte(buf, p, e, t.term);
+      p = at < 0 ? e : at;
+      fe = p;
+    } else if (scan === SCAN_BRACKETED) {
+      if (buf[p] !== 0x5b) return false;
+      const at = quotes.byte(buf, p, e, 0x5d);
+      if (at < 0) return false;
+      p = at + 1;
+      fe = p;
+    } else {
+      fe = e;
+      p = e;
+    }
+    if (t.role !== 0 && !applyRole(t.role, t.timeUnitUs, buf, fs, fe, out, methods, wantPath)) return false;
+  }
+  return out.status > 0;
+}
+
+function skipWs(buf: Buffer, p: number, e: number): number {
+  while (p < e) {
+    const b = buf[p]!;
+    if (b !== SPACE && b !== 0x09) break;
+    p++;
+  }
+  return p;
+}
+
+function keyRole(buf: Buffer, ks: number, ke: number, fmt: LineFormat): { role: number; timeUnitUs: number } | undefined {
+  // Keys are short ASCII; a latin1 slice is cheap next to the rest of a JSON line.
+  return fmt.jsonKeys.get(buf.toString("latin1", ks, ke));
+}
+
+/** One flat JSON object per line (nginx `escape=json`); numbers may be bare or quoted. */
+function parseJson(
+  buf: Buffer,
+  s: number,
+  e: number,
+  fmt: LineFormat,
+  out: ParsedLine,
+  methods: MethodTable,
+  quotes: QuoteFinder,
+  wantPath: boolean,
+): boolean {
+  let p = skipWs(buf, s, e);
+  if (buf[p] !== 0x7b) return false;
+  p = skipWs(buf, p + 1, e);
+  if (buf[p] === 0x7d) return false;
+  for (;;) {
+    if (buf[p] !== QUOTE) return false;
+    const ks = p + 1;
+    const ke = quotes.find(buf, ks, e);
+    if (ke < 0) return false;
+    p = skipWs(buf, ke + 1, e);
+    if (buf[p] !== 0x3a) return false;
+    p = skipWs(buf, p + 1, e);
+    let vs: number;
+    let ve: number;
+    if (buf[p] === QUOTE) {
+      vs = p + 1;
+      ve = quotes.find(buf, vs, e);
+      if (ve < 0) return false;
+      p = ve + 1;
+    } else {
+      vs = p;
+      const first = buf[p];
+      if (first === 0x7b || first === 0x5b) return false; // nested values: not an access-log line
+      while (p < e && buf[p] !== 0x2c && buf[p] !== 0x7d && buf[p] !== SPACE) p++;
+      ve = p;
+      if (ve === vs) return false;
+    }
+    const r = keyRole(buf, ks, ke, fmt);
+    if (r !== undefined) {
+      // JSON null and "" mean "no value", like nginx's "-".
+      const empty = ve === vs || (ve - vs === 4 && buf[vs] === 0x6e && buf[vs + 1] === 0x75);
+      if (!empty && !applyRole(r.role, r.timeUnitUs, buf, vs, ve, out, methods, wantPath)) return false;
+    }
+    p = skipWs(buf, p, e);
+    if (buf[p] === 0x2c) {
+      p = skipWs(buf, p + 1, e);
+      continue;
+    }
+    if (buf[p] === 0x7d) break;
+    return false;
+  }
+  return out.status > 0;
+}

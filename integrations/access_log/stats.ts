@@ -1,0 +1,260 @@
+/**
+ * Per-source aggregation. Counters live in a typed array indexed by status code / slot and are
+ * handed to the emitter once per flush, so a million lines cost a handful of counter calls; only
+ * response times go out per line (statsd needs every value for its percentiles).
+ */
+import { isUtf8 } from 'node:buffer';
+import type { Emitter } from '../../shared/emitter/types.js';
+import type { LineFormat } from './format.js';
+import { parseLine, type MethodTable, type ParsedLine, type QuoteFinder } from './parse.js';
+
+// Slots below 100 are ours; 100..599 are per-status-code counts.
+const REQUESTS = 0;
+const GOOD = 1;
+const BAD = 2;
+const BYTES = 3;
+const UNPARSED = 4;
+const TOO_LONG = 5;
+const INVALID = 6;
+const ROTATIONS = 7;
+const TRUNCATIONS = 8;
+const GAPS = 9;
+const RECOVERED = 10;
+const CLASS_BASE = 20; // 21..25 = 1xx..5xx
+const SLOTS = 600;
+
+const ALWAYS: readonly [number, string][] = [
+  [REQUESTS, 'requests'],
+  [GOOD, 'good'],
+  [BAD, 'bad'],
+  [BYTES, 'bytes'],
+  [UNPARSED, 'unparsed'],
+];
+const WHEN_SEEN: readonly [number, string][] = [
+  [TOO_LONG, 'lines.too_long'],
+  [INVALID, 'lines.invalid'],
+  [ROTATIONS, 'tailer.rotations'],
+  [TRUNCATIONS, 'tailer.truncations'],
+  [GAPS, 'tailer.gaps'],
+  [RECOVERED, 'tailer.recovered_lines'],
+];
+
+export interface ModStatsdOptions {
+  prefix: string;
+  suffix: string;
+  exclude: readonly RegExp[];
+  /** Empty: every method we recognise; otherwise the rest become OtherVerbs. */
+  verbs: readonly string[];
+  maxKeys: number;
+  legacyMode: boolean;
+}
+
+/**
+ * Apache mod_statsd's names: `<prefix.><path.key>.<METHOD>.<STATUS><.suffix>` as a counter and a
+ * timer (integer ms). The key comes from the URL path, so the number of distinct keys is capped:
+ * scanners hitting random URLs must not create unbounded Graphite files.
+ */
+export class ModStatsd {
+  readonly #o: ModStatsdOptions;
+  readonly #keys = new Map<string, string>();
+  readonly #counts = new Map<string, number>();
+  overflowed = 0;
+
+  constructor(o: ModStatsdOptions) {
+    this.#o = o;
+  }
+
+  #key(rawPath: string): string {
+    let k = this.#keys.get(rawPath);
+    if (k !== undefined) return k;
+    const parts: string[] = [];
+    for (const part of rawPath.split('/')) {
+      if (part === '') continue;
+      if (this.#o.exclude.some((re) => re.test(part))) continue;
+      parts.push(part.replace(/[.:|]/g, '_'));
+    }
+    k = parts.length === 0 ? 'ROOT' : parts.join('.');
+    if (this.#keys.size >= this.#o.maxKeys) {
+      this.overflowed++;
+      return '_other';
+    }
+    this.#keys.set(rawPath, k);
+    return k;
+  }
+
+  record(buf: Buffer, p: ParsedLine, method: string, emitter: Emitter): void {
+    const path = p.pathStart >= 0 ? buf.toString('latin1', p.pathStart, p.pathEnd) : '';
+    const verbs = this.#o.verbs;
+    const verb = method === 'OTHER' || (verbs.length > 0 && !verbs.includes(method)) ? 'OtherVerbs' : method;
+    const name = `${this.#o.prefix}${this.#key(path)}.${verb}.${p.status}${this.#o.suffix}`;
+    if (this.#o.legacyMode) this.#counts.set(name, (this.#counts.get(name) ?? 0) + 1);
+    if (p.timeUs >= 0 && p.status !== 101) emitter.timing(name, Math.floor(p.timeUs / 1000));
+  }
+
+  flush(emitter: Emitter): number {
+    let n = 0;
+    for (const [name, v] of this.#counts) {
+      emitter.counter(name, v);
+      n++;
+    }
+    this.#counts.clear();
+    return n;
+  }
+}
+
+export class SourceStats {
+  readonly name: string;
+  readonly #c = new Float64Array(SLOTS);
+  readonly #methods: Float64Array;
+  readonly #methodNames: readonly string[];
+  readonly #timer: string;
+  readonly #emitter: Emitter;
+  readonly #mod: ModStatsd | undefined;
+  readonly #timed: boolean;
+
+  constructor(name: string, methods: MethodTable, emitter: Emitter, mod: ModStatsd | undefined, timed: boolean) {
+    this.name = name;
+    this.#methodNames = methods.names;
+    this.#methods = new Float64Array(methods.names.length);
+    this.#timer = `${name}.response_time`;
+    this.#emitter = emitter;
+    this.#mod = mod;
+    this.#timed = timed;
+  }
+
+  record(buf: Buffer, p: ParsedLine): void {
+    const c = this.#c;
+    const status = p.status;
+    c[REQUESTS]!++;
+    c[status]!++;
+    const cls = (status / 100) | 0;
+    c[CLASS_BASE + cls]!++;
+    if (cls === 2 || cls === 3) c[GOOD]!++;
+    else if (cls >= 4) c[BAD]!++;
+    c[BYTES]! += p.bytes;
+    this.#methods[p.method]!++;
+    // A 101 is a WebSocket logged when the tunnel closes: its "response time" is the
+    // connection's lifetime (hours) and would wreck every percentile.
+    if (this.#timed && p.timeUs >= 0 && status !== 101) this.#emitter.timing(this.#timer, p.timeUs / 1000);
+    if (this.#mod) this.#mod.record(buf, p, this.#methodNames[p.method]!, this.#emitter);
+  }
+
+  unparsed(): void {
+    this.#c[UNPARSED]!++;
+  }
+  tooLong(): void {
+    this.#c[UNPARSED]!++;
+    this.#c[TOO_LONG]!++;
+  }
+  invalid(): void {
+    this.#c[UNPARSED]!++;
+    this.#c[INVALID]!++;
+  }
+  rotated(): void {
+    this.#c[ROTATIONS]!++;
+  }
+  truncated(): void {
+    this.#c[TRUNCATIONS]!++;
+  }
+  /** Unread data may have been lost (a truncated file without a findable copy, a vanished file). */
+  gap(): void {
+    this.#c[GAPS]!++;
+  }
+  recovered(lines: number): void {
+    this.#c[RECOVERED]! += lines;
+  }
+  /** Lines taken in since the last flush (parsed or not), for self-metrics. */
+  get lines(): number {
+    return this.#c[REQUESTS]! + this.#c[UNPARSED]!;
+  }
+
+  /** Hand the interval's sums to the emitter and start a new interval. Returns metrics emitted. */
+  flush(): number {
+    const c = this.#c;
+    const e = this.#emitter;
+    const n = this.name;
+    let emitted = 0;
+    for (const [slot, suffix] of ALWAYS) {
+      e.counter(`${n}.${suffix}`, c[slot]!);
+      emitted++;
+    }
+    for (const [slot, suffix] of WHEN_SEEN) {
+      if (c[slot]! > 0) {
+        e.counter(`${n}.${suffix}`, c[slot]!);
+        emitted++;
+      }
+    }
+    for (let cls = 1; cls <= 5; cls++) {
+      const v = c[CLASS_BASE + cls]!;
+      if (v > 0) {
+        e.counter(`${n}.status.${cls}xx`, v);
+        emitted++;
+      }
+    }
+    for (let code = 100; code < SLOTS; code++) {
+      const v = c[code]!;
+      if (v > 0) {
+        e.counter(`${n}.status.${code}`, v);
+        emitted++;
+      }
+    }
+    for (let m = 0; m < this.#methods.length; m++) {
+      const v = this.#methods[m]!;
+      if (v > 0) {
+        e.counter(`${n}.method.${this.#methodNames[m]}`, v);
+        emitted++;
+      }
+    }
+    if (this.#mod) emitted += this.#mod.flush(e);
+    c.fill(0);
+    this.#methods.fill(0);
+    return emitted;
+  }
+}
+
+/** Everything the line loop needs, built once per instance. */
+export interface ScanContext {
+  readonly format: LineFormat;
+  readonly methods: MethodTable;
+  readonly quotes: QuoteFinder;
+  readonly out: ParsedLine;
+  readonly maxLineBytes: number;
+  readonly wantPath: boolean;
+}
+
+const NL = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Count every complete line in view[start, end) into `src`. Returns the offset just past the last
+ * `\n` (== start when there is no complete line yet: a partial last line waits for its `\n`).
+ *
+ * Splits on `\n` only (readline also splits on a bare `\r`, inventing lines in binary junk) and
+ * strips one `\r` before it. Lines with NUL bytes or invalid UTF-8 are skipped and counted; the
+ * check runs once over the whole chunk and only falls back to per-line checks when it fails.
+ */
+export function scanLines(view: Buffer, start: number, end: number, sc: ScanContext, src: SourceStats): number {
+  const lastNl = view.lastIndexOf(NL, end - 1);
+  if (lastNl < start) return start;
+  const region = view.subarray(start, lastNl + 1);
+  const clean = region.indexOf(0) === -1 && isUtf8(region);
+  const { format, methods, quotes, out, maxLineBytes, wantPath } = sc;
+  quotes.reset(view);
+  let p = start;
+  while (p <= lastNl) {
+    const nl = view.indexOf(NL, p);
+    let le = nl;
+    if (le > p && view[le - 1] === CR) le--;
+    if (nl - p > maxLineBytes) src.tooLong();
+    else if (!clean && !validLine(view, p, le)) src.invalid();
+    else if (parseLine(view, p, le, format, out, methods, quotes, wantPath)) src.record(view, out);
+    else src.unparsed();
+    p = nl + 1;
+  }
+  return lastNl + 1;
+}
+
+function validLine(buf: Buffer, s: number, e: number): boolean {
+  for (let i = s; i < e; i++) if (buf[i] === 0) return false;
+  return isUtf8(buf.subarray(s, e));
+}

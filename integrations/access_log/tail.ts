@@ -1,0 +1,425 @@
+/**
+ * Follows files through rotation and restarts.
+ *
+ * Identity is (dev, inode) plus the file's first bytes: inodes are reused after a delete (and
+ * across restarts nothing else ties a path to its old content), checksums alone collide on
+ * identical headers. A tracked file keeps its descriptor after a rename or delete and is drained
+ * until it has been idle for `rotateWaitMs`; whatever appears at the path is a new file, read
+ * from its first byte.
+ */
+import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync, type Stats } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { Logger } from '../../shared/log/logger.js';
+import { expandGlob, globToRegExp } from './glob.js';
+import { scanLines, type ScanContext, type SourceStats } from './stats.js';
+import type { FileRecord, LoadResult } from './state.js';
+
+/** Bytes of a file's head kept as its fingerprint. */
+export const FP_MAX = 1024;
+/** One read; lines longer than max_line_bytes (< this) are skipped, so a line always fits. */
+export const CHUNK = 1 << 20;
+
+const COMPRESSED = /\.(?:gz|bz2|xz|zst|lz4|Z|zip)$/;
+
+export interface TailOptions {
+  patterns: readonly string[];
+  exclude: readonly string[];
+  /** Fixed source name, or undefined to derive one from each file's name. */
+  sourceName: string | undefined;
+  startAt: 'end' | 'beginning';
+  rotateWaitMs: number;
+  scan: ScanContext;
+  source(name: string): SourceStats;
+  log: Logger;
+  now(): number;
+}
+
+interface Tracked {
+  path: string;
+  fd: number;
+  dev: number;
+  ino: number;
+  fp: Buffer;
+  /** First byte not yet counted (always a line start). */
+  offset: number;
+  /** In a line longer than the limit: how far it has been skipped; -1 otherwise. */
+  skipTo: number;
+  live: boolean;
+  lastSize: number;
+  lastMtimeMs: number;
+  lastGrowthMs: number;
+  src: SourceStats;
+}
+
+/** The source name a file gets by default: `access.log` → `access`, `www.example.com.log` → `www_example_com`. */
+export function defaultSourceName(path: string): string {
+  const base = basename(path).replace(/\.log$/, '').replace(/^\.+/, '');
+  const s = base.replace(/[^A-Za-z0-9_-]+/g, '_').replace(/_{2,}/g, '_').replace(/^_|_$/g, '');
+  return s === '' ? 'access' : s;
+}
+
+function keyOf(st: { dev: number; ino: number }): string {
+  return `${st.dev}:${st.ino}`;
+}
+
+function readHead(fd: number, size: number, buf: Buffer): Buffer {
+  const n = Math.min(size, FP_MAX);
+  if (n === 0) return Buffer.alloc(0);
+  const got = readSync(fd, buf, 0, n, 0);
+  return Buffer.from(buf.subarray(0, got));
+}
+
+/** Does the file's head still start with `fp`? */
+function headMatches(fd: number, size: number, fp: Buffer, buf: Buffer): boolean {
+  if (fp.length === 0) return true;
+  if (size < fp.length) return false;
+  const got = readSync(fd, buf, 0, fp.length, 0);
+  return got === fp.length && buf.compare(fp, 0, fp.length, 0, fp.length) === 0;
+}
+
+export class Tailer {
+  readonly #o: TailOptions;
+  readonly #files = new Map<string, Tracked>();
+  readonly #buf = Buffer.allocUnsafe(CHUNK);
+  readonly #small = Buffer.allocUnsafe(FP_MAX);
+  readonly #excludes: RegExp[];
+  /** Records from the state file not yet matched to a file (first scan only). */
+  #pending: FileRecord[] = [];
+  #pendingPaths = new Set<string>();
+  #hadState = false;
+  #firstScanDone = false;
+
+  constructor(o: TailOptions) {
+    this.#o = o;
+    this.#excludes = o.exclude.map(globToRegExp);
+  }
+
+  /** Use a loaded state file. Must be called before the first scan. */
+  restore(state: LoadResult): void {
+    if (state.kind === 'corrupt') {
+      this.#o.log.warn(`state file unusable (${state.reason}); starting without saved positions`, {
+        start_at: this.#o.startAt,
+      });
+      return;
+    }
+    if (state.kind === 'missing') return;
+    this.#hadState = true;
+    this.#pending = [...state.doc.files];
+    this.#pendingPaths = new Set(state.doc.files.map((f) => f.path));
+  }
+
+  get fileCount(): number {
+    return this.#files.size;
+  }
+
+  #srcFor(path: string, fallback?: string): SourceStats {
+    return this.#o.source(this.#o.sourceName ?? fallback ?? defaultSourceName(path));
+  }
+
+  #track(path: string, fd: number, st: Stats, fp: Buffer, offset: number, src: SourceStats, live: boolean): Tracked {
+    const t: Tracked = {
+      path,
+      fd,
+      dev: st.dev,
+      ino: st.ino,
+      fp,
+      offset,
+      skipTo: -1,
+      live,
+      lastSize: st.size,
+      lastMtimeMs: st.mtimeMs,
+      lastGrowthMs: this.#o.now(),
+      src,
+    };
+    this.#files.set(keyOf(st), t);
+    return t;
+  }
+
+  /** Where a newly seen file starts: after the last complete line for start_at=end. */
+  #tailOffset(fd: number, size: number): number {
+    if (size === 0) return 0;
+    const n = Math.min(size, CHUNK);
+    const got = readSync(fd, this.#buf, 0, n, size - n);
+    const nl = this.#buf.lastIndexOf(0x0a, got - 1);
+    return nl < 0 ? (size > n ? size : 0) : size - n + nl + 1;
+  }
+
+  /**
+   * Match the glob against the filesystem: start tracking new files, notice rotated ones.
+   * `mode`: 'start' applies saved positions and start_at; 'once' applies saved positions and
+   * otherwise reads from the beginning.
+   */
+  scan(mode: 'start' | 'once'): void {
+    const first = !this.#firstScanDone;
+    this.#firstScanDone = true;
+    const seen = new Set<string>();
+    for (const pattern of this.#o.patterns) {
+      for (const path of expandGlob(pattern)) {
+        if (this.#excludes.some((re) => re.test(path))) continue;
+        let st: Stats;
+        try {
+          st = statSync(path);
+        } catch {
+          continue; // missing (missingok) or unreadable dir: looked at again next scan
+        }
+        if (!st.isFile()) continue;
+        const existing = this.#files.get(keyOf(st));
+        if (existing) {
+          seen.add(keyOf(st));
+          existing.path = path;
+          existing.live = true;
+          continue;
+        }
+        this.#open(path, first, mode, seen);
+      }
+    }
+    if (first) this.#resumeUnmatched();
+    for (const [key, t] of this.#files) {
+      if (seen.has(key) || !t.live) continue;
+      t.live = false;
+      t.lastGrowthMs = this.#o.now();
+      t.src.rotated();
+      this.#o.log.info('file rotated or deleted; draining the old one', { path: t.path, offset: t.offset });
+    }
+  }
+
+  #open(path: string, first: boolean, mode: 'start' | 'once', seen: Set<string>): void {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (e) {
+      this.#o.log.warn(`cannot open ${path}: ${(e as Error).message}`);
+      return;
+    }
+    // Identity from the descriptor: the path may have been rotated between stat and open.
+    const st = fstatSync(fd);
+    const key = keyOf(st);
+    if (this.#files.has(key)) {
+      closeSync(fd);
+      seen.add(key);
+      return;
+    }
+    seen.add(key);
+    const fp = readHead(fd, st.size, this.#small);
+    if (!first) {
+      // Appeared while running: created after our last look, so every line is new.
+      this.#track(path, fd, st, fp, 0, this.#srcFor(path), true);
+      this.#o.log.info('following new file from its start', { path });
+      return;
+    }
+    const rec = this.#takeRecord((r) => r.dev === st.dev && r.ino === st.ino);
+    if (rec) {
+      const src = this.#srcFor(path, rec.source);
+      const t = this.#track(path, fd, st, fp, 0, src, true);
+      const saved = Buffer.from(rec.fp, 'base64');
+      if (st.size >= rec.offset && headMatches(fd, st.size, saved, this.#small)) {
+        t.offset = rec.offset;
+        return;
+      }
+      // Same inode, other content: truncated (copytruncate) while we were down, or a reused inode.
+      this.#o.log.info('file was truncated or replaced while stopped; reading it from the start', { path });
+      this.#recoverCopy(rec, saved, src, st.ino);
+      return;
+    }
+    let offset = 0;
+    if (mode === 'start' && !this.#pendingPaths.has(path) && this.#o.startAt === 'end') {
+      offset = this.#tailOffset(fd, st.size);
+    }
+    this.#track(path, fd, st, fp, offset, this.#srcFor(path), true);
+    if (this.#pendingPaths.has(path)) this.#o.log.info('file replaced while stopped; reading the new one from its start', { path });
+  }
+
+  #takeRecord(pred: (r: FileRecord) => boolean): FileRecord | undefined {
+    const i = this.#pending.findIndex(pred);
+    if (i < 0) return undefined;
+    const [r] = this.#pending.splice(i, 1);
+    return r;
+  }
+
+  /**
+   * Saved files no glob path leads to any more were rotated while we were stopped: find them by
+   * identity next to their old path (access.log.1, access.log-20240101) and finish them.
+   */
+  #resumeUnmatched(): void {
+    const recs = this.#pending;
+    this.#pending = [];
+    for (const rec of recs) {
+      const saved = Buffer.from(rec.fp, 'base64');
+      const found = this.#findCandidate(rec.path, saved, rec.offset, (st) => st.dev === rec.dev && st.ino === rec.ino);
+      if (!found) {
+        this.#o.log.warn('a file followed before the restart is gone; lines after the saved position are lost', {
+          path: rec.path,
+          offset: rec.offset,
+        });
+        this.#srcFor(rec.path, rec.source).gap();
+        continue;
+      }
+      this.#track(found.path, found.fd, found.st, readHead(found.fd, found.st.size, this.#small), rec.offset, this.#srcFor(rec.path, rec.source), false);
+      this.#srcFor(rec.path, rec.source).rotated();
+      this.#o.log.info('resuming a file rotated while stopped', { path: found.path, was: rec.path, offset: rec.offset });
+    }
+    this.#hadState = this.#hadState || recs.length > 0;
+  }
+
+  /**
+   * A file in the same directory whose head equals `fp` and that holds at least `minSize` bytes:
+   * the renamed original (preferred, same inode) or logrotate's copy. Compressed files are not
+   * considered. The caller owns the returned descriptor.
+   */
+  #findCandidate(
+    oldPath: string,
+    fp: Buffer,
+    minSize: number,
+    preferred: (st: Stats) => boolean,
+    excludeIno?: number,
+  ): { path: string; fd: number; st: Stats } | undefined {
+    const dir = dirname(oldPath);
+    const stem = basename(oldPath).replace(/\.log$/, '');
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return undefined;
+    }
+    let best: { path: string; fd: number; st: Stats; pref: boolean } | undefined;
+    for (const name of names) {
+      if (!name.startsWith(stem) || COMPRESSED.test(name)) continue;
+      const path = join(dir, name);
+      let fd: number;
+      try {
+        fd = openSync(path, 'r');
+      } catch {
+        continue;
+      }
+      const st = fstatSync(fd);
+      const ok =
+        st.isFile() &&
+        st.ino !== excludeIno &&
+        !this.#files.has(keyOf(st)) &&
+        st.size >= minSize &&
+        fp.length > 0 &&
+        headMatches(fd, st.size, fp, this.#small);
+      const pref = ok && preferred(st);
+      if (ok && (!best || (pref && !best.pref))) {
+        if (best) closeSync(best.fd);
+        best = { path, fd, st, pref };
+      } else closeSync(fd);
+    }
+    return best && { path: best.path, fd: best.fd, st: best.st };
+  }
+
+  /** After a copytruncate: count the lines the copy has beyond what we had read. */
+  #recoverCopy(rec: { path: string; offset: number }, fp: Buffer, src: SourceStats, liveIno: number): boolean {
+    if (rec.offset === 0) return true;
+    const copy = this.#findCandidate(rec.path, fp, rec.offset, () => true, liveIno);
+    if (!copy) {
+      this.#o.log.warn('truncated file: no rotated copy found next to it; unread lines may be lost', rec);
+      src.truncated();
+      src.gap();
+      return false;
+    }
+    src.truncated();
+    const before = src.lines;
+    let offset = rec.offset;
+    try {
+      for (;;) {
+        const n = readSync(copy.fd, this.#buf, 0, CHUNK, offset);
+        if (n === 0) break;
+        const used = scanLines(this.#buf.subarray(0, n), 0, n, this.#o.scan, src);
+        if (used === 0) {
+          // The copy ends in a partial line (copied mid-write); nobody will finish it.
+          src.unparsed();
+          break;
+        }
+        offset += used;
+      }
+    } finally {
+      closeSync(copy.fd);
+    }
+    src.recovered(src.lines - before);
+    this.#o.log.info('read the rest of the truncated file from its copy', { copy: copy.path, from: rec.offset, lines: src.lines - before });
+    return true;
+  }
+
+  /** Read every tracked file to its current end. `pause` lets the event loop breathe between chunks. */
+  async readAll(pause?: () => Promise<void>): Promise<void> {
+    for (const t of [...this.#files.values()]) {
+      await this.#readFile(t, pause);
+      if (!t.live && this.#o.now() - t.lastGrowthMs >= this.#o.rotateWaitMs) this.#retire(t);
+    }
+  }
+
+  #retire(t: Tracked): void {
+    this.#files.delete(keyOf(t));
+    closeSync(t.fd);
+    this.#o.log.info('closed a rotated file after it stayed idle', { path: t.path, offset: t.offset });
+  }
+
+  async #readFile(t: Tracked, pause?: () => Promise<void>): Promise<void> {
+    const st = fstatSync(t.fd);
+    if (st.size === t.lastSize && st.mtimeMs === t.lastMtimeMs && t.offset >= st.size && t.skipTo < 0) return;
+    const pos = t.skipTo >= 0 ? t.skipTo : t.offset;
+    if (st.size < pos || ((st.size !== t.lastSize || st.mtimeMs !== t.lastMtimeMs) && !headMatches(t.fd, st.size, t.fp, this.#small))) {
+      this.#o.log.info('file truncated (copytruncate?); reading it again from the start', { path: t.path, size: st.size, offset: pos });
+      const old = { path: t.path, offset: t.offset };
+      const oldFp = t.fp;
+      t.offset = 0;
+      t.skipTo = -1;
+      t.fp = readHead(t.fd, st.size, this.#small);
+      this.#recoverCopy(old, oldFp, t.src, t.ino);
+      if (old.offset === 0) t.src.truncated();
+    } else if (t.fp.length < FP_MAX && st.size > t.fp.length) {
+      t.fp = readHead(t.fd, st.size, this.#small);
+    }
+    if (st.size > t.lastSize) t.lastGrowthMs = this.#o.now();
+    t.lastSize = st.size;
+    t.lastMtimeMs = st.mtimeMs;
+    const max = this.#o.scan.maxLineBytes;
+    const buf = this.#buf;
+    for (;;) {
+      if (t.skipTo >= 0) {
+        const n = readSync(t.fd, buf, 0, CHUNK, t.skipTo);
+        if (n === 0) break;
+        const nl = buf.indexOf(0x0a);
+        if (nl < 0 || nl >= n) {
+          t.skipTo += n;
+        } else {
+          t.src.tooLong();
+          t.offset = t.skipTo + nl + 1;
+          t.skipTo = -1;
+        }
+        continue;
+      }
+      const n = readSync(t.fd, buf, 0, CHUNK, t.offset);
+      if (n === 0) break;
+      const used = scanLines(buf.subarray(0, n), 0, n, this.#o.scan, t.src);
+      t.offset += used;
+      // What is left is a partial line: wait for its end, unless it is already too long.
+      if (n - used > max) t.skipTo = t.offset + (n - used);
+      else if (n < CHUNK) break;
+      if (pause) await pause();
+    }
+  }
+
+  /** Positions to persist: taken synchronously with the counters they belong to. */
+  snapshot(): FileRecord[] {
+    return [...this.#files.values()].map((t) => ({
+      path: t.path,
+      dev: t.dev,
+      ino: t.ino,
+      fp: t.fp.toString('base64'),
+      offset: t.offset,
+      source: t.src.name,
+    }));
+  }
+
+  closeAll(): void {
+    for (const t of this.#files.values()) closeSync(t.fd);
+    this.#files.clear();
+  }
+
+  /** True when a state file existed (restart) — for logs. */
+  get restored(): boolean {
+    return this.#hadState;
+  }
+}
