@@ -6,7 +6,9 @@
 import type { ThresholdRule } from './catalogue.js';
 
 export interface AlertEvent {
+  /** `recovered` with `gone` set: the metric itself disappeared (a device or interface removed). */
   state: 'fired' | 'recovered';
+  gone?: boolean;
   /** The threshold key as configured (memory.percent, disk.size.percent, load…). */
   key: string;
   /** The concrete metric, relative to the instance prefix (disk.size.root.percent). */
@@ -41,6 +43,11 @@ export interface AlertEngine {
   active(): number;
   /** Whether any rule could ever watch this metric (cached; lets callers skip the work). */
   watches(metric: string): boolean;
+  /**
+   * Forget the metrics under `prefix` (a device or interface that disappeared). Alerts firing on
+   * them are closed with a `gone` recovery: otherwise they would stay active forever.
+   */
+  forget(prefix: string, now: number): AlertEvent[];
 }
 
 const MAX_CACHED_NAMES = 10_000;
@@ -63,6 +70,32 @@ export function createAlertEngine(rules: readonly ThresholdRule[]): AlertEngine 
 
   return {
     watches: (metric) => rules.length > 0 && rulesFor(metric).length > 0,
+    forget(prefix, now) {
+      const out: AlertEvent[] = [];
+      for (const [id, st] of states) {
+        const [key, metric] = id.split('\u0000') as [string, string];
+        if (!metric.startsWith(prefix)) continue;
+        states.delete(id);
+        byMetric.delete(metric);
+        if (!st.firing) continue;
+        firing--;
+        const rule = rules.find((r) => r.key === key)!;
+        out.push({
+          state: 'recovered',
+          gone: true,
+          key,
+          metric,
+          value: Number.NaN,
+          direction: rule.direction,
+          threshold: rule.value,
+          clear: rule.clear ?? defaultClear(rule.direction, rule.value),
+          holdMs: rule.holdMs,
+          since: now,
+          at: now,
+        });
+      }
+      return out;
+    },
     active: () => firing,
     observe(metric, value, now) {
       if (rules.length === 0) return [];
@@ -110,6 +143,7 @@ export function describeAlert(e: AlertEvent, fullMetric: string, host: string): 
   const op = e.direction === 'above' ? '>' : '<';
   const back = e.direction === 'above' ? '<=' : '>=';
   const v = Math.round(e.value * 100) / 100;
+  if (e.gone) return `RECOVERED ${fullMetric}: no longer reported (device or interface gone) on ${host}`;
   return e.state === 'fired'
     ? `ALERT ${fullMetric} = ${v} ${op} ${e.threshold} on ${host}`
     : `RECOVERED ${fullMetric} = ${v} ${back} ${e.clear} on ${host}`;

@@ -77,13 +77,14 @@ export function createHostPoller(config: HostConfig, ctx: IntegrationContext): I
     const full = emitter.prefix ? `${emitter.prefix}.${e.metric}` : e.metric;
     const text = describeAlert(e, full, host);
     const round = (v: number): number => Math.round(v * 1e4) / 1e4;
-    const fields = { metric: full, value: round(e.value), threshold: e.threshold, clear: round(e.clear), key: e.key };
+    const fields = { metric: full, value: e.gone ? undefined : round(e.value), threshold: e.threshold, clear: round(e.clear), key: e.key };
     if (e.state === 'fired') log.warn(text, fields);
     else log.info(text, fields);
     if (webhooks.length === 0) return;
     const payload: AlertPayload = {
       text,
       state: e.state,
+      ...(e.gone ? { gone: true } : {}),
       metric: full,
       key: e.key,
       value: e.value,
@@ -201,6 +202,7 @@ export function createHostPoller(config: HostConfig, ctx: IntegrationContext): I
     }
     for (const gone of table.sweep()) {
       names.delete(`${base}\u0000${gone}`);
+      for (const e of engine.forget(`${base}.${sanitizeNode(gone)}.`, now)) raise(e);
       log.info(`${file}: ${gone} disappeared; it starts from a new baseline if it returns`);
     }
   };

@@ -14,6 +14,8 @@ export interface AlertPayload {
   /** One human line (Slack shows it as the message). */
   text: string;
   state: 'fired' | 'recovered';
+  /** Set on a recovery because the metric stopped existing (device or interface removed); value is null. */
+  gone?: boolean;
   /** Fully qualified metric (with the instance prefix). */
   metric: string;
   key: string;

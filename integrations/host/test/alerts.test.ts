@@ -6,7 +6,7 @@ import { createAlertEngine, type AlertEvent } from '../alerts.js';
 import { resolveThreshold } from '../catalogue.js';
 import type { ThresholdSpec } from '../config.js';
 import { host } from '../index.js';
-import { meminfo, procTree } from './proc-tree.js';
+import { meminfo, netDev, procTree } from './proc-tree.js';
 
 const known = { mounts: ['/'], commands: [] };
 const spec = (s: Partial<ThresholdSpec> & { value: number }): ThresholdSpec => ({ direction: 'above', clear: undefined, holdMs: 0, ...s });
@@ -80,7 +80,7 @@ describe('alerts through the host integration (fixture /proc, injected clock)', 
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  function setup(thresholds: Record<string, unknown>): { t: TestContext; h: Integration; setMemory: (pct: number) => void; clock: { now: number } } {
+  function setup(thresholds: Record<string, unknown>): { t: TestContext; h: Integration; setMemory: (pct: number) => void; setNet: (text: string) => void; clock: { now: number } } {
     const p = procTree();
     cleanups.push(() => p.cleanup());
     const clock = { now: Date.parse('2026-11-22T10:00:00Z') };
@@ -89,7 +89,7 @@ describe('alerts through the host integration (fixture /proc, injected clock)', 
     if ('issues' in r) throw new Error(JSON.stringify(r.issues));
     const h = host.create(r.value, t.ctx);
     cleanups.push(() => h.stop());
-    return { t, h, setMemory: (pct) => p.write('meminfo', meminfo(pct)), clock };
+    return { t, h, setMemory: (pct) => p.write('meminfo', meminfo(pct)), setNet: (text) => p.write('net/dev', text), clock };
   }
 
   it('logs one alert on crossing, one on recovery, and counts alerts.fired', async () => {
@@ -118,5 +118,19 @@ describe('alerts through the host integration (fixture /proc, injected clock)', 
     await h.once();
     expect(t.sink.gauges().has('host.alerts.active')).toBe(false);
     expect(t.logs.some((l) => l.includes('ALERT'))).toBe(false);
+  });
+
+  it('closes an alert whose interface disappears instead of leaving it active forever', async () => {
+    const { t, h, setNet } = setup({ 'net.in.errors': 0 });
+    setNet(netDev({ eth0: { rxErrs: 0 }, tun0: { rxErrs: 0 } }));
+    await h.once();
+    setNet(netDev({ eth0: { rxErrs: 0 }, tun0: { rxErrs: 5 } }));
+    await h.once();
+    expect(t.sink.counters().get('host.alerts.fired')).toBe(1);
+    setNet(netDev({ eth0: { rxErrs: 0 } }));
+    await h.once();
+    expect(t.sink.counters().get('host.alerts.recovered')).toBe(1);
+    expect(t.sink.gauges().get('host.alerts.active')).toBe(0);
+    expect(t.logs.join('')).toMatch(/RECOVERED host\.net\.tun0\.in\.errors: no longer reported \(device or interface gone\)/);
   });
 });
