@@ -85,8 +85,15 @@ export function createClassifier(catalogue: readonly LiveCatalogueEntry[]): Clas
     strict: compile(entry.pattern, '([^.]+)'),
     loose: compile(entry.pattern, '(.+)'),
   }));
-  // Exact names first, so `a.b.total` beats `a.b.<status>`.
-  compiled.sort((a, b) => Number(a.entry.pattern.includes('<')) - Number(b.entry.pattern.includes('<')));
+  // Most specific first: exact names, then the most literal text, so `a.b.total` beats
+  // `a.b.<status>` and a catch-all like `<prefix.><path.key>.<METHOD>` only takes what nothing
+  // more precise claims.
+  const literal = (p: string): number => p.replace(/<[^<>]*>/g, '').replace(/\./g, '').length;
+  compiled.sort(
+    (a, b) =>
+      Number(a.entry.pattern.includes('<')) - Number(b.entry.pattern.includes('<')) ||
+      literal(b.entry.pattern) - literal(a.entry.pattern),
+  );
 
   const fromEntry = (c: Compiled, m: RegExpExecArray, name: string, kind: SeriesKind): Classified => ({
     family: {

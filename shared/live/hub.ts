@@ -425,7 +425,8 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
       const shown = listenHost === '0.0.0.0' || listenHost === '::' ? hostname() : listenHost;
       const url = `http://${shown.includes(':') ? `[${shown}]` : shown}:${boundPort}/`;
       if (!isLoopbackHost(listenHost)) log.warn('live page bound to a non-loopback address (token required)', { listen: config.listen });
-      log.info('live page', { url });
+      // The caller prints the URL (`telltale run` does); say it here only for debugging.
+      log.debug('live page', { url });
       return { url };
     },
     stop() {

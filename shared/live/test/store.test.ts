@@ -162,3 +162,14 @@ describe('store', () => {
     expect(round(1 / 3)).toBe(0.333333);
   });
 });
+
+describe('classifier specificity', () => {
+  it('lets the most literal pattern win over a catch-all that also matches', () => {
+    const c = createClassifier([
+      { pattern: 'tt.<prefix.><path.key>.<METHOD>.<STATUS><.suffix>', type: 'counter', unit: 'count', description: 'mod_statsd', integration: 'web' },
+      { pattern: 'tt.telltale.<type>.<instance>.received', type: 'counter', unit: 'count', description: 'taken in', integration: 'telltale' },
+    ]);
+    expect(c.classify('tt.telltale.access_log.web.received', 'counter').family.integration).toBe('telltale');
+    expect(c.classify('tt.api.users.GET.200', 'counter').family.integration).toBe('web');
+  });
+});
