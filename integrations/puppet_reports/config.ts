@@ -35,6 +35,11 @@ export const puppetReportsSchema = obj({
   forget_after: duration({ minMs: 1000 }).default(14 * 86_400_000).describe('forget hosts silent for this long'),
   /** How often `run.age_seconds` and the `_fleet.*` gauges are emitted. */
   tick: duration({ minMs: 100 }).default(60_000).describe('how often to emit age and fleet gauges'),
+  /**
+   * How often host directories whose mtime changed are listed again: the safety net for events a
+   * watcher can miss (NFS, overflow), and how a reportdir that did not exist at start is picked up.
+   */
+  rescan: duration({ minMs: 100 }).default(60_000).describe('how often to rescan changed host directories'),
   /** Files bigger than this are skipped and counted (a 5,000-resource report is ~7 MB). */
   max_report_bytes: int({ min: 1024 }).default(64 * 1024 * 1024).describe('skip (and count) report files bigger than this'),
   /** Failed runs: log at most this many failed resources (with titles) per report. */

@@ -32,6 +32,7 @@ const metrics: readonly MetricDoc[] = [
   { name: '_watcher.reports', type: 'counter', unit: 'count', description: 'Reports/summaries emitted' },
   { name: '_watcher.duplicates', type: 'counter', unit: 'count', description: 'Reports seen again (same transaction_uuid) and not re-emitted' },
   { name: '_watcher.history_skipped', type: 'counter', unit: 'count', description: 'Older reports not replayed at start (backfill: false)' },
+  { name: '_watcher.rescan_found', type: 'counter', unit: 'count', description: 'Reports the watcher missed and the periodic rescan found (then emitted)' },
   { name: '_watcher.unknown_format', type: 'counter', unit: 'count', description: 'Reports with a report_format this version does not know (emitted best effort)' },
   { name: '_watcher.clock_skew', type: 'counter', unit: 'count', description: 'Reports timed more than 5 min in the future, emitted at now' },
   { name: '_watcher.errors.incomplete', type: 'counter', unit: 'count', description: 'Truncated/partial files, not emitted' },

@@ -59,7 +59,14 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
   const kruxHosts = new Set<string>();
   let kruxWarned = false;
   const watchers: FSWatcher[] = [];
+  /** Per host directory: its mtime at the last rescan and the newest report name handled. */
+  const dirSeen = new Map<string, { mtimeMs: number; newest: string }>();
+  let summaryMtimeMs: number | undefined;
+  let reportWatcherUp = false;
+  let summaryWatcherUp = false;
+  let rescanning = false;
   let ticker: NodeJS.Timeout | undefined;
+  let rescanner: NodeJS.Timeout | undefined;
   let stopped = false;
   // One file at a time: big reports must not be parsed concurrently, and per-host order matters.
   let queue: Promise<void> = Promise.resolve();
@@ -157,9 +164,11 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
 
   /** Read + parse + emit one file; every failure is logged with the path and counted. */
   const processFile = async (path: string, kind: 'report' | 'summary'): Promise<Outcome> => {
+    if (kind === 'report') noteHandled(path);
     let text: string;
     try {
       const st = await stat(path);
+      if (kind === 'summary') summaryMtimeMs = st.mtimeMs;
       if (st.size > config.max_report_bytes) {
         count('errors.too_big');
         ctx.self.error('receiving');
@@ -200,6 +209,19 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
     return emitRun(run, path);
   };
 
+  const noteHandled = (path: string): void => {
+    const host = basename(dirname(path));
+    const name = basename(path);
+    const seen = dirSeen.get(host);
+    if (!seen) dirSeen.set(host, { mtimeMs: -1, newest: name });
+    else if (name > seen.newest) seen.newest = name;
+  };
+
+  const isNewReport = (hostDir: string, name: string): boolean => {
+    const seen = dirSeen.get(basename(hostDir));
+    return seen === undefined || name > seen.newest;
+  };
+
   const listReports = async (dir: string): Promise<string[]> => {
     try {
       return (await readdir(dir)).filter((n) => REPORT_NAME_RE.test(n)).sort();
@@ -225,13 +247,18 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
     for (const entry of entries.sort()) {
       if (stopped) return;
       const hostDir = join(dir, entry);
+      let mtimeMs: number;
       try {
-        if (!(await stat(hostDir)).isDirectory()) continue;
+        const st = await stat(hostDir);
+        if (!st.isDirectory()) continue;
+        mtimeMs = st.mtimeMs;
       } catch {
         continue;
       }
       hostDirs++;
       const files = await listReports(hostDir);
+      const newest = files.at(-1);
+      if (newest !== undefined) dirSeen.set(entry, { mtimeMs, newest });
       if (config.backfill) {
         for (const f of files) await enqueue(() => processFile(join(hostDir, f), 'report'));
         continue;
@@ -326,23 +353,125 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
     await new Promise<void>((res) => w.once('ready', () => res()));
   };
 
+  const exists = async (p: string): Promise<boolean> => {
+    try {
+      await stat(p);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  /**
+   * The safety net behind inotify: host directories whose mtime changed are listed again and
+   * reports newer than the newest one handled are processed. Catches what a watcher can miss
+   * (NFS without polling, event overflow, a directory that appeared after start).
+   */
+  const rescanReportdir = async (dir: string): Promise<void> => {
+    let entries: string[];
+    try {
+      entries = await readdir(dir);
+    } catch (e) {
+      count('errors.read');
+      log.error('cannot list reportdir', { reportdir: dir, code: (e as NodeJS.ErrnoException).code });
+      return;
+    }
+    for (const entry of entries.sort()) {
+      if (stopped) return;
+      const hostDir = join(dir, entry);
+      let mtimeMs: number;
+      try {
+        const st = await stat(hostDir);
+        if (!st.isDirectory()) continue;
+        mtimeMs = st.mtimeMs;
+      } catch {
+        continue;
+      }
+      const seen = dirSeen.get(entry);
+      if (seen?.mtimeMs === mtimeMs) continue;
+      const files = (await listReports(hostDir)).filter((f) => isNewReport(hostDir, f));
+      for (const f of files) {
+        await enqueue(async () => {
+          // The watcher may have handled it while this rescan was queued.
+          if (!isNewReport(hostDir, f)) return 'duplicate';
+          const outcome = await processFile(join(hostDir, f), 'report');
+          if (outcome === 'emitted') {
+            count('rescan_found');
+            log.warn('report found by rescan, not by the watcher', { file: join(hostDir, f) });
+          }
+          return outcome;
+        });
+      }
+      const now = dirSeen.get(entry);
+      if (now) now.mtimeMs = mtimeMs;
+      else dirSeen.set(entry, { mtimeMs, newest: '' });
+    }
+  };
+
+  /** Start the watchers whose directories exist; the rescan retries the others. */
+  const ensureWatchers = async (): Promise<boolean> => {
+    let reportdirAppeared = false;
+    if (reportdir !== undefined && !reportWatcherUp && !stopped) {
+      if (await exists(reportdir)) {
+        await watchReportdir(reportdir);
+        reportWatcherUp = true;
+        reportdirAppeared = true;
+      }
+    }
+    if (summaryPath !== undefined && !summaryWatcherUp && !stopped && (await exists(dirname(summaryPath)))) {
+      await watchSummary(summaryPath);
+      summaryWatcherUp = true;
+    }
+    return reportdirAppeared;
+  };
+
+  const rescan = async (): Promise<void> => {
+    if (rescanning || stopped) return;
+    rescanning = true;
+    try {
+      const wasUp = reportWatcherUp;
+      const appeared = await ensureWatchers();
+      if (reportdir !== undefined && appeared && !wasUp) {
+        log.info('reportdir appeared: watching it', { reportdir });
+        await scanReportdir(reportdir);
+      } else if (reportdir !== undefined && reportWatcherUp) await rescanReportdir(reportdir);
+      if (summaryPath !== undefined) {
+        try {
+          const st = await stat(summaryPath);
+          if (st.mtimeMs !== summaryMtimeMs) await enqueue(() => processFile(summaryPath, 'summary'));
+        } catch {
+          // Not there (yet): the start already logged it; do not log every rescan.
+        }
+      }
+    } finally {
+      rescanning = false;
+    }
+  };
+
   const scanAll = async (): Promise<void> => {
     if (reportdir !== undefined) await scanReportdir(reportdir);
     if (summaryPath !== undefined) await enqueue(() => processFile(summaryPath, 'summary'));
   };
 
-  return {
+  const onAbort = (): void => void api.stop();
+
+  const api: Integration = {
     async start() {
       if (stopped) return;
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
       // Watch first, then scan: a report landing during the scan is seen by one or the other,
       // and the dedupe makes "both" harmless.
-      if (reportdir !== undefined) await watchReportdir(reportdir);
-      if (summaryPath !== undefined) await watchSummary(summaryPath);
-      await scanAll();
+      await ensureWatchers();
+      if (reportdir !== undefined && !reportWatcherUp) {
+        count('errors.read');
+        log.warn('reportdir does not exist (yet): watching for it on every rescan', { reportdir, rescan_ms: config.rescan });
+      } else if (reportdir !== undefined) await scanReportdir(reportdir);
+      if (summaryPath !== undefined) await enqueue(() => processFile(summaryPath, 'summary'));
       await queue;
       if (stopped) return;
       tick();
       ticker = setInterval(tick, config.tick);
+      rescanner = setInterval(() => void rescan(), config.rescan);
       log.info('watching puppet data', { reportdir, summary: summaryPath, hosts: hosts.size, backfill: config.backfill });
     },
     async once() {
@@ -352,10 +481,14 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
     },
     async stop() {
       stopped = true;
+      ctx.signal.removeEventListener('abort', onAbort);
       if (ticker) clearInterval(ticker);
+      if (rescanner) clearInterval(rescanner);
       ticker = undefined;
+      rescanner = undefined;
       await Promise.all(watchers.splice(0).map((w) => w.close()));
       await queue;
     },
   };
+  return api;
 }

@@ -96,7 +96,8 @@ describe.skipIf(!puppet || !ruby)('puppet_reports watcher on a live reportdir', 
     deniedTarget = await eaccesPath(root);
 
     t = testContext({ prefix: 'puppet', type: 'puppet_reports' });
-    inst = puppetReports.create({ ...defaults(), reportdir: dirs.reportdir, tick: 100, settle: 50 }, t.ctx);
+    // rescan: the safety net for events inotify misses (seen under heavy load with brand-new host dirs).
+    inst = puppetReports.create({ ...defaults(), reportdir: dirs.reportdir, tick: 100, settle: 50, rescan: 2000 }, t.ctx);
     if (!inst.start) throw new Error('a service integration has start()');
     await inst.start();
   });
@@ -196,7 +197,7 @@ describe.skipIf(!puppet || !ruby)('puppet_reports watcher on a live reportdir', 
     await t.sink.waitFor(() => counter(t, 'errors.access') > before);
     expect(t.logs.some((l) => l.includes('permission denied') && l.includes(file))).toBe(true);
     await puppetApply(dirs, 'after-denied.example.com', `file { '${root}/out/after': content => "x\\n" }\n`);
-    await t.sink.waitFor(() => dps(t).some((d) => d.name === "puppet.after-denied_example_com.resources.total"), 20_000).catch((e: unknown) => { throw new Error(`${String(e)} ${t.logs.slice(-15).join("")}`); });
+    await t.sink.waitFor(() => dps(t).some((d) => d.name === "puppet.after-denied_example_com.resources.total"), 20_000).catch((e: unknown) => { throw new Error(`${String(e)} ${t.logs.slice(-40).join("")}`); });
   });
 });
 
@@ -284,6 +285,26 @@ describe.skipIf(!puppet || !ruby)('puppet_reports once(), backfill, fleet gauges
     expect(counter(t, 'unknown_format')).toBe(2);
     expect(t.logs.filter((l) => l.includes('unknown report_format'))).toHaveLength(1);
     expect(dps(t).filter((d) => d.name === 'puppet.f_example_com.resources.total')).toHaveLength(2);
+  });
+
+  it('a reportdir missing at start is picked up by the rescan once it appears', async () => {
+    const rd = join(root, 'rd-late');
+    const t = testContext({ prefix: 'puppet', type: 'puppet_reports' });
+    const inst = puppetReports.create({ ...defaults(), reportdir: rd, rescan: 200, settle: 50 }, t.ctx);
+    try {
+      if (!inst.start) throw new Error('a service integration has start()');
+      await inst.start();
+      expect(t.logs.some((l) => l.includes('reportdir does not exist') && l.includes(rd))).toBe(true);
+      const ts = Math.floor(Date.now() / 1000) - 300;
+      mkdirSync(join(rd, 'late.example.com'), { recursive: true });
+      writeFileSync(join(rd, 'late.example.com', fileName(ts)), asOtherRun(seedText, 'late.example.com', ts, 'late-1'));
+      await t.sink.waitFor(() => dps(t).some((d) => d.name === 'puppet.late_example_com.resources.total' && d.ts === ts));
+      // And from then on the watcher (or the rescan) sees new reports in it.
+      writeFileSync(join(rd, 'late.example.com', fileName(ts + 120)), asOtherRun(seedText, 'late.example.com', ts + 120, 'late-2'));
+      await t.sink.waitFor(() => dps(t).some((d) => d.name === 'puppet.late_example_com.resources.total' && d.ts === ts + 120));
+    } finally {
+      await inst.stop();
+    }
   });
 
   it('stop() is idempotent and safe before start', async () => {
