@@ -32,23 +32,23 @@ function config(name: string, text: string): string {
 describe('telltale CLI', () => {
   it('--help lists every integration and exits 0; --version prints the version', async () => {
     const h = cli(['--help']);
-    expect(await h.exited).toBe(0);
+    expect(await h.exited, h.stderr()).toBe(0);
     for (const t of ['supervisor', 'host', 'puppet_reports', 'cloudwatch_billing']) expect(h.stdout()).toContain(t);
     const v = cli(['--version']);
-    expect(await v.exited).toBe(0);
+    expect(await v.exited, v.stderr()).toBe(0);
     expect(v.stdout()).toMatch(/^telltale \d+\.\d+\.\d+\n$/);
   });
 
   it('an unknown flag is a usage error (64), never ignored', async () => {
     const r = cli(['run', '--frobnicate']);
-    expect(await r.exited).toBe(64);
+    expect(await r.exited, r.stderr()).toBe(64);
     expect(r.stderr()).toMatch(/frobnicate/);
   });
 
   it('an invalid config exits 78 and lists every problem with FILE:LINE:COL', async () => {
     const f = config('bad.yaml', 'emitter:\n  flush_interval: often\nintegrations:\n  host:\n    intervall: 1s\n');
     const r = cli(['run', '--config', f]);
-    expect(await r.exited).toBe(78);
+    expect(await r.exited, r.stderr()).toBe(78);
     expect(r.stderr()).toContain(`${f}:2:19: emitter.flush_interval: expected a duration`);
     expect(r.stderr()).toContain(`${f}:5:5: integrations.host.intervall: unknown key (did you mean "interval"?)`);
     expect(r.stdout()).toBe('');
@@ -60,7 +60,7 @@ describe('telltale CLI', () => {
     const dead = await freePort();
     const f = config('check.yaml', `emitter:\n  prefix: t.{host}\n  sinks:\n    - type: graphite\n      address: tcp://127.0.0.1:${srv.port}\n    - type: graphite\n      address: tcp://127.0.0.1:${dead}\nintegrations:\n  host: {}\n`);
     const r = cli(['check', '--config', f]);
-    expect(await r.exited).toBe(1);
+    expect(await r.exited, r.stderr()).toBe(1);
     expect(r.stdout()).toContain(`config: ${f} (valid)`);
     expect(r.stdout()).toMatch(/host \(type host, poller\): prefix=host log_level=info interval=\d+ms/);
     expect(r.stdout()).toContain(`ok   graphite tcp://127.0.0.1:${srv.port}: connected`);
@@ -75,7 +75,7 @@ describe('telltale CLI', () => {
     await srv.waitFor((l) => l.some((x) => x.startsWith('stats.gauges.clitest.host.memory.percent ')), 20_000);
     await srv.waitFor((l) => l.some((x) => x.startsWith('stats.counters.clitest.telltale.host.host.emitted.count ')), 20_000);
     r.child.kill('SIGTERM');
-    expect(await r.exited).toBe(0);
+    expect(await r.exited, r.stderr()).toBe(0);
     expect(r.stderr()).toMatch(/SIGTERM: flushing and exiting/);
     expect(r.stdout()).toBe('');
     const pct = srv.lines.find((x) => x.startsWith('stats.gauges.clitest.host.memory.percent '))!;
@@ -87,7 +87,7 @@ describe('telltale CLI', () => {
   it('<type> --once --print: one poll, Graphite lines on stderr, nothing on stdout, exit 0', async () => {
     const f = config('once.yaml', `emitter:\n  prefix: once\n  sinks:\n    - type: statsd\n      address: udp://127.0.0.1:${await freePort()}\nintegrations:\n  host: {}\n`);
     const r = cli(['host', '--once', '--print', '--config', f]);
-    expect(await r.exited).toBe(0);
+    expect(await r.exited, r.stderr()).toBe(0);
     expect(r.stdout()).toBe('');
     expect(r.stderr()).toMatch(/^stats\.gauges\.once\.host\.load\.1 \d+(\.\d+)? \d{10}$/m);
   });
@@ -96,7 +96,7 @@ describe('telltale CLI', () => {
     const srv = await startLineServer();
     servers.push(srv);
     const r = cli(['host', '--once', '--graphite', `127.0.0.1:${srv.port}`, '--prefix', 'flagged.{host}'], { env: { TELLTALE_CONFIG: '' } });
-    expect(await r.exited).toBe(0);
+    expect(await r.exited, r.stderr()).toBe(0);
     await srv.waitFor((l) => l.some((x) => /^stats\.gauges\.flagged\.[A-Za-z0-9_-]+\.host\.memory\.used /.test(x)), 10_000);
   });
 
@@ -109,6 +109,6 @@ describe('telltale CLI', () => {
     await srv.waitFor((l) => l.some((x) => /^stats\.counters\.nostatsd\.telltale\.emitter\.statsd\.errors\.count [1-9]/.test(x)), 20_000);
     expect(r.child.exitCode).toBeNull();
     r.child.kill('SIGTERM');
-    expect(await r.exited).toBe(0);
+    expect(await r.exited, r.stderr()).toBe(0);
   });
 });
