@@ -65,10 +65,11 @@ export function createHostPoller(config: HostConfig, ctx: IntegrationContext): I
     lastLogged.set(key, { at: now, suppressed: 0 });
   };
 
-  const fail = (counter: string, msg: string): void => {
+  /** Count an error; log it at most once a minute per `logKey` (default: the counter). */
+  const fail = (counter: string, msg: string, logKey = counter): void => {
     emitter.counter(counter);
     self.error('receiving');
-    warnThrottled(counter, msg);
+    warnThrottled(logKey, msg);
   };
 
   const raise = (e: AlertEvent): void => {
@@ -209,7 +210,7 @@ export function createHostPoller(config: HostConfig, ctx: IntegrationContext): I
 
   const sampleMount = async (mount: string, node: string, now: number, deadlineMs: number): Promise<void> => {
     if (statfsPending.has(mount)) {
-      return fail(`errors.statfs.${node}`, `statfs ${mount} from an earlier sample has still not returned (hung mount?)`);
+      return fail(`errors.statfs.${node}`, `statfs ${mount} from an earlier sample has still not returned (hung mount?)`, `stalled.${node}`);
     }
     statfsPending.add(mount);
     const pending = statfs(mount).finally(() => statfsPending.delete(mount));
