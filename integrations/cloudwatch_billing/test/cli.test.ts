@@ -37,6 +37,8 @@ describe.skipIf(!carbonBin || !whisperBin)('telltale cloudwatch_billing --once (
   let fake: FakeCloudWatch;
   let dir: string;
   const nowSec = () => Math.floor(Date.now() / 1000);
+  /** Start of the hour the dataset was built in (fixed per test, so crossing an hour mid-test is harmless). */
+  let hourStart = 0;
 
   const writeConfig = (graphitePort: number, extra = ''): string => {
     const file = join(dir, `integrations-${Math.random().toString(16).slice(2)}.yaml`);
@@ -68,7 +70,7 @@ ${extra}`,
   beforeEach(() => {
     fake.reset();
     // Hourly points up to the start of the current hour: the 3 h window holds two of them.
-    const hourStart = nowSec() - (nowSec() % H);
+    hourStart = nowSec() - (nowSec() % H);
     fake.state.series = billingDataset({ services: ['AmazonEC2', 'AmazonS3'], accounts: ['111111111111'], endSec: hourStart, hours: 6, everyHours: 1, rate: (s) => (s === 'AmazonEC2' ? 3 : 1) });
   });
 
@@ -77,7 +79,6 @@ ${extra}`,
     const code = await run.exited;
     expect({ code, stderr: run.stderr(), stdout: run.stdout() }).toEqual({ code: 0, stderr: '', stdout: '' });
 
-    const hourStart = nowSec() - (nowSec() % H);
     const prev = hourStart - H;
     const monthStart = Date.UTC(new Date(prev * 1000).getUTCFullYear(), new Date(prev * 1000).getUTCMonth(), 1) / 1000;
     const expected = Math.round(3 * ((prev - monthStart) / H) * 100) / 100;
@@ -134,8 +135,7 @@ ${extra}`,
     try {
       const run = runCli(['cloudwatch_billing', '--once', '--config', writeConfig(carbon.linePort), '--statsd', `127.0.0.1:${statsd.port}`], { env: childEnv() });
       expect({ code: await run.exited, stderr: run.stderr() }).toEqual({ code: 0, stderr: '' });
-      const hourStart = nowSec() - (nowSec() % H);
-      const prev = hourStart - H;
+        const prev = hourStart - H;
       const monthStart = Date.UTC(new Date(prev * 1000).getUTCFullYear(), new Date(prev * 1000).getUTCMonth(), 1) / 1000;
       const newest = Math.round(3 * ((prev - monthStart) / H) * 100) / 100;
       const key = 'ops.aws.billing.111111111111.amazonec2.estimated_charges';
@@ -145,6 +145,20 @@ ${extra}`,
       expect(Number(m?.[1])).toBe(newest);
     } finally {
       await statsd.stop();
+    }
+  });
+
+  it('under `telltale run` polls at start and exits cleanly on SIGTERM', async () => {
+    const run = runCli(['run', '--config', writeConfig(carbon.linePort, '    interval: 1h\n    prefix: aws.billing_run\n')], { env: childEnv() });
+    try {
+        // Its own prefix: the other tests wrote the same buckets under aws.billing into this carbon.
+      await waitForWhisper(carbon, 'ops.aws.billing_run.all.total.estimated_charges', (p) => p.some(([t]) => t === hourStart - H), 20_000, nowSec() - 4 * H);
+      expect(fake.calls.ListMetrics).toBe(1);
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(0);
+      expect(run.stderr()).not.toMatch(/ error |NodeVersionSupportWarning/);
+    } finally {
+      if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
     }
   });
 });
