@@ -89,6 +89,8 @@ export const accessLog = defineIntegration({
       if (!s) sources.set(name, (s = new SourceStats(name, methods, ctx.emitter, mod, format.hasTime)));
       return s;
     };
+    // A named source reports zeros from the start, so its graphs exist before the first line.
+    if (config.name !== undefined) source(config.name);
     const newTailer = (): Tailer => {
       const t = new Tailer({
         patterns,

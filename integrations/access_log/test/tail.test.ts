@@ -1,0 +1,331 @@
+/**
+ * Rotation, truncation and restart guarantees, on real files in a temp dir. Every line carries
+ * its own number as its response time (line i → i ms), so the timer values prove not only how
+ * many lines were counted but that each one was counted exactly once.
+ */
+import {
+  appendFileSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { instance, tempDir, totals, type Instance } from './harness.js';
+
+const FAST = { format: 'nginx_combined_rt', name: 'web', flush_interval: '100ms', poll_interval: '20ms', rotate_wait: '300ms' };
+
+function line(i: number, status = 200): string {
+  return `10.0.${(i >> 8) & 255}.${i & 255} - - [10/Oct/2023:13:55:36 +0000] "GET /n/${i} HTTP/1.1" ${status} 10 "-" "t" ${(i / 1000).toFixed(3)} "-"\n`;
+}
+function lines(from: number, n: number): string {
+  let s = '';
+  for (let i = from; i < from + n; i++) s += line(i);
+  return s;
+}
+function range(from: number, n: number): number[] {
+  return Array.from({ length: n }, (_, k) => from + k);
+}
+
+const requests = (i: Instance): number => i.sink.counters().get('web.requests') ?? 0;
+const times = (i: Instance): number[] => [...(i.sink.timings().get('web.response_time') ?? [])].sort((a, b) => a - b);
+
+async function counted(i: Instance, n: number): Promise<void> {
+  await i.sink.waitFor(() => requests(i) >= n, 10_000).catch((e: Error) => {
+    throw new Error(`${e.message}; counted ${requests(i)} of ${n}; log:\n${i.logs.join('')}`);
+  });
+}
+/** Let three more flushes (and many more polls) pass, so a double count would have shown up. */
+async function settle(i: Instance): Promise<void> {
+  const flushes = (): number => i.sink.samples.filter((s) => s.kind === 'counter' && s.name === 'web.requests').length;
+  const k = flushes();
+  await i.sink.waitFor(() => flushes() >= k + 3, 10_000);
+}
+async function exactly(i: Instance, expected: number[]): Promise<void> {
+  await counted(i, expected.length);
+  await settle(i);
+  expect(requests(i)).toBe(expected.length);
+  expect(times(i)).toEqual([...expected].sort((a, b) => a - b));
+}
+
+function openFds(target: string): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(target)) n++;
+    } catch {
+      /* closed while listing */
+    }
+  }
+  return n;
+}
+
+describe('access_log tailing through rotation and restarts', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let log: string;
+  let stateDir: string;
+  const running: Instance[] = [];
+  const start = async (extra: Record<string, unknown> = {}): Promise<Instance> => {
+    const i = instance({ ...FAST, path: log, ...extra }, { stateDir });
+    running.push(i);
+    await i.integ.start!();
+    return i;
+  };
+
+  beforeEach(() => {
+    tmp = tempDir();
+    log = join(tmp.dir, 'access.log');
+    stateDir = join(tmp.dir, 'state');
+  });
+  afterEach(async () => {
+    for (const i of running.splice(0)) await i.integ.stop();
+    tmp.cleanup();
+  });
+
+  it('T1: counts lines appended while running, each once', async () => {
+    writeFileSync(log, '');
+    const i = await start();
+    for (let k = 0; k < 10; k++) appendFileSync(log, lines(k * 300, 300));
+    await exactly(i, range(0, 3000));
+  });
+
+  it('start_at: end skips what is already there; beginning reads it', async () => {
+    writeFileSync(log, lines(0, 50));
+    const a = await start({ start_at: 'end' });
+    appendFileSync(log, lines(50, 5));
+    await exactly(a, range(50, 5));
+    await a.integ.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+    const b = await start({ start_at: 'beginning' });
+    await exactly(b, range(0, 55));
+  });
+
+  it('T2: rename rotation — late writes to the renamed file and the new file are all counted once', async () => {
+    writeFileSync(log, lines(0, 100));
+    const i = await start({ start_at: 'beginning' });
+    await counted(i, 100);
+    // The web server keeps its descriptor across the rename until it reopens its logs.
+    const writer = openSync(log, 'a');
+    renameSync(log, `${log}.1`);
+    writeSync(writer, lines(100, 50));
+    writeFileSync(log, lines(150, 70));
+    writeSync(writer, lines(220, 30));
+    closeSync(writer);
+    await exactly(i, range(0, 250));
+    expect(totals(i, 'web')['tailer.rotations']).toBe(1);
+    // The drained file is closed once it stays idle for rotate_wait.
+    await i.sink.waitFor(() => openFds(`${log}.1`) === 0, 10_000).catch(() => undefined);
+    expect(openFds(`${log}.1`)).toBe(0);
+  });
+
+  it('T4: copytruncate — lines written after the last read are recovered from the copy', async () => {
+    writeFileSync(log, lines(0, 100));
+    const i = await start({ start_at: 'beginning' });
+    await counted(i, 100);
+    // One synchronous block: no poll can run between these, like a copytruncate racing the tailer.
+    appendFileSync(log, lines(100, 30));
+    copyFileSync(log, `${log}.1`);
+    truncateSync(log, 0);
+    appendFileSync(log, lines(130, 40));
+    await exactly(i, range(0, 170));
+    const t = totals(i, 'web');
+    expect(t['tailer.truncations']).toBe(1);
+    expect(t['tailer.recovered_lines']).toBe(30);
+    expect(t['tailer.gaps']).toBeUndefined();
+  });
+
+  it('T5: copytruncate with the file regrown past the old offset before the next poll (mtail loses these)', async () => {
+    writeFileSync(log, lines(0, 100));
+    const i = await start({ start_at: 'beginning' });
+    await counted(i, 100);
+    copyFileSync(log, `${log}.1`);
+    truncateSync(log, 0);
+    appendFileSync(log, lines(100, 300));
+    await exactly(i, range(0, 400));
+    expect(totals(i, 'web')['tailer.truncations']).toBe(1);
+  });
+
+  it('copytruncate whose copy cannot be found (compressed at once): the gap is counted and logged', async () => {
+    writeFileSync(log, lines(0, 100));
+    const i = await start({ start_at: 'beginning' });
+    await counted(i, 100);
+    appendFileSync(log, lines(100, 20)); // never read: lost with the truncation
+    writeFileSync(`${log}.1.gz`, 'not a candidate');
+    truncateSync(log, 0);
+    appendFileSync(log, lines(120, 5));
+    await exactly(i, [...range(0, 100), ...range(120, 5)]);
+    const t = totals(i, 'web');
+    expect(t['tailer.truncations']).toBe(1);
+    expect(t['tailer.gaps']).toBe(1);
+    expect(i.logs.join('')).toMatch(/no rotated copy found/);
+  });
+
+  it('T7: delete and re-create — the new file is read from its start, the deleted one is closed', async () => {
+    writeFileSync(log, lines(0, 60));
+    const i = await start({ start_at: 'beginning' });
+    await counted(i, 60);
+    rmSync(log);
+    await i.sink.waitFor(() => (i.sink.counters().get('web.tailer.rotations') ?? 0) === 1);
+    writeFileSync(log, lines(60, 10));
+    await exactly(i, range(0, 70));
+    await i.sink.waitFor(() => openFds(`${log} (deleted)`) === 0, 10_000).catch(() => undefined);
+    expect(openFds(`${log} (deleted)`)).toBe(0);
+    expect(openFds(log)).toBe(1);
+  });
+
+  it('T6: a file missing at start is read from its first line when it appears', async () => {
+    const i = await start(); // start_at: end, but the file did not exist yet
+    await settle(i);
+    writeFileSync(log, lines(0, 40));
+    await exactly(i, range(0, 40));
+  });
+
+  it('T8: clean restart — lines written while stopped are counted once', async () => {
+    writeFileSync(log, lines(0, 100));
+    const a = await start({ start_at: 'beginning' });
+    await counted(a, 100);
+    appendFileSync(log, lines(100, 20));
+    await counted(a, 120);
+    await a.integ.stop();
+    appendFileSync(log, lines(120, 30));
+    const b = await start({ start_at: 'beginning' });
+    await exactly(b, range(120, 30));
+    expect(requests(a)).toBe(120);
+    expect(JSON.parse(readFileSync(join(stateDir, 'offsets.json'), 'utf8')).files[0].offset).toBe(readFileSync(log).length);
+  });
+
+  it('T3: restart across a rename rotation — the rest of the old file, then the new one', async () => {
+    writeFileSync(log, lines(0, 100));
+    const a = await start({ start_at: 'beginning' });
+    await counted(a, 100);
+    await a.integ.stop();
+    appendFileSync(log, lines(100, 50));
+    renameSync(log, `${log}.1`);
+    writeFileSync(log, lines(150, 60));
+    const b = await start({ start_at: 'end' }); // start_at must not apply: the path had a saved position
+    await exactly(b, range(100, 110));
+    expect(totals(b, 'web')['tailer.rotations']).toBe(1);
+  });
+
+  it('restart across a copytruncate — the copy supplies the unread lines, the file is read from 0', async () => {
+    writeFileSync(log, lines(0, 100));
+    const a = await start({ start_at: 'beginning' });
+    await counted(a, 100);
+    await a.integ.stop();
+    appendFileSync(log, lines(100, 40));
+    copyFileSync(log, `${log}.1`);
+    truncateSync(log, 0);
+    appendFileSync(log, lines(140, 25));
+    const b = await start();
+    await exactly(b, range(100, 65));
+    expect(totals(b, 'web')['tailer.recovered_lines']).toBe(40);
+  });
+
+  it('T11: same inode, other content after a restart (fingerprint) — read from the start', async () => {
+    writeFileSync(log, lines(0, 100));
+    const a = await start({ start_at: 'beginning' });
+    await counted(a, 100);
+    await a.integ.stop();
+    // Same inode, new content, longer than the saved offset: only the fingerprint can tell.
+    writeFileSync(log, lines(1000, 300));
+    const b = await start();
+    await exactly(b, range(1000, 300));
+  });
+
+  it('T9: after a crash the lines of at most one flush interval are counted again, none lost', async () => {
+    writeFileSync(log, '');
+    const a = await start({ flush_interval: '300ms' });
+    appendFileSync(log, lines(0, 200));
+    await counted(a, 200);
+    await settle(a); // two+ flushes later the positions of those 200 lines are on disk
+    appendFileSync(log, lines(200, 50));
+    await counted(a, 250);
+    // kill -9 now: what is on disk is what the next process finds.
+    const onDisk = readFileSync(join(stateDir, 'offsets.json'));
+    const perFlush = a.sink.samples.filter((s) => s.kind === 'counter' && s.name === 'web.requests').map((s) => s.value);
+    await a.integ.stop();
+    writeFileSync(join(stateDir, 'offsets.json'), onDisk);
+    appendFileSync(log, lines(250, 10));
+    const b = await start();
+    await counted(b, 10);
+    await settle(b);
+    const recounted = requests(b) - 10;
+    expect(recounted).toBeGreaterThanOrEqual(0);
+    // The re-counted lines are exactly the last non-empty flush's lines (or nothing).
+    expect([0, perFlush.filter((v) => v > 0).at(-1)]).toContain(recounted);
+    // Nothing lost: every line 0..259 was counted by a or b.
+    const all = new Set([...times(a), ...times(b)]);
+    expect(range(0, 260).every((n) => all.has(n))).toBe(true);
+  });
+
+  it('T12: a partial last line waits for its end, across a restart too', async () => {
+    writeFileSync(log, '');
+    const a = await start();
+    const l = line(7);
+    appendFileSync(log, l.slice(0, 40));
+    await settle(a);
+    expect(requests(a)).toBe(0);
+    expect(totals(a, 'web')['unparsed']).toBe(0);
+    await a.integ.stop();
+    const b = await start();
+    await settle(b);
+    appendFileSync(log, l.slice(40));
+    await exactly(b, [7]);
+    expect(totals(b, 'web')['unparsed']).toBe(0);
+  });
+
+  it('T13: a 1 MiB line is skipped and counted; the lines around it are counted', async () => {
+    writeFileSync(log, '');
+    const i = await start();
+    appendFileSync(log, lines(0, 10));
+    appendFileSync(log, `10.0.0.1 - - [10/Oct/2023:13:55:36 +0000] "GET /${'a'.repeat(1 << 20)} HTTP/1.1" 200 1 "-" "-" 0.001 "-"\n`);
+    appendFileSync(log, lines(10, 10));
+    await exactly(i, range(0, 20));
+    const t = totals(i, 'web');
+    expect(t['lines.too_long']).toBe(1);
+    expect(t['unparsed']).toBe(1);
+  });
+
+  it('T10: an unreadable state file is reported and start_at is followed', async () => {
+    writeFileSync(log, lines(0, 30));
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(join(stateDir, 'offsets.json'), '{"version":1,"files":[{"path":');
+    const i = await start({ start_at: 'end' });
+    appendFileSync(log, lines(30, 3));
+    await exactly(i, range(30, 3));
+    expect(i.logs.join('')).toMatch(/state file unusable \(not JSON/);
+  });
+
+  it('T15: a glob follows several files, one created later, with per-file source names and excludes', async () => {
+    writeFileSync(join(tmp.dir, 'a.log'), lines(0, 10));
+    writeFileSync(join(tmp.dir, 'b.log'), lines(10, 20));
+    writeFileSync(join(tmp.dir, 'skip.log'), lines(100, 5));
+    const i = instance(
+      { ...FAST, name: undefined, path: join(tmp.dir, '*.log'), exclude: join(tmp.dir, 'skip.log'), start_at: 'beginning' },
+      { stateDir },
+    );
+    running.push(i);
+    await i.integ.start!();
+    writeFileSync(join(tmp.dir, 'c.log'), lines(30, 5));
+    // A rotated name that the glob does not match is not read.
+    writeFileSync(join(tmp.dir, 'a.log.1'), lines(200, 7));
+    await i.sink.waitFor(() => (i.sink.counters().get('c.requests') ?? 0) >= 5);
+    await i.sink.waitFor(() => (i.sink.counters().get('b.requests') ?? 0) >= 20);
+    const c = i.sink.counters();
+    await i.sink.waitFor(() => i.sink.samples.filter((s) => s.name === 'c.requests').length >= 4);
+    expect([c.get('a.requests'), c.get('b.requests'), c.get('c.requests')]).toEqual([10, 20, 5]);
+    expect(i.sink.counters().get('skip.requests')).toBeUndefined();
+    expect([...i.sink.counters().keys()].some((k) => k.startsWith('a_log_1'))).toBe(false);
+    expect(existsSync(join(stateDir, 'offsets.json'))).toBe(true);
+  });
+});
