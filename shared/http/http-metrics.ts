@@ -3,7 +3,7 @@
  * counter and one response-time timer, with the number of distinct routes capped.
  */
 import type { Emitter } from '../emitter/types.js';
-import { methodNode, routeNode, statusClass } from './route-names.js';
+import { routeNode } from './route-names.js';
 
 /** Options shared by every HTTP adapter. */
 export interface HttpMetricsOptions {
@@ -59,40 +59,95 @@ export function createHttpMetrics(opts: HttpMetricsOptions): HttpMetrics {
   const maxRoutes = opts.maxRoutes ?? 100;
   if (!Number.isInteger(maxRoutes) || maxRoutes < 1) throw new RangeError(`maxRoutes must be an integer >= 1, got ${maxRoutes}`);
   const e = opts.emitter.child({ prefix: opts.prefix ?? 'http' });
-  const nodes = new Set<string>();
-  // template → admitted node. Only admitted routes are cached, and the cache is bounded, so
+  const entries = new Map<string, RouteEntry>();
+  // template → admitted route. Only admitted routes are cached, and the cache is bounded, so
   // random URLs past the cap cost a little CPU each but never memory.
-  const byTemplate = new Map<string, string>();
+  const byTemplate = new Map<string, RouteEntry>();
   const maxTemplates = maxRoutes * 8;
+  const unmatched = newEntry(UNMATCHED_ROUTE);
+  const overflow = newEntry(OVERFLOW_ROUTE);
   let overflowed = 0;
 
-  const resolve = (template: string | undefined): string => {
-    if (template === undefined) return UNMATCHED_ROUTE;
+  const resolve = (template: string): RouteEntry => {
     const cached = byTemplate.get(template);
     if (cached !== undefined) return cached;
-    const node = routeNode(template) || UNMATCHED_ROUTE;
-    if (!nodes.has(node)) {
-      if (nodes.size >= maxRoutes) {
+    const node = routeNode(template);
+    if (node === '' || node === UNMATCHED_ROUTE) return unmatched;
+    let entry = entries.get(node);
+    if (entry === undefined) {
+      if (entries.size >= maxRoutes) {
         overflowed++;
         e.counter('route_overflow');
-        return OVERFLOW_ROUTE;
+        return overflow;
       }
-      nodes.add(node);
+      entry = newEntry(node);
+      entries.set(node, entry);
     }
-    if (byTemplate.size < maxTemplates) byTemplate.set(template, node);
-    return node;
+    if (byTemplate.size < maxTemplates) byTemplate.set(template, entry);
+    return entry;
   };
 
   return {
     record(route, method, status, ms) {
-      const key = `${resolve(route)}.${methodNode(method)}.${status === ABORTED ? ABORTED : statusClass(status)}`;
-      e.counter(`requests.${key}`);
+      const entry = route === undefined ? unmatched : resolve(route);
+      // Names are built once per route/method/class and reused: the same string objects every
+      // time keep the emitter's name cache lookups cheap (a fresh concatenation per request
+      // cost ~0.5 us, measured).
+      const mi = methodIndex(method);
+      const ci = status === ABORTED ? ABORTED_INDEX : classIndex(status);
+      const slot = mi * CLASSES.length + ci;
+      let names = entry.names[slot];
+      if (names === undefined) {
+        const key = `${entry.node}.${METHODS[mi]}.${CLASSES[ci]}`;
+        names = entry.names[slot] = [`requests.${key}`, `response_time.${key}`];
+      }
+      e.counter(names[0]);
       // Microsecond resolution is plenty and keeps packets short (no 1.7207819999999998).
-      e.timing(`response_time.${key}`, Math.round(ms * 1000) / 1000);
+      e.timing(names[1], Math.round(ms * 1000) / 1000);
     },
-    routes: () => [...nodes],
+    routes: () => [...entries.keys()],
     get overflowed() {
       return overflowed;
     },
   };
+}
+
+interface RouteEntry {
+  node: string;
+  /** [counter name, timer name] by method index * CLASSES.length + class index. */
+  names: (readonly [string, string] | undefined)[];
+}
+
+function newEntry(node: string): RouteEntry {
+  return { node, names: [] };
+}
+
+const METHODS = ['get', 'post', 'put', 'delete', 'patch', 'head', 'options', 'other'] as const;
+const CLASSES = ['other', '1xx', '2xx', '3xx', '4xx', '5xx', ABORTED] as const;
+const ABORTED_INDEX = CLASSES.length - 1;
+
+/** Index into METHODS; the same folding as {@link methodNode}. */
+function methodIndex(method: string | undefined): number {
+  switch (method) {
+    case 'GET':
+      return 0;
+    case 'POST':
+      return 1;
+    case 'PUT':
+      return 2;
+    case 'DELETE':
+      return 3;
+    case 'PATCH':
+      return 4;
+    case 'HEAD':
+      return 5;
+    case 'OPTIONS':
+      return 6;
+    default:
+      return 7;
+  }
+}
+
+function classIndex(status: number): number {
+  return status >= 100 && status < 600 ? Math.floor(status / 100) : 0;
 }

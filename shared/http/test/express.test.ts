@@ -107,4 +107,29 @@ describe('expressMetrics (Express 5)', () => {
     });
     expect(mw.metrics.overflowed).toBe(2);
   });
+
+  it('mounted sub-apps are reported under their full template; IncomingMessage.prototype is never touched', async () => {
+    const { sink, emitter } = capture();
+    const app = express();
+    const mw = expressMetrics({ emitter });
+    app.use(mw);
+    const admin = express();
+    admin.get('/jobs/:id', (_req, res) => void res.send('job'));
+    app.use('/admin', admin);
+    const port = await listen(app);
+    // The same middleware on a plain node:http server (no Express prototype to hook).
+    const { createServer, IncomingMessage } = await import('node:http');
+    const plain = createServer((req, res) => mw(req, res, () => void res.end('plain')));
+    await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => plain.close(() => r())));
+    await runLoad(port, [{ method: 'GET', path: '/admin/jobs/7' }, { method: 'GET', path: '/admin/nope' }], 1);
+    await runLoad((plain.address() as AddressInfo).port, [{ method: 'GET', path: '/x' }], 1);
+    await sink.waitFor((s) => total(s) >= 3);
+    expect(Object.fromEntries(sink.counters())).toEqual({
+      'test.api.http.requests.admin_jobs_id.get.2xx': 1,
+      'test.api.http.requests.unmatched.get.4xx': 1,
+      'test.api.http.requests.unmatched.get.2xx': 1,
+    });
+    expect(Object.getOwnPropertyDescriptor(IncomingMessage.prototype, 'route')).toBeUndefined();
+  });
 });

@@ -169,3 +169,32 @@ describe('instrumentServer (node:http)', () => {
     expect(sink.counters().has('test.web.http.requests.y.get.2xx')).toBe(false);
   });
 });
+
+describe('createHttpMetrics naming', () => {
+  it('folds methods and status codes into bounded nodes', async () => {
+    const { createHttpMetrics } = await import('../http-metrics.js');
+    const { sink, emitter } = capture();
+    const m = createHttpMetrics({ emitter });
+    m.record('/r', 'GET', 200, 1.23456);
+    m.record('/r', 'PROPFIND', 207, 1);
+    m.record('/r', 'post', 999, 1);
+    m.record('/r', undefined, 'aborted', 1);
+    m.record(undefined, 'OPTIONS', 204, 1);
+    m.record('/r', 'HEAD', 101, 1);
+    m.record('/r', 'PATCH', 302, 1);
+    m.record('/r', 'PUT', 404, 1);
+    m.record('/r', 'DELETE', 503, 1);
+    expect([...sink.counters().keys()]).toEqual([
+      'test.web.http.requests.r.get.2xx',
+      'test.web.http.requests.r.other.2xx',
+      'test.web.http.requests.r.other.other',
+      'test.web.http.requests.r.other.aborted',
+      'test.web.http.requests.unmatched.options.2xx',
+      'test.web.http.requests.r.head.1xx',
+      'test.web.http.requests.r.patch.3xx',
+      'test.web.http.requests.r.put.4xx',
+      'test.web.http.requests.r.delete.5xx',
+    ]);
+    expect(sink.timings().get('test.web.http.response_time.r.get.2xx')).toEqual([1.235]);
+  });
+});
