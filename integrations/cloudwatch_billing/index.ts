@@ -49,6 +49,12 @@ const metrics: readonly MetricDoc[] = [
   },
   { name: 'poller.rate_skipped', type: 'counter', unit: 'count', description: 'Rate points not emitted because the estimate went down within a month (a credit or revision).' },
   { name: 'poller.duration_ms', type: 'timer', unit: 'ms', description: 'Duration of one poll.' },
+  {
+    name: 'poller.clock_offset_s',
+    type: 'gauge',
+    unit: 's',
+    description: "AWS's clock minus this host's, as the SDK measured it from CloudWatch's Date header (0 when in sync); a warning is logged from 4 minutes.",
+  },
 ];
 
 /**
@@ -72,6 +78,9 @@ function sinkTotals(stats: EmitterStats): { failed: number; queued: number; sent
   }
   return { failed, queued, sent, detail: detail.join(', ') };
 }
+
+/** AWS rejects signatures more than 5 minutes off; the SDK corrects from 4 minutes on. */
+const CLOCK_WARN_SECONDS = 240;
 
 /** How long a poll waits for the sinks to take its datapoints before calling the sink down. */
 const SINK_WAIT_MS = 6_000;
@@ -131,6 +140,7 @@ function createPoller(config: CloudwatchBillingConfig, ctx: IntegrationContext) 
       await resolveCredentials(client, config, signal);
       const window = billingWindow(ctx.clock.now(), config.lookback);
       const r = await fetchBilling(client, window, config.accounts, signal, log);
+      checkClock(client.config.systemClockOffset);
       const fetched = r.series.reduce((n, s) => n + s.points.length, 0);
       ctx.self.received(fetched);
 
@@ -180,6 +190,19 @@ function createPoller(config: CloudwatchBillingConfig, ctx: IntegrationContext) 
       throw typed;
     } finally {
       e.timing('poller.duration_ms', Math.max(0, ctx.clock.now() - started));
+    }
+  };
+
+  // The SDK re-signs with AWS's time after a "Signature expired" (it reads the Date header),
+  // so requests work on a host whose clock is off; the window and the emitter's timestamp
+  // checks still use the local clock, so say so.
+  const checkClock = (offsetMs: number | undefined): void => {
+    const offset = Math.round((offsetMs ?? 0) / 1000);
+    e.gauge('poller.clock_offset_s', offset);
+    if (Math.abs(offset) >= CLOCK_WARN_SECONDS) {
+      log.warn(`this host's clock is ${Math.round(Math.abs(offset) / 60)} min ${offset > 0 ? 'behind' : 'ahead of'} AWS; the poll window may miss or skip the newest hour: fix NTP`, {
+        offset_s: offset,
+      });
     }
   };
 

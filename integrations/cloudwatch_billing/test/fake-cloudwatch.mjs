@@ -125,6 +125,7 @@ export async function startFakeCloudWatch(options = {}) {
     faults: [],
     /** Per-series result StatusCode overrides, by dimension key ("Currency=USD,ServiceName=AmazonEC2"). */
     resultStatus: {},
+    /** The fake's clock: signatures more than 5 minutes off it are rejected, and it is sent as `Date`. */
     now: options.now ?? (() => Date.now()),
   };
   const requests = [];
@@ -263,6 +264,8 @@ export async function startFakeCloudWatch(options = {}) {
   };
 
   const server = createServer((req, res) => {
+    // Like AWS, every answer carries the server's time: the SDK corrects its signing clock from it.
+    res.setHeader('date', new Date(state.now()).toUTCString());
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {

@@ -75,6 +75,7 @@ beforeEach(() => {
   fake.state.series = dataset();
   fake.state.listPageSize = 500;
   fake.state.maxDatapointsPerPage = 100_800;
+  fake.state.now = () => Date.now();
   restoreEnv = setAwsEnv(staticKeysEnv());
 });
 afterEach(() => restoreEnv());
@@ -359,6 +360,17 @@ describe('faults', () => {
     const r = await poll({ endpoint: fake.url, timeout: '1s', socket_timeout: '30s' });
     const err = expectBillingError(r.error, 'temporary');
     expect(err.message).toMatch(/GetMetricData did not finish: the poll deadline \(timeout\) passed/);
+  });
+
+  it('works on a host whose clock is 15 minutes behind (SDK re-signs with AWS time) and warns about it', async () => {
+    fake.state.now = () => Date.now() + 15 * 60_000;
+    const r = await poll({ endpoint: fake.url });
+    expect(r.error).toBeUndefined();
+    // The first request was rejected as expired, the retry carried a corrected signing time.
+    expect(fake.requestsFor('ListMetrics')).toHaveLength(2);
+    expect(r.points('all.total.estimated_charges')).toHaveLength(8);
+    expect(r.sink.gauges().get('aws.billing.poller.clock_offset_s')).toBeGreaterThan(14 * 60);
+    expect(r.logs.some((l) => / warn .*clock is 15 min behind AWS/.test(l))).toBe(true);
   });
 
   it('fails fast with 75 when nothing listens on the endpoint', async () => {
