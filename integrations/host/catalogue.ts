@@ -80,9 +80,12 @@ export class ThresholdKeyError extends Error {
   override name = 'ThresholdKeyError' as const;
   /** Config path of the offending key, for the loader to map to file:line. */
   readonly path: readonly string[];
+  /** The message without the key (for a schema issue, which carries the path itself). */
+  readonly detail: string;
   constructor(key: string, message: string) {
     super(`thresholds.${key}: ${message}`);
     this.path = ['thresholds', key];
+    this.detail = message;
   }
 }
 
@@ -95,10 +98,11 @@ const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
  *   `disk.size.percent` (every mount), `net.in.errors` (every interface);
  * - one instance: `disk.size.root.percent`, `net.eth0.in.errors`, `command.queue.pending`.
  * Mounts and commands are known from the config, so a misspelt one is an error too; devices and
- * interfaces only exist at run time, so any name is accepted there.
+ * interfaces only exist at run time, so any name is accepted there. Without `known.mounts` /
+ * `known.commands` (the schema check, which cannot see the sibling keys) any name is accepted.
  * Throws ThresholdKeyError naming the key when nothing matches.
  */
-export function resolveThreshold(key: string, spec: ThresholdSpec, known: { mounts: readonly string[]; commands: readonly string[] }): ThresholdRule {
+export function resolveThreshold(key: string, spec: ThresholdSpec, known: { mounts?: readonly string[]; commands?: readonly string[] }): ThresholdRule {
   const target = ALIASES[key] ?? key;
   // alerts.active is about the alerts themselves; watching it would alert on alerting.
   const gauges = hostMetrics.filter((m) => m.type === 'gauge' && !m.name.startsWith('alerts.'));
@@ -106,7 +110,7 @@ export function resolveThreshold(key: string, spec: ThresholdSpec, known: { moun
 
   if (target.startsWith('command.')) {
     const name = target.slice('command.'.length);
-    if (known.commands.includes(name)) return rule((m) => m === target);
+    if (!known.commands || known.commands.includes(name)) return rule((m) => m === target);
     const hint = closest(name, known.commands);
     throw new ThresholdKeyError(
       key,
@@ -127,7 +131,7 @@ export function resolveThreshold(key: string, spec: ThresholdSpec, known: { moun
     const pattern = new RegExp(`^${nodes.map((n) => (n.startsWith('<') ? '[^.]+' : escape(n))).join('\\.')}$`);
     if (generic === target) return rule((metric) => pattern.test(metric));
     if (pattern.test(target)) {
-      if (nodes.includes('<mount>')) {
+      if (nodes.includes('<mount>') && known.mounts) {
         const mountAt = nodes.indexOf('<mount>');
         const node = target.split('.')[mountAt]!;
         const configured = known.mounts.map(mountNode);
@@ -150,6 +154,19 @@ export function resolveThreshold(key: string, spec: ThresholdSpec, known: { moun
   const hint = closest(key, candidates);
   throw new ThresholdKeyError(
     key,
-    `the host integration emits no metric "${key}"${prefixHint}${hint ? ` (did you mean "${hint}"?)` : ''}; thresholds can watch: ${candidates.join(', ')}, one instance like disk.size.root.percent, or command.<name>`,
+    `the host integration emits no metric "${key}"${prefixHint}${hint ? ` (did you mean "${hint}"?)` : ''}; thresholds can watch ${grouped(candidates)}, one instance like disk.size.root.percent, or command.<name>`,
   );
+}
+
+/** memory.used, memory.free → memory.{used,free}: keeps the list of watchable names readable. */
+function grouped(names: readonly string[]): string {
+  const groups = new Map<string, string[]>();
+  for (const n of names) {
+    const at = n.lastIndexOf('.');
+    const [parent, leaf] = at === -1 ? ['', n] : [n.slice(0, at), n.slice(at + 1)];
+    const g = groups.get(parent);
+    if (g) g.push(leaf);
+    else groups.set(parent, [leaf]);
+  }
+  return [...groups].map(([parent, leaves]) => (parent === '' ? leaves.join(', ') : leaves.length === 1 ? `${parent}.${leaves[0]}` : `${parent}.{${leaves.join(',')}}`)).join(', ');
 }

@@ -17,6 +17,7 @@ import {
   type Path,
   type Schema,
 } from '../../shared/config/schema.js';
+import { resolveThreshold, ThresholdKeyError } from './catalogue.js';
 
 /** A threshold after parsing: the plain-number form means `{ above: N }`. */
 export interface ThresholdSpec {
@@ -88,6 +89,34 @@ function thresholdSpec(): Schema<ThresholdSpec> {
   };
 }
 
+/**
+ * The thresholds mapping. Keys are checked against the metric catalogue here, so a typo like
+ * `memory.percnt` is reported by the loader at its file:line:col. Keys that depend on sibling
+ * settings (a mount in `disks`, a command name) are checked again in create(), which sees them.
+ */
+function thresholdsSchema(doc: string): Schema<Record<string, ThresholdSpec>> {
+  // default() and describe() are applied to the base: the wrapper's own would drop this parse.
+  const base = record(thresholdSpec()).default({}).describe(doc);
+  return {
+    ...base,
+    parse(value: unknown, path: Path, ctx: ParseContext) {
+      const r = base.parse(value, path, ctx);
+      if (r === INVALID) return r;
+      let bad = false;
+      for (const [key, spec] of Object.entries(r)) {
+        try {
+          resolveThreshold(key, spec, {});
+        } catch (e) {
+          if (!(e instanceof ThresholdKeyError)) throw e;
+          ctx.issues.push({ path: [...path, key], atKey: true, message: e.detail });
+          bad = true;
+        }
+      }
+      return bad ? INVALID : r;
+    },
+  };
+}
+
 /** A name that becomes metric path nodes: `queue.pending` → `command.queue.pending`. */
 const metricName = str({
   nonEmpty: true,
@@ -146,7 +175,7 @@ export const hostSchema = obj({
   /** Gauges from shell commands or files that print one number (queue lengths, row counts). */
   commands: list(commandGauge).default([]).describe('gauges from commands or files that print one number'),
   /** metric → threshold; the metric is relative to the prefix (memory.percent, disk.size.percent, load). */
-  thresholds: record(thresholdSpec()).default({}).describe('metric: threshold (number = above), or {above|below, clear, hold}'),
+  thresholds: thresholdsSchema('metric: threshold (number = above), or {above|below, clear, hold}'),
   /** Where alerts go besides the log (always on). */
   alerts: list(tagged('type', { log: obj({}), webhook: webhookAlert })).default([]).describe('alert sinks besides the log: webhook'),
 });

@@ -53,7 +53,8 @@ describe('telltale host (CLI)', () => {
     const r = runCli(['host', '--once', '--print', '--config', file]);
     runs.push(r);
     expect(await r.exited, r.stderr()).toBe(78);
-    expect(r.stderr()).toMatch(/integrations\.host: thresholds\.memory\.percnt: .*did you mean "memory\.percent"/);
+    // Reported by the loader at the key's position in the file.
+    expect(r.stderr()).toMatch(/integrations\.yaml:5:7: integrations\.host\.thresholds\.memory\.percnt: .*did you mean "memory\.percent"/);
   });
 });
 
