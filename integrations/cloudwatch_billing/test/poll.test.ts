@@ -141,6 +141,17 @@ describe('cloudwatch_billing against a fake CloudWatch (real SDK)', () => {
     for (const q of body.MetricDataQueries) expect(q.MetricStat).toMatchObject({ Period: 3600, Stat: 'Maximum' });
   });
 
+  it('the fake refuses the awsQuery protocol of SDKs <= 3.948, so an SDK protocol change fails here loudly', async () => {
+    const res = await fetch(fake.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'Action=ListMetrics&Version=2010-08-01&Namespace=AWS%2FBilling',
+    });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('x-amzn-query-error')).toBe('UnsupportedProtocol;Sender');
+    expect(await res.text()).toMatch(/speaks AWS JSON 1\.0/);
+  });
+
   it('follows NextToken on ListMetrics and GetMetricData (PartialData) and maps results back by Id', async () => {
     const whole = await poll({ endpoint: fake.url });
     fake.reset();
