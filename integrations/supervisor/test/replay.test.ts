@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../test/helpers/cli.js';
+import { startLineServer } from '../../../test/helpers/servers.js';
 import { codePointLength, createProtocolParser, formatEnvelope, type ListenerEvent } from '../protocol.js';
 
 const capture = readFileSync(fileURLToPath(new URL('./fixtures/capture.bin', import.meta.url)));
@@ -89,5 +90,35 @@ describe('supervisor capture replay', () => {
     expect(err).toMatch(/^stats\.gauges\.replay\.supervisor\.supervisord\.processes\.fatal 1 \d+$/m);
     expect(err).toMatch(new RegExp(`^stats\\.counters\\.replay\\.supervisor\\.listener\\.events\\.count ${HEADERS.length} \\d+$`, 'm'));
     expect(err).not.toMatch(/protocol_errors/);
+  });
+
+  it('compat sulphite through the real Graphite sink: one Sulphite line per PROCESS_STATE event', async () => {
+    // Expected names derived here independently: Sulphite's rule, then telltale's node sanitising.
+    const want = parseAll(capture)
+      .filter((e) => e.header.eventname.startsWith('PROCESS_STATE_'))
+      .map((e) => {
+        const tok = Object.fromEntries(e.payload.toString('utf8').split(' ').map((t) => [t.slice(0, t.indexOf(':')), t.slice(t.indexOf(':') + 1)]));
+        const name = tok['processname'] === tok['groupname'] ? tok['processname']! : `${tok['processname']}_${tok['groupname']}`;
+        const node = name.replace(/[. ]/g, '_').replace(/[^A-Za-z0-9_-]+/g, '_').replace(/_{2,}/g, '_');
+        return `events.${node}.${tok['from_state']!.toLowerCase()}.${e.header.eventname.toLowerCase()}.web01 1`;
+      });
+    expect(want).toContain('events.crasher.backoff.process_state_fatal.web01 1');
+    expect(want).toContain('events.w_rker_v2.stopped.process_state_starting.web01 1');
+    expect(want).toContain('events.wa_pool.stopped.process_state_starting.web01 1');
+    const srv = await startLineServer();
+    try {
+      const dir = mkdtempSync(join(tmpdir(), 'telltale-sv-sulphite-'));
+      dirs.push(dir);
+      const yaml = join(dir, 'integrations.yaml');
+      writeFileSync(yaml, 'emitter:\n  prefix: ""\nintegrations:\n  supervisor:\n    prefix: events\n    compat: sulphite\n    sulphite_suffix: web01\n    resync: false\n');
+      const run = runCli(['supervisor', '--config', yaml, '--graphite', `127.0.0.1:${srv.port}`], { input: capture });
+      expect(await run.exited, run.stderr()).toBe(0);
+      const lines = srv.lines.filter((l) => l.startsWith('events.')).map((l) => l.replace(/ \d+$/, ''));
+      expect(lines).toEqual(want);
+      // Sulphite mode sends nothing of telltale's own scheme under the instance prefix.
+      expect(srv.lines.some((l) => l.includes('.listener.') || l.includes('.starts'))).toBe(false);
+    } finally {
+      await srv.close();
+    }
   });
 });

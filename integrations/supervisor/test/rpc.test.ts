@@ -77,7 +77,7 @@ describe('supervisor XML-RPC', () => {
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
-    const serve = async (handler: (auth: string | undefined, body: string) => { status: number; body: string }): Promise<string> => {
+    const serve = async (handler: (auth: string | undefined, body: string) => { status: number; body: string }, over: 'unix' | 'tcp' = 'unix'): Promise<string> => {
       dir = mkdtempSync(join(tmpdir(), 'telltale-sv-rpc-'));
       const sock = join(dir, 'rpc.sock');
       server = createServer((req, res) => {
@@ -89,6 +89,11 @@ describe('supervisor XML-RPC', () => {
           res.end(r.body);
         });
       });
+      if (over === 'tcp') {
+        await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+        const addr = server.address();
+        return `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+      }
       await new Promise<void>((r) => server!.listen(sock, r));
       return `unix://${sock}`;
     };
@@ -116,6 +121,18 @@ describe('supervisor XML-RPC', () => {
       expect(g.get('supervisor.w_rker_v2.w_rker_v2.state')).toBe(0);
       expect(g.get('supervisor.supervisord.processes.running')).toBe(2);
       expect(g.get('supervisor.supervisord.processes.fatal')).toBe(1);
+      await i.stop();
+    });
+
+    it('over http:// ([inet_http_server]) as well', async () => {
+      const url = await serve(() => ({ status: 200, body: ALL }), 'tcp');
+      const t = testContext({ prefix: 'supervisor' });
+      const r = validate(supervisorSchema, { server_url: url });
+      if ('issues' in r) throw new Error('config');
+      const i = supervisor.create(r.value, t.ctx);
+      await i.start!();
+      await t.sink.waitFor((s) => s.counters().get('supervisor.listener.resync.ok') === 1, 10_000);
+      expect(t.sink.gauges().get('supervisor.pool.wa.up')).toBe(1);
       await i.stop();
     });
 
