@@ -187,7 +187,8 @@ function parseTime(buf: Buffer, s: number, e: number, unitUs: number): number {
   let seenDot = false;
   for (let i = s; i < e; i++) {
     const b = buf[i]!;
-    if (b === DOT && !seenDot) {
+    // %D and %{us}T are integers: a decimal there means the format does not fit the line.
+    if (b === DOT && !seenDot && unitUs !== 1) {
       seenDot = true;
       continue;
     }
@@ -295,7 +296,11 @@ export function parseLine(
     if (!t.isField) {
       const lit = t.literal;
       const n = lit.length;
-      if (p + n > e) return p === e && out.status > 0;
+      if (p + n > e) {
+        // The line ends inside or at this separator: accepted when what is left matches it.
+        for (let k = 0; p + k < e; k++) if (buf[p + k] !== lit[k]) return false;
+        return out.status > 0;
+      }
       if (buf[p] !== lit[0]) return false;
       for (let k = 1; k < n; k++) if (buf[p + k] !== lit[k]) return false;
       p += n;
@@ -320,7 +325,11 @@ export function parseLine(
       p = at + 1;
       fe = p;
     } else {
-      fe = e;
+      // Last field: a number ends at a space (extra fields may follow); text runs to the end.
+      if (t.role === ROLE_STATUS || t.role === ROLE_BYTES || t.role === ROLE_TIME) {
+        const at = quotes.byte(buf, p, e, SPACE);
+        fe = at < 0 ? e : at;
+      } else fe = e;
       p = e;
     }
     if (t.role !== 0 && !applyRole(t.role, t.timeUnitUs, buf, fs, fe, out, methods, wantPath)) return false;
