@@ -1,0 +1,129 @@
+#!/usr/bin/env node
+/**
+ * puppet_reports: parse + emit time for a real 500-resource and a 5,000-resource Puppet report,
+ * fast path vs full-document parse, next to Ruby's own load of the same file (Puppet's safe_load
+ * + Report.from_data_hash, timed inside Ruby so interpreter start-up is excluded), in this run.
+ *
+ * The reports come from real `puppet apply` runs (cached in $TMPDIR/telltale-bench-puppet so a
+ * second run takes seconds). Needs `npm run build`, puppet and ruby; prints why and exits 0 when
+ * they are missing.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dist = join(root, 'dist');
+const truthRb = join(root, 'integrations/puppet_reports/test/truth.rb');
+
+function has(bin) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+if (!existsSync(join(dist, 'integrations/puppet_reports/parse.js'))) {
+  process.stdout.write('puppet_reports bench: dist/ not built (run npm run build); skipped\n');
+  process.exit(0);
+}
+if (!has('puppet') || !has('ruby')) {
+  process.stdout.write('puppet_reports bench: puppet and ruby are needed (apt-get install puppet); skipped\n');
+  process.exit(0);
+}
+
+const { parseReport } = await import(join(dist, 'integrations/puppet_reports/parse.js'));
+const { runPoints } = await import(join(dist, 'integrations/puppet_reports/points.js'));
+const { createEmitter } = await import(join(dist, 'shared/emitter/emitter.js'));
+
+const cache = join(tmpdir(), 'telltale-bench-puppet');
+
+/** A real report of an n-resource catalog (first run: everything changes, ~1.3 KB/resource). */
+function report(n) {
+  const dir = join(cache, `r${n}`);
+  const reportdir = join(dir, 'reports');
+  const cert = `bench${n}.example.com`;
+  const hostDir = join(reportdir, cert);
+  if (existsSync(hostDir) && readdirSync(hostDir).some((f) => f.endsWith('.yaml'))) {
+    return join(hostDir, readdirSync(hostDir).filter((f) => f.endsWith('.yaml')).sort().at(-1));
+  }
+  mkdirSync(join(dir, 'out'), { recursive: true });
+  const pp = join(dir, 'site.pp');
+  writeFileSync(pp, `file { '${dir}/out/d': ensure => directory }\nInteger[1, ${n - 1}].each |$i| { file { "${dir}/out/d/f\${i}": content => "file \${i}\\n" } }\n`);
+  const t0 = Date.now();
+  try {
+    execFileSync('puppet', ['apply', '--confdir', join(dir, 'conf'), '--vardir', join(dir, 'var'), '--codedir', join(dir, 'code'),
+      '--logdir', join(dir, 'log'), '--rundir', join(dir, 'run'), '--publicdir', join(dir, 'public'), '--reportdir', reportdir,
+      '--reports', 'store', '--report', '--certname', cert, '--color', 'false', pp], { stdio: 'ignore', timeout: 120_000 });
+  } catch {
+    // exit codes 2/4/6 are fine; a missing report below is not.
+  }
+  process.stderr.write(`generated a ${n}-resource report with puppet apply in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  return join(hostDir, readdirSync(hostDir).filter((f) => f.endsWith('.yaml')).sort().at(-1));
+}
+
+/** A sink that only counts: we measure our work, not a transport. */
+function nullSink() {
+  let n = 0;
+  const noop = () => void n++;
+  return {
+    name: 'null', counter: noop, gauge: noop, gaugeDelta: noop, timing: noop, set: noop, datapoint: noop,
+    flush: async () => {}, close: async () => {}, stats: () => ({ sent: n, bytes: 0, dropped: {}, errors: 0, queued: 0, reconnects: 0 }),
+  };
+}
+
+const emitter = createEmitter({ sinks: [nullSink()], selfMetrics: false, flushIntervalMs: 3_600_000, maxPastSeconds: 10 * 366 * 86_400 }).child({ prefix: 'puppet' });
+
+function parseAndEmit(text, where, forceFull) {
+  const run = parseReport(text, where, { forceFull });
+  const pts = runPoints(run, { compat: 'default', evenupSuffix: 'puppet', evenupReverseHost: true });
+  const ts = Math.floor(run.time);
+  for (const p of pts) emitter.datapoint(p.name, p.value, ts);
+  return pts.length;
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function time(fn, runs) {
+  fn(); // warm-up
+  const out = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    fn();
+    out.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return median(out);
+}
+
+const rows = [];
+for (const [n, runs, rubyRuns] of [[500, 15, 5], [5000, 5, 2]]) {
+  const file = report(n);
+  const text = readFileSync(file, 'utf8');
+  const points = parseAndEmit(text, file, false);
+  const fast = time(() => parseAndEmit(text, file, false), runs);
+  const full = time(() => parseAndEmit(text, file, true), runs);
+  const ruby = JSON.parse(execFileSync('ruby', [truthRb, '--time', String(rubyRuns), file], { encoding: 'utf8', timeout: 120_000 })).ms_per_load;
+  rows.push({ n, bytes: statSync(file).size, points, fast, full, ruby });
+}
+
+const fmt = (ms) => `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
+const lines = [
+  'puppet_reports: parse + emit one real puppet apply report (median; Ruby = Puppet safe_load + from_data_hash, same file, same run)',
+  '',
+  `${'catalog'.padEnd(16)}${'file'.padStart(10)}${'points'.padStart(8)}${'fast path'.padStart(12)}${'full parse'.padStart(13)}${'Ruby load'.padStart(12)}${'Ruby/fast'.padStart(11)}${'Ruby/full'.padStart(11)}`,
+];
+for (const r of rows) {
+  lines.push(
+    `${`${r.n} resources`.padEnd(16)}${`${(r.bytes / 1024 / 1024).toFixed(2)} MB`.padStart(10)}${String(r.points).padStart(8)}${fmt(r.fast).padStart(12)}${fmt(r.full).padStart(13)}${fmt(r.ruby).padStart(12)}${`${(r.ruby / r.fast).toFixed(1)}x`.padStart(11)}${`${(r.ruby / r.full).toFixed(1)}x`.padStart(11)}`,
+  );
+}
+lines.push('', `node peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (both files, both paths)`);
+lines.push('fast path = root scalars + metrics block only, log levels counted by line; full = the whole document through js-yaml.');
+process.stdout.write(lines.join('\n') + '\n');
