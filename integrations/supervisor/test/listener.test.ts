@@ -212,6 +212,29 @@ describe('supervisor listener (create + testContext)', () => {
     expect(counters.get('supervisor.a.a.state.running')).toBe(1);
   });
 
+  it('detect_drops auto is off in a pool with numprocs > 1; include_self: false skips our own process', async () => {
+    const saved = { p: process.env['SUPERVISOR_PROCESS_NAME'], g: process.env['SUPERVISOR_GROUP_NAME'] };
+    // What supervisord sets for member 0 of [eventlistener:telltale] numprocs=2.
+    process.env['SUPERVISOR_PROCESS_NAME'] = 'telltale_0';
+    process.env['SUPERVISOR_GROUP_NAME'] = 'telltale';
+    try {
+      const d = await startListener({ include_self: false });
+      await d.send(...state('telltale_0', 'telltale', 'RUNNING', 'from_state:STARTING pid:1'), { serial: 3, poolserial: 1 });
+      await d.send(...state('telltale_1', 'telltale', 'RUNNING', 'from_state:STARTING pid:2'), { serial: 9, poolserial: 4 });
+      d.t.stdin.end();
+      await d.done;
+      const counters = d.t.sink.counters();
+      expect(counters.get('supervisor.listener.dropped')).toBeUndefined();
+      expect(counters.get('supervisor.telltale.telltale_0.state.running')).toBeUndefined();
+      expect(counters.get('supervisor.telltale.telltale_1.state.running')).toBe(1);
+    } finally {
+      for (const [k, v] of [['SUPERVISOR_PROCESS_NAME', saved.p], ['SUPERVISOR_GROUP_NAME', saved.g]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+
   it('names: dots and punctuation become _, non-ASCII-only names keep their depth', async () => {
     expect(nodeName('wörker|x#1@y,z.v2')).toBe('w_rker_x_1_y_z_v2');
     expect(nodeName('日本')).toBe('xe697a5e69cac');
