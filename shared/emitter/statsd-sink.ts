@@ -39,6 +39,9 @@ export function createStatsdSink(o: StatsdSinkOptions): Sink {
   const timerRate = o.timerSampleRate ?? 1;
   const random = o.random ?? Math.random;
   const counters = new Map<string, number>();
+  // Datapoints carry history (a report's or CloudWatch's window); statsd can only hold the
+  // latest, so keep the newest per name and send it once per flush.
+  const datapoints = new Map<string, { value: number; ts: number }>();
   const transport = o.address.transport === 'udp' ? createUdp(o, stats, maxPacket) : createStream(o, stats);
 
   const gaugeLine = (n: string, v: number): void => {
@@ -75,11 +78,15 @@ export function createStatsdSink(o: StatsdSinkOptions): Sink {
     set(n, member) {
       transport.line(`${n}:${member}|s`);
     },
-    datapoint(n, value) {
-      // statsd has no timestamp field: the latest value becomes a gauge.
-      gaugeLine(n, value);
+    datapoint(n, value, ts) {
+      const prev = datapoints.get(n);
+      if (!prev || ts >= prev.ts) datapoints.set(n, { value, ts });
     },
     async flush() {
+      if (datapoints.size > 0) {
+        for (const [n, d] of datapoints) gaugeLine(n, d.value);
+        datapoints.clear();
+      }
       if (counters.size > 0) {
         for (const [n, v] of counters) transport.line(`${n}:${formatValue(v)}|c`);
         counters.clear();

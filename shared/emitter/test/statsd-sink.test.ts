@@ -58,6 +58,19 @@ describe('statsd sink on the wire', () => {
     expect(srv.lines()).toContain('g.billing:12.5|g');
   });
 
+  it('sends only the newest datapoint per name per flush, as a gauge (statsd cannot hold history)', async () => {
+    const srv = await udp();
+    const sink = createStatsdSink({ address: { transport: 'udp', host: '127.0.0.1', port: srv.port } });
+    const e = createEmitter({ sinks: [sink], selfMetrics: false });
+    const now = Math.floor(Date.now() / 1000);
+    e.datapoint('dp.bill', 3, now - 300);
+    e.datapoint('dp.bill', 5, now - 60);
+    e.datapoint('dp.bill', 4, now - 120);
+    await e.close();
+    await srv.waitFor((s) => s.lines().length >= 1);
+    expect(srv.lines()).toEqual(['dp.bill:5|g']);
+  });
+
   it('applies sample rates client-side and marks the line with @rate', async () => {
     const srv = await udp();
     const sink = createStatsdSink({ address: { transport: 'udp', host: '127.0.0.1', port: srv.port }, aggregateCounters: false });
