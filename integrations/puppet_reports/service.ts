@@ -11,6 +11,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { hostname } from 'node:os';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Integration, IntegrationContext } from '../../shared/integration.js';
 import type { InferShape } from '../../shared/config/schema.js';
@@ -488,6 +489,9 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
       rescanner = undefined;
       await Promise.all(watchers.splice(0).map((w) => w.close()));
       await queue;
+      // A settled fs promise stays an active libuv request until the loop turns; turn it once so
+      // "stopped" really means no handles or requests left behind.
+      await nextTurn();
     },
   };
   return api;
