@@ -4,6 +4,7 @@
  * bounded number of attempts. The queue is bounded too; everything dropped or given up on is
  * counted and logged.
  */
+import { createHash } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Emitter } from '../../shared/emitter/types.js';
@@ -40,6 +41,9 @@ export function webhookBody(format: WebhookConfig['format'], a: AlertPayload): u
       // Sentry store API event: one issue per host+metric via the fingerprint, the recovery
       // arrives as an info-level event in the same issue.
       return {
+        // Derived from the alert, not random: a retried delivery carries the same id, so Sentry
+        // de-duplicates it if an earlier attempt did arrive after all.
+        event_id: createHash('md5').update(`${a.host}\u0000${a.metric}\u0000${a.key}\u0000${a.state}\u0000${a.at}`).digest('hex'),
         message: a.text,
         level: a.state === 'fired' ? 'error' : 'info',
         logger: 'telltale.host',

@@ -137,6 +137,8 @@ describe('webhook alert sink', () => {
     expect(json).toEqual({ ...payload(25), source: 'telltale' });
     expect(slack).toEqual({ text: 'ALERT host.load.1 = 25 > 20 on web1' });
     expect(sentry).toEqual(webhookBody('sentry', payload(25)));
+    expect(sentry!['event_id']).toMatch(/^[0-9a-f]{32}$/);
+    expect(webhookBody('sentry', { ...payload(25), state: 'recovered' })).not.toMatchObject({ event_id: sentry!['event_id'] });
     expect(sentry).toMatchObject({
       message: 'ALERT host.load.1 = 25 > 20 on web1',
       level: 'error',
