@@ -78,7 +78,14 @@ export interface WebhookSink {
   readonly queued: number;
 }
 
-type Attempt = { ok: true } | { ok: false; retryable: boolean; reason: string };
+type Attempt = { ok: true } | { ok: false; retryable: boolean; reason: string; retryAfterMs?: number };
+
+/** Retry-After in seconds (Slack sends it with 429); HTTP-dates are rare here and ignored. */
+function retryAfterMs(header: string | string[] | undefined): number | undefined {
+  const v = Array.isArray(header) ? header[0] : header;
+  if (v === undefined || !/^\s*\d+\s*$/.test(v)) return undefined;
+  return Number(v) * 1000;
+}
 
 const MAX_RESPONSE_BYTES = 4096;
 
@@ -136,13 +143,16 @@ export function createWebhookSink(cfg: WebhookConfig, deps: WebhookDeps): Webhoo
         res.on('end', () => {
           const status = res.statusCode ?? 0;
           if (status >= 200 && status < 300) done({ ok: true });
-          else
+          else {
+            const after = retryAfterMs(res.headers['retry-after']);
             done({
               ok: false,
               // 429 and 5xx are the receiver's temporary trouble; other 4xx will not get better.
               retryable: status === 429 || status >= 500,
               reason: `HTTP ${status}${text ? `: ${text.slice(0, 200).replace(/\s+/g, ' ')}` : ''}`,
+              ...(after !== undefined ? { retryAfterMs: after } : {}),
             });
+          }
         });
       });
       req.end(body);
@@ -185,7 +195,8 @@ export function createWebhookSink(cfg: WebhookConfig, deps: WebhookDeps): Webhoo
       counters.counter('retries');
       // Full jitter keeps many hosts that alerted together from retrying in lockstep.
       const cap = Math.min(cfg.max_backoff, cfg.backoff * 2 ** n);
-      const delay = Math.round(cap / 2 + (random() * cap) / 2);
+      // The receiver's own Retry-After wins over our backoff, within max_backoff.
+      const delay = Math.min(cfg.max_backoff, Math.max(Math.round(cap / 2 + (random() * cap) / 2), r.retryAfterMs ?? 0));
       deps.log.warn(`alert webhook: attempt ${n + 1} failed (${r.reason}); retrying in ${delay}ms`, { url: where });
       await sleep(delay);
     }

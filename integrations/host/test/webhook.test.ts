@@ -161,6 +161,20 @@ describe('webhook alert sink', () => {
     expect(t.logs.join('')).toMatch(/attempt 1 failed \(HTTP 503: busy\); retrying in \d+ms/);
   });
 
+  it('honours Retry-After on 429, within max_backoff', async () => {
+    const r = await receiver((n, res) => (n === 1 ? res.writeHead(429, { 'retry-after': '1' }).end() : res.writeHead(200).end()));
+    const { t, w } = sink({ url: r.url, retries: 2, backoff: '10ms' });
+    w.send(payload(30));
+    await w.idle();
+    expect(r.requests).toHaveLength(2);
+    expect(t.logs.join('')).toMatch(/attempt 1 failed \(HTTP 429\); retrying in 1000ms/);
+    const capped = await receiver((n, res) => (n === 1 ? res.writeHead(429, { 'retry-after': '3600' }).end() : res.writeHead(200).end()));
+    const c = sink({ url: capped.url, retries: 2, backoff: '10ms', max_backoff: '50ms' });
+    c.w.send(payload(30));
+    await c.w.idle();
+    expect(c.t.logs.join('')).toMatch(/retrying in 50ms/);
+  });
+
   it('does not retry a 4xx other than 429: the request itself is wrong', async () => {
     const r = await receiver((_n, res) => res.writeHead(400).end('invalid_payload'));
     const { t, w } = sink({ url: r.url, retries: 5, backoff: '10ms' });
