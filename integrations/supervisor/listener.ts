@@ -99,13 +99,18 @@ export function createListener(o: ListenerOptions): Integration {
 
   const handleItems = (items: ParseItem[]): void => {
     let acks = 0;
+    for (const item of items) if (item.kind === 'event') acks++;
+    // Answer first (always OK, RESULT and READY in one write), then compute metrics: supervisord
+    // prepares the next event while we work. Acking later would save nothing on a crash, since
+    // metrics only live in the emitter's memory until the next flush anyway.
+    if (acks === 1) o.stdout.write(ACK_AND_READY);
+    else if (acks > 1) o.stdout.write(Buffer.concat(new Array<Buffer>(acks).fill(ACK_AND_READY)));
     for (const item of items) {
       if (item.kind === 'junk') {
         problem('discarded bytes that are not part of the eventlistener protocol', { reason: item.reason, bytes: item.bytes });
         continue;
       }
       const ev = item.event;
-      acks++;
       o.self.received();
       if (ev.problem !== undefined) {
         problem('damaged event header; acknowledged and skipped', { reason: ev.problem, eventname: ev.header.eventname });
@@ -115,7 +120,7 @@ export function createListener(o: ListenerOptions): Integration {
       try {
         r = model.handle(ev, o.now());
       } catch (err) {
-        // A bug here must never cost the protocol: the event is still acknowledged below.
+        // A bug here must never cost the protocol; the event was acknowledged above.
         o.self.error('processing');
         o.log.error('failed to process event', { eventname: ev.header.eventname, error: err instanceof Error ? err.message : String(err) });
         continue;
@@ -133,9 +138,6 @@ export function createListener(o: ListenerOptions): Integration {
         if (o.rpc && ticks % o.rpc.everyTicks === 0) resync('tick');
       }
     }
-    // The answer is always OK, written only after the event was handled, in one write with READY.
-    if (acks === 1) o.stdout.write(ACK_AND_READY);
-    else if (acks > 1) o.stdout.write(Buffer.concat(new Array<Buffer>(acks).fill(ACK_AND_READY)));
   };
 
   const clearGrace = (): void => {

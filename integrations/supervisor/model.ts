@@ -35,10 +35,47 @@ export interface ProcessInfo {
   now: number;
 }
 
+/** Every metric name of one process, built once: names repeat on every event and TICK. */
+interface ProcNames {
+  state: Record<ProcessStateName, string>;
+  up: string;
+  stateCode: string;
+  uptime: string;
+  tries: string;
+  starts: string;
+  restarts: string;
+  exitsExpected: string;
+  exitsUnexpected: string;
+  backoff: string;
+  fatal: string;
+  startTime: string;
+  backoffTime: string;
+  runTime: string;
+}
+
+function procNames(path: string): ProcNames {
+  return {
+    state: Object.fromEntries(STATE_NAMES.map((st) => [st, `${path}.state.${st.toLowerCase()}`])) as Record<ProcessStateName, string>,
+    up: `${path}.up`,
+    stateCode: `${path}.state`,
+    uptime: `${path}.uptime`,
+    tries: `${path}.backoff.tries`,
+    starts: `${path}.starts`,
+    restarts: `${path}.restarts`,
+    exitsExpected: `${path}.exits.expected`,
+    exitsUnexpected: `${path}.exits.unexpected`,
+    backoff: `${path}.backoff`,
+    fatal: `${path}.fatal`,
+    startTime: `${path}.start_time`,
+    backoffTime: `${path}.backoff_time`,
+    runTime: `${path}.run_time`,
+  };
+}
+
 interface Proc {
   group: string;
   name: string;
-  path: string;
+  n: ProcNames;
   state: ProcessStateName;
   runningSince: number | undefined;
   startingSince: number | undefined;
@@ -48,6 +85,8 @@ interface Proc {
   tries: number;
   /** Model sequence number of the last event that touched this process. */
   lastSeq: number;
+  /** Gauge values last sent, so a transition only sends what changed (TICK sends all). */
+  sent: [up: number, state: number, uptime: number, tries: number];
 }
 
 export interface HandleResult {
@@ -120,7 +159,7 @@ export function createModel(o: ModelOptions): SupervisorModel {
       p = {
         group,
         name,
-        path: `${nodeName(group)}.${nodeName(name)}`,
+        n: procNames(`${nodeName(group)}.${nodeName(name)}`),
         state: 'STOPPED',
         runningSince: undefined,
         startingSince: undefined,
@@ -128,18 +167,22 @@ export function createModel(o: ModelOptions): SupervisorModel {
         sawBackoff: false,
         tries: 0,
         lastSeq: 0,
+        sent: [-1, -1, -1, -1],
       };
       procs.set(key, p);
     }
     return p;
   };
 
-  const procGauges = (p: Proc, now: number): void => {
-    gauge(`${p.path}.up`, p.state === 'RUNNING' ? 1 : 0);
-    gauge(`${p.path}.state`, STATE_CODES[p.state]);
+  const procGauges = (p: Proc, now: number, all: boolean): void => {
+    const up = p.state === 'RUNNING' ? 1 : 0;
+    const code = STATE_CODES[p.state];
     const uptime = p.state === 'RUNNING' && p.runningSince !== undefined ? Math.max(0, Math.floor((now - p.runningSince) / 1000)) : 0;
-    gauge(`${p.path}.uptime`, uptime);
-    gauge(`${p.path}.backoff.tries`, p.tries);
+    const sent = p.sent;
+    if (all || sent[0] !== up) gauge(p.n.up, (sent[0] = up));
+    if (all || sent[1] !== code) gauge(p.n.stateCode, (sent[1] = code));
+    if (all || sent[2] !== uptime) gauge(p.n.uptime, (sent[2] = uptime));
+    if (all || sent[3] !== p.tries) gauge(p.n.tries, (sent[3] = p.tries));
   };
 
   const sendGauges = (): void => {
@@ -147,7 +190,7 @@ export function createModel(o: ModelOptions): SupervisorModel {
     const now = o.now();
     const counts = new Map<ProcessStateName, number>(STATE_NAMES.map((s) => [s, 0]));
     for (const p of procs.values()) {
-      procGauges(p, now);
+      procGauges(p, now, true);
       counts.set(p.state, (counts.get(p.state) ?? 0) + 1);
     }
     for (const [s, n] of counts) gauge(`supervisord.processes.${s.toLowerCase()}`, n);
@@ -176,12 +219,12 @@ export function createModel(o: ModelOptions): SupervisorModel {
     }
 
     const tries = Number(tokens['tries']);
-    if (defaultScheme) counter(`${p.path}.state.${to.toLowerCase()}`);
+    if (defaultScheme) counter(p.n.state[to]);
     switch (to) {
       case 'STARTING':
         if (defaultScheme) {
-          counter(`${p.path}.starts`);
-          if (from === 'EXITED' || from === 'BACKOFF') counter(`${p.path}.restarts`);
+          counter(p.n.starts);
+          if (from === 'EXITED' || from === 'BACKOFF') counter(p.n.restarts);
         }
         if (from !== 'BACKOFF' || p.sequenceStart === undefined) {
           p.sequenceStart = now;
@@ -191,8 +234,8 @@ export function createModel(o: ModelOptions): SupervisorModel {
         p.tries = Number.isFinite(tries) ? tries : 0;
         break;
       case 'RUNNING':
-        if (defaultScheme && from === 'STARTING' && p.startingSince !== undefined) timing(`${p.path}.start_time`, now - p.startingSince);
-        if (defaultScheme && p.sawBackoff && p.sequenceStart !== undefined) timing(`${p.path}.backoff_time`, now - p.sequenceStart);
+        if (defaultScheme && from === 'STARTING' && p.startingSince !== undefined) timing(p.n.startTime, now - p.startingSince);
+        if (defaultScheme && p.sawBackoff && p.sequenceStart !== undefined) timing(p.n.backoffTime, now - p.sequenceStart);
         p.runningSince = now;
         p.tries = 0;
         p.sequenceStart = undefined;
@@ -200,26 +243,26 @@ export function createModel(o: ModelOptions): SupervisorModel {
         p.startingSince = undefined;
         break;
       case 'BACKOFF':
-        if (defaultScheme) counter(`${p.path}.backoff`);
+        if (defaultScheme) counter(p.n.backoff);
         p.sawBackoff = true;
         if (Number.isFinite(tries)) p.tries = tries;
         p.startingSince = undefined;
         break;
       case 'STOPPING':
-        if (defaultScheme && from === 'RUNNING' && p.runningSince !== undefined) timing(`${p.path}.run_time`, now - p.runningSince);
+        if (defaultScheme && from === 'RUNNING' && p.runningSince !== undefined) timing(p.n.runTime, now - p.runningSince);
         p.runningSince = undefined;
         break;
       case 'EXITED':
         if (defaultScheme) {
-          counter(tokens['expected'] === '1' ? `${p.path}.exits.expected` : `${p.path}.exits.unexpected`);
-          if (from === 'RUNNING' && p.runningSince !== undefined) timing(`${p.path}.run_time`, now - p.runningSince);
+          counter(tokens['expected'] === '1' ? p.n.exitsExpected : p.n.exitsUnexpected);
+          if (from === 'RUNNING' && p.runningSince !== undefined) timing(p.n.runTime, now - p.runningSince);
         }
         p.runningSince = undefined;
         break;
       case 'FATAL':
         if (defaultScheme) {
-          counter(`${p.path}.fatal`);
-          if (p.sequenceStart !== undefined) timing(`${p.path}.backoff_time`, now - p.sequenceStart);
+          counter(p.n.fatal);
+          if (p.sequenceStart !== undefined) timing(p.n.backoffTime, now - p.sequenceStart);
         }
         p.sequenceStart = undefined;
         p.sawBackoff = false;
@@ -234,7 +277,7 @@ export function createModel(o: ModelOptions): SupervisorModel {
         break;
     }
     p.state = to;
-    if (defaultScheme) procGauges(p, now);
+    if (defaultScheme) procGauges(p, now, false);
   };
 
   const handle = (event: ListenerEvent, receivedAt: number): HandleResult => {
