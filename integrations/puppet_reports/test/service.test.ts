@@ -307,6 +307,32 @@ describe.skipIf(!puppet || !ruby)('puppet_reports once(), backfill, fleet gauges
     }
   });
 
+  it('forget_after drops silent hosts; future report times are clamped to now and counted; krux warns on several hosts', async () => {
+    const rd = join(root, 'rd-forget');
+    const now = Math.floor(Date.now() / 1000);
+    const put = (host: string, ts: number, uuid: string): void => {
+      mkdirSync(join(rd, host), { recursive: true });
+      writeFileSync(join(rd, host, fileName(Math.min(ts, now))), asOtherRun(seedText, host, ts, uuid));
+    };
+    put('old.example.com', now - 20 * 86_400, 'o-1');
+    put('skewed.example.com', now + 3600, 's-1');
+    put('fresh.example.com', now - 60, 'f-1');
+    const t = testContext({ prefix: 'puppet', type: 'puppet_reports', now: () => now * 1000 });
+    const inst = puppetReports.create({ ...defaults(), reportdir: rd, compat: 'krux', forget_after: 14 * 86_400_000 }, t.ctx);
+    await inst.once();
+    await inst.stop();
+    // The 20-day-old run is still emitted (it is the host's newest), then forgotten by the tick.
+    expect(t.sink.gauges().get('puppet._fleet.hosts')).toBe(2);
+    expect(t.logs.some((l) => l.includes('forgetting host') && l.includes('old.example.com'))).toBe(true);
+    expect(counter(t, 'clock_skew')).toBe(1);
+    // krux paths have no host: every host writes puppet.resources.total, at its own time.
+    const krux = dps(t).filter((d) => d.name === 'puppet.resources.total');
+    expect(krux.map((d) => d.ts).sort()).toEqual([now - 20 * 86_400, now - 60, now].sort());
+    expect(t.logs.filter((l) => l.includes('compat: krux has no host'))).toHaveLength(1);
+    expect(dps(t).some((d) => d.name === 'puppet.fresh_example_com.resources.total')).toBe(false);
+    expect(dps(t).some((d) => d.name === 'puppet.fresh_example_com.run.status.changed')).toBe(true);
+  });
+
   it('stop() is idempotent and safe before start', async () => {
     const t = testContext({ prefix: 'puppet', type: 'puppet_reports' });
     const inst = puppetReports.create({ ...defaults(), reportdir: join(root, 'nowhere') }, t.ctx);
