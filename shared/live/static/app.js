@@ -21,7 +21,7 @@
   // Read-only diagnostics for humans (the footer) and for the browser tests.
   const live = {
     state: 'connecting', messages: 0, hellos: 0, batches: 0, frames: 0, chartsDrawn: 0,
-    reconnects: 0, lastDelay: 0, charts: 0, series: 0, refused: 0, lagMs: 0, unknown: 0, errors: 0, windowSec: 0,
+    reconnects: 0, lastDelay: 0, charts: 0, series: 0, refused: 0, lagMs: 0, unknown: 0, errors: 0, windowSec: 0, drawMs: [], frameMs: [],
   };
   Object.defineProperty(window, '__live', { value: live, writable: false });
 
@@ -358,6 +358,7 @@
   function draw() {
     rafPending = 0;
     if (document.hidden || paused) return;
+    const t0 = performance.now();
     let drawn = 0;
     for (const f of families.values()) {
       if (!f.dirty || !f.visible || f.box.classList.contains('hidden')) continue;
@@ -369,8 +370,18 @@
     if (drawn) {
       live.frames++;
       live.chartsDrawn += drawn;
+      // Main-thread cost of this frame's chart updates, and the time until the next frame starts
+      // (which includes painting this one). uPlot redraws in a microtask queued by setData, so
+      // ours, queued after it, sees the drawing done. bench/live.mjs reads the last 256.
+      queueMicrotask(() => record(live.drawMs, performance.now() - t0));
+      requestAnimationFrame(() => record(live.frameMs, performance.now() - t0));
     }
     renderStatus();
+  }
+
+  function record(list, ms) {
+    list.push(Math.round(ms * 100) / 100);
+    if (list.length > 256) list.shift();
   }
 
   function markAll() {
