@@ -173,8 +173,11 @@ async function main() {
   const yaml = join(dir, 'integrations.yaml');
   writeFileSync(yaml, `emitter:\n  prefix: bench\n  flush_interval: 1s\n  sinks:\n    - type: statsd\n      address: udp://127.0.0.1:${sink.address().port}\nintegrations:\n  supervisor:\n    resync: false\n    log_level: warn\n`);
   const results = [];
+  // Two rounds, best (highest rate) kept per listener: the machine is shared, and a stall of
+  // another process lands on whichever run happens to be going.
+  const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2);
+  const best = (a, b) => (!a || b.rate > a.rate ? b : a);
   try {
-    results.push(await drive('telltale supervisor (CLI, statsd sink)', process.execPath, [CLI, 'supervisor', '--config', yaml], events));
     // Debian's supervisor lives in the system Python; a pyenv/venv python3 on PATH may lack it.
     const py = ['/usr/bin/python3', 'python3'].find((bin) => {
       try {
@@ -184,14 +187,22 @@ async function main() {
         return false;
       }
     });
-    if (py) {
-      writeFileSync(join(dir, 'ack.py'), PY_LISTENER);
-      results.push(await drive('python childutils ack-only (Sulphite/superlance base)', py, [join(dir, 'ack.py')], events));
-    } else {
-      process.stderr.write('python3 with the supervisor package not found: skipping the childutils peer\n');
+    if (!py) process.stderr.write('python3 with the supervisor package not found: skipping the childutils peer\n');
+    else writeFileSync(join(dir, 'ack.py'), PY_LISTENER);
+    const slots = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      let k = 0;
+      slots[k] = best(slots[k], await drive('telltale supervisor (CLI, statsd sink)', process.execPath, [CLI, 'supervisor', '--config', yaml], events));
+      k++;
+      if (py) {
+        slots[k] = best(slots[k], await drive('python childutils ack-only (Sulphite/superlance base)', py, [join(dir, 'ack.py')], events));
+        k++;
+      }
+      slots[k] = best(slots[k], await drive('node ack floor (parse + ack, no metrics)', process.execPath, ['-e', NODE_FLOOR], events));
+      k++;
+      slots[k] = best(slots[k], inProcess(events));
     }
-    results.push(await drive('node ack floor (parse + ack, no metrics)', process.execPath, ['-e', NODE_FLOOR], events));
-    results.push(inProcess(events));
+    results.push(...slots);
   } finally {
     sink.close();
     rmSync(dir, { recursive: true, force: true });
@@ -201,7 +212,7 @@ async function main() {
   const rows = [['listener', 'events', 'events/s', 'vs telltale', 'p50 ms', 'p99 ms', 'max ms', 'peak RSS MB']];
   for (const r of results) rows.push([r.label, String(r.events), Math.round(r.rate).toLocaleString('en-US'), `${fmt(r.rate / base.rate, 2)}x`, fmt(r.p50), fmt(r.p99), fmt(r.max), fmt(r.rssMb, 1)]);
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  process.stdout.write(`\nsupervisor eventlistener: ${N.toLocaleString('en-US')} events, one at a time over pipes (header -> RESULT)\n\n`);
+  process.stdout.write(`\nsupervisor eventlistener: ${N.toLocaleString('en-US')} events, one at a time over pipes (header -> RESULT), best of ${ROUNDS} rounds\n\n`);
   for (const [k, r] of rows.entries()) {
     process.stdout.write(r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  ') + '\n');
     if (k === 0) process.stdout.write(widths.map((w) => '-'.repeat(w)).join('  ') + '\n');
