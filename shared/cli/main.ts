@@ -12,7 +12,7 @@ import type { Emitter, Sink } from '../emitter/types.js';
 import { ConfigError, defaultConfig, expandPrefix, loadConfigFile, type LoadedConfig, type LoadOptions } from '../config/load.js';
 import type { SinkConfig } from '../config/emitter-config.js';
 import { createLogger, type Logger } from '../log/logger.js';
-import { prepare, runPoller, runService, type Handle, type Prepared, type RuntimeDeps } from '../runtime/runner.js';
+import { InstanceCreateError, prepare, runPoller, runService, type Handle, type Prepared, type RuntimeDeps } from '../runtime/runner.js';
 import { buildSinks } from '../runtime/sinks.js';
 import { createLiveHub, type LiveHub } from '../live/hub.js';
 import type { LiveCatalogueEntry } from '../live/catalogue.js';
@@ -159,6 +159,13 @@ async function shutdown(p: Program, handles: Handle[], code: number): Promise<ne
   process.exit(code);
 }
 
+function createProblem(config: LoadedConfig, e: unknown): string {
+  if (e instanceof InstanceCreateError && e.path) {
+    return config.describe({ path: ['integrations', e.instance, ...e.path], message: e.detail, atKey: true });
+  }
+  return `${config.file}: ${(e as Error).message}`;
+}
+
 function prepareAll(p: Program, list: LoadedConfig['integrations']): Prepared[] {
   const prepared: Prepared[] = [];
   const problems: string[] = [];
@@ -166,7 +173,7 @@ function prepareAll(p: Program, list: LoadedConfig['integrations']): Prepared[] 
     try {
       prepared.push(prepare(inst, p.deps));
     } catch (e) {
-      problems.push(`${p.config.file}: ${(e as Error).message}`);
+      problems.push(createProblem(p.config, e));
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -241,15 +248,6 @@ async function cmdCheck(args: CliArgs, env: NodeJS.ProcessEnv): Promise<never> {
   const opts: LoadOptions = { registry, env };
   const config = path ? loadConfigFile(path, opts) : defaultConfig(opts);
   const sinks = overrideSinks(args, config);
-  const out = (s: string): void => void process.stdout.write(s + '\n');
-  out(`config: ${config.file} (valid)`);
-  out(`emitter: prefix=${args.prefix !== undefined ? expandPrefix(args.prefix) : config.emitter.prefix} flush_interval=${config.emitter.flushIntervalMs}ms`);
-  out(`state_dir: ${config.stateDir}`);
-  out('integrations:');
-  for (const i of config.integrations) {
-    out(`  ${i.name} (type ${i.type}, ${i.definition.mode}${i.enabled ? '' : ', disabled'}): prefix=${i.prefix || '(none)'} log_level=${i.logLevel}${i.definition.mode === 'poller' ? ` interval=${i.intervalMs}ms` : ''}`);
-    out(`    ${JSON.stringify(i.settings)}`);
-  }
   // create() validates cross-field rules (e.g. thresholds naming real metrics) without IO.
   const log = createLogger({ level: 'silent' });
   const deps: RuntimeDeps = {
@@ -265,10 +263,19 @@ async function cmdCheck(args: CliArgs, env: NodeJS.ProcessEnv): Promise<never> {
       const pr = prepare(i, deps);
       await pr.integration.stop();
     } catch (e) {
-      problems.push(`${config.file}: ${(e as Error).message}`);
+      problems.push(createProblem(config, e));
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
+  const out = (s: string): void => void process.stdout.write(s + '\n');
+  out(`config: ${config.file} (valid)`);
+  out(`emitter: prefix=${args.prefix !== undefined ? expandPrefix(args.prefix) : config.emitter.prefix} flush_interval=${config.emitter.flushIntervalMs}ms`);
+  out(`state_dir: ${config.stateDir}`);
+  out('integrations:');
+  for (const i of config.integrations) {
+    out(`  ${i.name} (type ${i.type}, ${i.definition.mode}${i.enabled ? '' : ', disabled'}): prefix=${i.prefix || '(none)'} log_level=${i.logLevel}${i.definition.mode === 'poller' ? ` interval=${i.intervalMs}ms` : ''}`);
+    out(`    ${JSON.stringify(i.settings)}`);
+  }
   out('sinks:');
   const results = await probeSinks(sinks);
   for (const r of results) out(`  ${r.ok ? 'ok  ' : 'FAIL'} ${r.label}: ${r.detail}`);

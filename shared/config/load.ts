@@ -47,6 +47,8 @@ export interface LoadedConfig {
   logLevel: LogLevel;
   stateDir: string;
   integrations: InstanceConfig[];
+  /** Formats an issue found after loading (e.g. by an integration's create()) with FILE:LINE:COL. */
+  describe(issue: Issue): string;
 }
 
 export interface LoadOptions {
@@ -163,6 +165,7 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions): L
     logLevel,
     stateDir: top.state_dir ? resolve(baseDir, top.state_dir) : defaultStateDir(env),
     integrations: instances.map((i) => ({ ...i, prefix: expandPrefix(i.prefix, host) })),
+    describe: (issue) => formatIssue(src, issue),
   };
 }
 

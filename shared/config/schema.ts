@@ -51,6 +51,14 @@ function typeName(v: unknown): string {
   return `${typeof v} ${String(v)}`;
 }
 
+/**
+ * Build a schema from a parse function, for shapes the combinators do not cover (a value that
+ * may be a number or a mapping, say). optional()/default()/describe() keep the custom parsing.
+ */
+export function custom<T>(expected: string, parseFn: (value: unknown, path: Path, ctx: ParseContext) => T | Invalid): Schema<T> {
+  return make(expected, parseFn);
+}
+
 function make<T>(
   expected: string,
   parseFn: (value: unknown, path: Path, ctx: ParseContext) => T | Invalid,

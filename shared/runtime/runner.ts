@@ -29,9 +29,19 @@ export interface Prepared {
 export class InstanceCreateError extends Error {
   override name = 'InstanceCreateError' as const;
   readonly instance: string;
+  /**
+   * Where in the instance's settings the problem is, when the integration said so: an error
+   * thrown by create() with `path` (and optionally `detail`, the message without the key) is
+   * reported at that key's file:line:col.
+   */
+  readonly path: readonly (string | number)[] | undefined;
+  readonly detail: string;
   constructor(instance: string, cause: unknown) {
     super(`integrations.${instance}: ${cause instanceof Error ? cause.message : String(cause)}`);
     this.instance = instance;
+    const c = cause as { path?: unknown; detail?: unknown; message?: unknown };
+    this.path = Array.isArray(c?.path) ? (c.path as (string | number)[]) : undefined;
+    this.detail = typeof c?.detail === 'string' ? c.detail : String(c?.message ?? cause);
   }
 }
 

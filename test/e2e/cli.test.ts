@@ -54,6 +54,16 @@ describe('telltale CLI', () => {
     expect(r.stdout()).toBe('');
   });
 
+  it('a problem found by an integration\'s create() is reported at its FILE:LINE:COL, by run and by check', async () => {
+    const f = config('create.yaml', 'integrations:\n  host:\n    disks: ["/"]\n    thresholds:\n      disk.size.var.percent: 90\n');
+    for (const cmd of ['check', 'run']) {
+      const r = cli([cmd, '--config', f]);
+      expect(await r.exited, r.stderr()).toBe(78);
+      expect(r.stderr()).toContain(`${f}:5:7: integrations.host.thresholds.disk.size.var.percent: no configured disk is named "var"`);
+      expect(r.stdout()).toBe('');
+    }
+  });
+
   it('check prints effective settings and probes sinks: ok for a listener, FAIL (exit 1) for a dead port', async () => {
     const srv = await startLineServer();
     servers.push(srv);

@@ -33,7 +33,8 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: 
     for (const w of [...waiters]) w();
   });
   if (opts.input !== undefined) child.stdin!.end(opts.input);
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig ?? -1)));
+  // 'close' (not 'exit'): by then stdout and stderr have been read to the end.
+  const exited = new Promise<number | string>((resolve) => child.on('close', (code, sig) => resolve(code ?? sig ?? -1)));
   return {
     child,
     stdout: () => out,
