@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireBinary } from '../../../test/helpers/binaries.js';
 import { CLI } from '../../../test/helpers/cli.js';
-import { startUdpServer, type UdpServer } from '../../../test/helpers/servers.js';
-import { startSupervisord, until, type Supervisord } from './supervisord.js';
+import { startUdpServer, until, type UdpServer } from '../../../test/helpers/servers.js';
+import { startSupervisord, type Supervisord } from './supervisord.js';
 
 const bin = requireBinary('supervisord', 'apt-get install supervisor (Debian package, 4.2.x)');
 const ctlBin = bin ? requireBinary('supervisorctl', 'apt-get install supervisor') : undefined;

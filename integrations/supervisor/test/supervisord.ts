@@ -7,6 +7,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { until } from '../../../test/helpers/servers.js';
 
 export interface Supervisord {
   dir: string;
@@ -21,15 +22,6 @@ export interface Supervisord {
   shutdown(): Promise<void>;
   /** shutdown() and remove the directory. */
   stop(): Promise<void>;
-}
-
-export async function until(probe: () => Promise<boolean> | boolean, timeoutMs: number, what: string, everyMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await probe()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 /** `sections` is appended verbatim; `{dir}` is replaced by the temp dir. */
