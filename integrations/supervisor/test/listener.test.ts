@@ -4,7 +4,7 @@ import { testContext, type TestContext } from '../../../test/helpers/context.js'
 import { supervisorSchema } from '../config.js';
 import { supervisor } from '../index.js';
 import { nodeName, sulphiteName } from '../model.js';
-import { formatEnvelope } from '../protocol.js';
+import { createProtocolParser, formatEnvelope } from '../protocol.js';
 
 type Settings = Parameters<typeof supervisor.create>[0];
 
@@ -196,6 +196,35 @@ describe('supervisor listener (create + testContext)', () => {
     expect(counters.get('supervisor.listener.protocol_errors')).toBe(2);
     expect(d.out()).toMatch(/^READY\n(RESULT 2\nOKREADY\n)+$/);
     expect(d.t.logs.some((l) => l.includes('BRAND_NEW_EVENT_TYPE'))).toBe(true);
+  });
+
+  it('fuzz: whatever arrives on stdin, stdout only ever carries READY and one RESULT per event', async () => {
+    let seed = 99;
+    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const alphabet = Buffer.from('ver:3.0 server:s serial:1 pool:p poolserial:2 eventname:TICK_5 PROCESS_STATE_RUNNING len:7 processname:a groupname:b from_state:STARTING\n\u00fc\u{1F40D}', 'utf8');
+    for (let round = 0; round < 40; round++) {
+      const parts: Buffer[] = [];
+      for (let k = 0; k < 8; k++) {
+        const n = Math.floor(rand() * 120);
+        const junk = Buffer.alloc(n);
+        for (let j = 0; j < n; j++) junk[j] = rand() < 0.8 ? alphabet[Math.floor(rand() * alphabet.length)]! : Math.floor(rand() * 256);
+        parts.push(junk);
+        if (rand() < 0.5) parts.push(formatEnvelope({ serial: k, poolserial: k, eventname: 'PROCESS_STATE_RUNNING' }, 'processname:ü groupname:ü from_state:STARTING pid:1'));
+      }
+      const bytes = Buffer.concat(parts);
+      // How many events the same bytes hold, by a separate parser instance.
+      const ref = createProtocolParser();
+      const expectedEvents = [...ref.feed(bytes), ...ref.end()].filter((i) => i.kind === 'event').length;
+      const t = testContext({ prefix: 'supervisor' });
+      let out = '';
+      t.stdout.on('data', (d: Buffer) => (out += d.toString('latin1')));
+      const i = supervisor.create(settings({ len_grace: '10ms' }), t.ctx);
+      const done = i.once();
+      for (let off = 0; off < bytes.length; off += 37) t.stdin.write(bytes.subarray(off, off + 37));
+      t.stdin.end();
+      await done;
+      expect(out, `round ${round}`).toBe('READY\n' + 'RESULT 2\nOKREADY\n'.repeat(expectedEvents));
+    }
   });
 
   it('counts poolserial gaps as dropped and a redelivered serial once', async () => {
