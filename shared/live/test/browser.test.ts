@@ -45,6 +45,8 @@ interface Diag {
   series: number;
   lastDelay: number;
   windowSec: number;
+  errors: number;
+  unknown: number;
 }
 
 const diag = (page: Page): Promise<Diag> => page.evaluate(() => (globalThis as unknown as { __live: Diag }).__live);
@@ -202,6 +204,64 @@ describe.skipIf(!CHROMIUM)('live page in Chromium', () => {
       return box.__family.plot.scales.x.max - box.__family.plot.scales.x.min;
     });
     expect(range).toBe(10);
+  });
+
+  it('backs off with full jitter (deterministic under a fake clock), shows stale, and shrugs off bad messages', async () => {
+    const h = await hub();
+    const context = await browser.newContext();
+    cleanups.push(() => context.close());
+    const page = await context.newPage();
+    // random() = 0.5: delays are exactly half of min(30 s, 0.5 s * 2^attempt).
+    await page.addInitScript(() => {
+      Math.random = () => 0.5;
+    });
+    await page.clock.install();
+    const hello = JSON.stringify({ type: 'hello', v: 1, serverTime: 0, flushMs: 1000, historyMs: 60_000, maxSeries: 500, families: [], series: [], times: [], values: {}, points: {}, refused: 0 });
+    const routes: { send(m: string): void; close(o?: { code?: number }): Promise<void> }[] = [];
+    let greet = true;
+    // The socket is answered inside the page: no server, every frame under the test's control.
+    await page.routeWebSocket(/\/live$/, (ws) => {
+      routes.push(ws);
+      if (greet) ws.send(hello);
+    });
+    await page.goto(h.url);
+    await waitDiag(page, (d) => d.state === 'live' && d.hellos === 1, 'live on the routed socket');
+    const route = routes[0]!;
+    route.send('{not json');
+    route.send(JSON.stringify({ type: 'mystery' }));
+    await waitDiag(page, (d) => d.errors === 1 && d.unknown === 1, 'bad messages counted');
+    expect((await diag(page)).state).toBe('live');
+
+    await page.clock.pauseAt(Date.now() + 60_000);
+    await route.close({ code: 1011 });
+    let d = await waitDiag(page, (x) => x.state === 'reconnecting', 'reconnecting');
+    expect(d.lastDelay).toBe(250);
+    await page.clock.runFor(249);
+    expect(routes).toHaveLength(1);
+    await page.clock.runFor(2);
+    await waitDiag(page, (x) => x.state === 'live' && x.hellos === 2, 'reconnected at 250 ms');
+    expect(routes).toHaveLength(2);
+
+    // Without a hello the attempt counter is not reset: 250, 500, 1000 ms.
+    greet = false;
+    const delays: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await routes.at(-1)!.close({ code: 1011 });
+      d = await waitDiag(page, (x) => x.state === 'reconnecting' && x.reconnects === 1 + i, `reconnecting #${i}`);
+      delays.push(d.lastDelay);
+      const before = routes.length;
+      await page.clock.runFor(d.lastDelay + 1);
+      await until(() => routes.length === before + 1, 5000, 'the next attempt');
+    }
+    expect(delays).toEqual([250, 500, 1000]);
+
+    // A hello resets the backoff; silence for 3 x flushMs turns the badge stale.
+    routes.at(-1)!.send(hello);
+    await waitDiag(page, (x) => x.state === 'live' && x.hellos === 3, 'live again');
+    await page.clock.runFor(2500);
+    expect(await page.locator('#status').textContent()).toBe('live');
+    await page.clock.runFor(1000);
+    expect(await page.locator('#status').textContent()).toBe('stale');
   });
 
   it('a token-protected hub: the page asks for the token, refuses a bad Origin and a missing token with 403, then connects', async () => {
