@@ -42,9 +42,12 @@ const { createEmitter } = await import(join(dist, 'shared/emitter/emitter.js'));
 
 const cache = join(tmpdir(), 'telltale-bench-puppet');
 
-/** A real report of an n-resource catalog (first run: everything changes, ~1.3 KB/resource). */
+/**
+ * A real report of an n-resource catalog: the first run, so everything changes (~1.3 KB per
+ * resource), and one exec fails, so the failed-resource path (titles for the log) is measured too.
+ */
 function report(n) {
-  const dir = join(cache, `r${n}`);
+  const dir = join(cache, `failed${n}`);
   const reportdir = join(dir, 'reports');
   const cert = `bench${n}.example.com`;
   const hostDir = join(reportdir, cert);
@@ -53,7 +56,7 @@ function report(n) {
   }
   mkdirSync(join(dir, 'out'), { recursive: true });
   const pp = join(dir, 'site.pp');
-  writeFileSync(pp, `file { '${dir}/out/d': ensure => directory }\nInteger[1, ${n - 1}].each |$i| { file { "${dir}/out/d/f\${i}": content => "file \${i}\\n" } }\n`);
+  writeFileSync(pp, `exec { 'bench-fails': command => '/bin/false' }\nfile { '${dir}/out/d': ensure => directory }\nInteger[1, ${n - 2}].each |$i| { file { "${dir}/out/d/f\${i}": content => "file \${i}\\n" } }\n`);
   const t0 = Date.now();
   try {
     execFileSync('puppet', ['apply', '--confdir', join(dir, 'conf'), '--vardir', join(dir, 'var'), '--codedir', join(dir, 'code'),
@@ -125,5 +128,6 @@ for (const r of rows) {
   );
 }
 lines.push('', `node peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (both files, both paths)`);
-lines.push('fast path = root scalars + metrics block only, log levels counted by line; full = the whole document through js-yaml.');
+lines.push('Both runs failed (one exec): the fast path also cuts out and parses the failed entries for the log.');
+lines.push('fast path = root scalars + metrics block, log levels counted by line; full = the whole document through js-yaml.');
 process.stdout.write(lines.join('\n') + '\n');

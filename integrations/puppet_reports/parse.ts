@@ -243,6 +243,15 @@ function loadYaml(text: string, where: string): unknown {
   }
 }
 
+/** The json terminus (`lastrunreport` routed to JSON): JSON.parse is exact and far faster. */
+function loadJson(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new RunParseError(text.trimEnd().endsWith('}') ? 'parse' : 'incomplete', `${where}: ${(e as Error).message}`);
+  }
+}
+
 /** Build the Run from a loaded root mapping; shared by both paths so they cannot drift. */
 function buildRun(
   doc: Obj,
@@ -344,6 +353,47 @@ function countLogLevelsInBlock(block: string): Record<string, number> {
   return out;
 }
 
+/** Start of the line holding `pos`. */
+function lineStart(text: string, pos: number): number {
+  return text.lastIndexOf('\n', pos - 1) + 1;
+}
+
+/** A resource_statuses entry starts at indent 2: `  Type[title]:`, `  "Type[t]":` or `  ? key`. */
+function isEntryStart(text: string, at: number): boolean {
+  if (text.charCodeAt(at) !== 32 || text.charCodeAt(at + 1) !== 32) return false;
+  const c = text.charCodeAt(at + 2);
+  return c !== 32 && c !== 45 /* - */ && c !== 58 /* : (explicit-key value) */ && !Number.isNaN(c);
+}
+
+/**
+ * Failed resources without parsing the whole resource_statuses block (the bulk of a big report):
+ * find the `    failed: true` lines (indent 4: a status's own keys), cut out the entry each one
+ * belongs to, and parse only those entries. Throws when the layout is not the expected one.
+ */
+export function failedResourcesFromBlock(block: string, where: string): FailedResource[] {
+  const chunks = new Map<number, string>();
+  // `failed` is never a status's first key, so it always sits on its own line at indent 4.
+  const flagRe = /\n {4}(?:failed|failed_to_restart): true\n/g;
+  for (let m = flagRe.exec(block); m; m = flagRe.exec(block)) {
+    let start = lineStart(block, m.index);
+    while (start > 0 && !isEntryStart(block, start)) start = lineStart(block, start - 1);
+    if (start === 0 || chunks.has(start)) continue;
+    let end = block.indexOf('\n', m.index + 1) + 1;
+    while (end > 0 && end < block.length && !isEntryStart(block, end)) {
+      const nl = block.indexOf('\n', end);
+      end = nl === -1 ? block.length : nl + 1;
+    }
+    chunks.set(start, block.slice(start, end > 0 ? end : block.length));
+    flagRe.lastIndex = Math.max(flagRe.lastIndex, end > 0 ? end - 1 : block.length);
+  }
+  if (chunks.size === 0) return [];
+  const doc = loadYaml(`resource_statuses:\n${[...chunks.values()].join('')}`, where);
+  if (!isObj(doc) || !isObj(doc['resource_statuses'])) throw new RunParseError('parse', `${where}: unexpected resource_statuses layout`);
+  const out = failedResources(doc['resource_statuses']);
+  if (out.length !== chunks.size) throw new RunParseError('parse', `${where}: failed-entry scan disagrees with the entries parsed`);
+  return out;
+}
+
 function resourceStatusesWanted(run: Run): boolean {
   if (run.status === 'failed') return true;
   return (metricValue(run.metrics, 'resources', 'failed') ?? 0) + (metricValue(run.metrics, 'resources', 'failed_to_restart') ?? 0) > 0;
@@ -384,7 +434,7 @@ export function parseReport(text: string, where: string, opts: ParseOptions = {}
       // the error for the whole document.
     }
   }
-  const doc = loadYaml(text, where);
+  const doc = text.startsWith('{') ? loadJson(text, where) : loadYaml(text, where);
   if (!isObj(doc)) throw new RunParseError('incomplete', `${where}: not a YAML/JSON mapping (got ${doc === null ? 'null' : typeof doc})`);
   const fmt = finiteNumber(doc['report_format']);
   checkTail(doc, fmt, where);
@@ -408,9 +458,17 @@ function parseFast(text: string, where: string, maxRs: number): Run | undefined 
         const levels = logsBlock ? countLogLevelsInBlock(text.slice(logsBlock.start, logsBlock.end)) : undefined;
         const run = buildRun(doc, where, levels, undefined, 'fast');
         const rs = blocks.get('resource_statuses');
-        if (rs && resourceStatusesWanted(run) && rs.end - rs.start <= maxRs) {
-          const statuses = loadYaml(text.slice(rs.start, rs.end), where);
-          run.failedResources = failedResources(isObj(statuses) ? statuses['resource_statuses'] : undefined);
+        if (rs && resourceStatusesWanted(run)) {
+          const block = text.slice(rs.start, rs.end);
+          try {
+            run.failedResources = failedResourcesFromBlock(block, where);
+          } catch {
+            // An unexpected layout inside resource_statuses: parse the block as a whole instead.
+            if (block.length <= maxRs) {
+              const statuses = loadYaml(block, where);
+              run.failedResources = failedResources(isObj(statuses) ? statuses['resource_statuses'] : undefined);
+            }
+          }
         }
         return run;
       }

@@ -9,7 +9,7 @@ import { basename, join } from 'node:path';
 import { requireBinary } from '../../../test/helpers/binaries.js';
 import { testContext } from '../../../test/helpers/context.js';
 import { puppetReports } from '../index.js';
-import { parseReport, parseSummary, RunParseError, type Run } from '../parse.js';
+import { failedResourcesFromBlock, parseReport, parseSummary, RunParseError, type Run } from '../parse.js';
 import { hostNode, runPoints } from '../points.js';
 import { applyDirs, bigManifest, defaults, FIXTURES, newestReport, puppetApply, rubyTruth, type Truth } from './puppet.js';
 
@@ -69,7 +69,8 @@ describe.skipIf(!puppet || !ruby)('puppet_reports parsing of real puppet apply r
       scenarios.set(name, { name, certname, report, summary, truth: undefined as unknown as Truth });
     };
     const changes = `file { '${out}/a': ensure => directory }\nfile { '${out}/a/one': content => "1\\n" }\nfile { '${out}/a/two': content => "2\\n" }\nfile { '${out}/a/link': ensure => link, target => '${out}/a/one' }\nexec { 'touch-marker': command => '/usr/bin/touch ${out}/a/marker', creates => '${out}/a/marker' }\n`;
-    const failed = `exec { 'fails': command => '/bin/false' }\nfile { '${out}/missing/dir/f': content => "x" }\nfile { '${out}/c-ok': content => "ok" }\nfile { '${out}/c-dep': content => "dep", require => Exec['fails'] }\n`;
+    // Titles Psych must quote (': ') or write as explicit `? ` keys (long, multi-line).
+    const failed = `exec { 'fails': command => '/bin/false' }\nexec { 'colon: title': command => '/bin/false' }\nexec { 'long-${'x'.repeat(200)}': command => '/bin/false' }\nexec { "multi\\nline": command => '/bin/false' }\nfile { '${out}/missing/dir/f': content => "x" }\nfile { '${out}/c-ok': content => "ok" }\nfile { '${out}/c-dep': content => "dep", require => Exec['fails'] }\n`;
     const noop = `file { '${out}/d': ensure => directory }\nfile { '${out}/d/1': content => "1" }\nfile { '${out}/d/2': content => "2" }\nfile { '${out}/d/3': content => "3" }\n`;
     // Two cores are shared: at most two applies at a time. "unchanged" is a rerun of "changes".
     await Promise.all([
@@ -97,7 +98,7 @@ describe.skipIf(!puppet || !ruby)('puppet_reports parsing of real puppet apply r
     expect(t('changes').status).toBe('changed');
     expect(t('unchanged').status).toBe('unchanged');
     expect(t('failed').status).toBe('failed');
-    expect(t('failed').failed_resources.length).toBeGreaterThanOrEqual(2);
+    expect(t('failed').failed_resources.length).toBeGreaterThanOrEqual(5);
     expect(t('noop').noop).toBe(true);
     expect(t('noop').noop_pending).toBe(true);
     expect(t('big500').metrics['resources.total']).toBeGreaterThanOrEqual(500);
@@ -121,7 +122,13 @@ describe.skipIf(!puppet || !ruby)('puppet_reports parsing of real puppet apply r
 
   it('failed resources carry titles, file:line and the failure message', () => {
     const s = scenarios.get('failed')!;
-    const run = parseReport(readFileSync(s.report, 'utf8'), s.report);
+    const text = readFileSync(s.report, 'utf8');
+    expect(text).toMatch(/^ {2}\? /m); // the explicit-key layout is really exercised
+    // The entry scan itself (not its whole-block fallback) finds exactly Puppet's failed resources.
+    const block = text.slice(text.indexOf('\nresource_statuses:') + 1, text.indexOf('\ncorrective_change:') + 1);
+    expect(failedResourcesFromBlock(block, s.report).map((r) => r.resource).sort()).toEqual(s.truth.failed_resources);
+    expect(s.truth.failed_resources).toHaveLength(5);
+    const run = parseReport(text, s.report);
     const exec = run.failedResources?.find((r) => r.resource === 'Exec[fails]');
     expect(exec?.message).toContain('/bin/false');
     expect(exec?.line).toBe(1);
@@ -273,6 +280,30 @@ describe('puppet_reports committed fixtures (real Puppet 7 reports and a Puppet 
     expect(run.parsedBy).toBe('full');
     expectRunMatchesTruth(run, t);
     expect(run.failedResources?.[0]?.message).toContain('/bin/false returned 1');
+  });
+
+  it('a JSON report (Puppet\'s own to_data_hash, the json terminus) reads the same; cut JSON is incomplete', async (ctx) => {
+    if (!ruby) return ctx.skip();
+    const { execFileSync } = await import('node:child_process');
+    const jsons = execFileSync('ruby', ['-rpuppet', '-rjson', '-e',
+      'ARGV.each { |f| r = Puppet::Util::Yaml.safe_load_file(f, [Puppet::Transaction::Report, Symbol]); puts JSON.generate(r.to_data_hash) }',
+      ...expected.map((t) => join(FIXTURES, t.path))], { encoding: 'utf8' }).trim().split('\n');
+    expect(jsons).toHaveLength(expected.length);
+    expected.forEach((t, i) => {
+      const json = jsons[i]!;
+      const run = parseReport(json, `${t.path}.json`);
+      expect(flatMetrics(run)).toEqual(t.metrics);
+      expect(run.status).toBe(t.status);
+      expect(nonZero(run.logLevels)).toEqual(t.logs);
+      let err: unknown;
+      try {
+        parseReport(json.slice(0, Math.floor(json.length * 0.7)), 'cut.json');
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(RunParseError);
+      expect((err as RunParseError).kind).toBe('incomplete');
+    });
   });
 
   it('the summaries hold the same metrics as their reports; status derived as Puppet computed it', () => {
