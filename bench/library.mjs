@@ -8,18 +8,20 @@
  * as a program gets with --stats) to a UDP port on loopback, held by a child process that only
  * counts what arrives.
  *
- * How it stays fair on a shared, noisy machine: each bare/instrumented pair runs AT THE SAME
- * TIME, each server in its own process with its own load-generator process (keep-alive
- * connections, fixed concurrency, fixed duration), so whatever else the machine is doing hits
- * both sides alike. Rounds repeat that; the table shows medians. Two measures per server:
- * requests/s, and server CPU time per request (process.cpuUsage over the measured window).
+ * How it stays fair on a shared, noisy machine: each bare/instrumented pair is two server
+ * processes, and one load-generator process (keep-alive connections, fixed concurrency) loads
+ * them in alternating short windows in ABBA order, so whatever else the machine is doing hits
+ * both sides alike, window by window. Rounds repeat that with fresh processes; the table shows
+ * medians. Two measures per server: requests/s over its windows, and server CPU time per request
+ * (process.cpuUsage; a server is idle outside its windows). Then the recorder alone, in process.
  *
- * Usage: npm run build && node bench/library.mjs [--rounds 5] [--seconds 2] [--concurrency 16]
+ * Usage: npm run build && node bench/library.mjs [--rounds 3] [--seconds 4] [--window 200] [--concurrency 16] [--only node|express]
  * (TELLTALE_LIB=/path/to/index.js benchmarks another build of the library.)
  */
 import { fork } from 'node:child_process';
 import dgram from 'node:dgram';
 import http from 'node:http';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -28,9 +30,12 @@ const { values } = parseArgs({
   options: {
     role: { type: 'string', default: 'main' },
     variant: { type: 'string' },
-    rounds: { type: 'string', default: '5' },
-    seconds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '4' },
+    window: { type: 'string', default: '200' },
+    windows: { type: 'string' },
     concurrency: { type: 'string', default: '16' },
+    only: { type: 'string' },
     port: { type: 'string' },
   },
 });
@@ -56,18 +61,22 @@ function spawnRole(role, args = []) {
 
 // ---------------------------------------------------------------------- load generator (child)
 async function client() {
-  const port = Number(values.port);
+  // Two targets (bare, instrumented), loaded in alternating short windows in ABBA order: the
+  // machine's other work then hits both alike, window by window.
+  const ports = values.port.split(',').map(Number);
   const concurrency = Number(values.concurrency);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  let done = 0;
+  const windowMs = Number(values.window);
+  const windows = Number(values.windows);
+  const agents = ports.map(() => new http.Agent({ keepAlive: true, maxSockets: concurrency }));
+  const done = [0, 0];
+  const timeNs = [0, 0];
   let errors = 0;
-  let stop = false;
-  const one = () =>
+  const one = (t) =>
     new Promise((resolve) => {
-      const req = http.get({ host: '127.0.0.1', port, path: '/users/42', agent }, (res) => {
+      const req = http.get({ host: '127.0.0.1', port: ports[t], path: '/users/42', agent: agents[t] }, (res) => {
         res.resume();
         res.on('end', () => {
-          if (res.statusCode === 200) done++;
+          if (res.statusCode === 200) done[t]++;
           else errors++;
           resolve();
         });
@@ -77,26 +86,26 @@ async function client() {
         resolve();
       });
     });
-  // Warm-up (JIT, connections) until main says go, then the measured window until it says stop.
-  let measuring = false;
-  let t0 = 0n;
-  process.on('message', (m) => {
-    if (m === 'go') {
-      done = 0;
-      errors = 0;
-      measuring = true;
-      t0 = process.hrtime.bigint();
-    } else if (m === 'stop') stop = true;
-  });
-  process.send({ type: 'ready' });
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (!stop) await one();
-    }),
-  );
-  const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
-  agent.destroy();
-  process.send({ type: 'result', rps: measuring ? done / elapsed : 0, done, errors, rssKb: process.resourceUsage().maxRSS });
+  const window = async (t, ms) => {
+    const t0 = process.hrtime.bigint();
+    const end = Date.now() + ms;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (Date.now() < end) await one(t);
+      }),
+    );
+    timeNs[t] += Number(process.hrtime.bigint() - t0);
+  };
+  // Warm-up (JIT, connections) on both, then reset and tell main to start the servers' clocks.
+  await window(0, 300);
+  await window(1, 300);
+  done[0] = done[1] = 0;
+  timeNs[0] = timeNs[1] = 0;
+  process.send({ type: 'warm' });
+  await new Promise((r) => process.once('message', r));
+  for (let i = 0; i < windows; i++) await window([0, 1, 1, 0][i % 4], windowMs);
+  for (const a of agents) a.destroy();
+  process.send({ type: 'result', rps: done.map((d, t) => d / (timeNs[t] / 1e9)), done, errors, rssKb: process.resourceUsage().maxRSS });
   process.disconnect();
 }
 
@@ -174,6 +183,7 @@ async function main() {
   );
   const pairs = [['node:http bare', 'node:http + instrumentServer']];
   if (hasExpress) pairs.push(['express bare', 'express + expressMetrics']);
+  if (values.only) pairs.splice(0, pairs.length, ...pairs.filter((p) => p[0].startsWith(values.only)));
 
   const sinkChild = spawnRole('sink');
   const statsPort = (await once(sinkChild, 'port')).port;
@@ -189,28 +199,56 @@ async function main() {
     for (const pair of pairs) {
       const servers = pair.map((variant) => spawnRole('server', ['--variant', variant, '--port', String(statsPort)]));
       const ports = await Promise.all(servers.map((s) => once(s, 'listening').then((m) => m.port)));
-      const clients = ports.map((port) => spawnRole('client', ['--port', String(port), '--concurrency', values.concurrency]));
-      const results = clients.map((c) => once(c, 'result'));
-      await Promise.all(clients.map((c) => once(c, 'ready')));
-      // Warm-up: both sides run for 300 ms before the measured window opens.
-      await new Promise((r) => setTimeout(r, 300));
-      for (const p of [...servers, ...clients]) p.send('go');
-      await new Promise((r) => setTimeout(r, seconds * 1000));
-      for (const c of clients) c.send('stop');
-      const res = await Promise.all(results);
-      const reports = servers.map((s) => once(s, 'report'));
-      for (const s of servers) s.send('report');
+      const clientChild = spawnRole('client', [
+        '--port',
+        ports.join(','),
+        '--concurrency',
+        values.concurrency,
+        '--window',
+        values.window,
+        '--windows',
+        String(Math.max(4, Math.round((seconds * 1000) / Number(values.window)))),
+      ]);
+      const result = once(clientChild, 'result');
+      await once(clientChild, 'warm');
+      for (const sv of servers) sv.send('go');
+      clientChild.send('go');
+      const res = await result;
+      const reports = servers.map((sv) => once(sv, 'report'));
+      for (const sv of servers) sv.send('report');
       const rep = await Promise.all(reports);
-      await Promise.all([...servers, ...clients].map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : null)));
+      await Promise.all([...servers, clientChild].map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : null)));
+      if (res.errors > 0) throw new Error(`${pair.join(' / ')}: ${res.errors} failed requests`);
       pair.forEach((variant, i) => {
-        if (res[i].errors > 0) throw new Error(`${variant}: ${res[i].errors} failed requests`);
-        push(rps, variant, res[i].rps);
+        push(rps, variant, res.rps[i]);
         push(cpu, variant, rep[i].cpuUs / Math.max(1, rep[i].requests));
         peakServerRss = Math.max(peakServerRss, rep[i].rssKb);
-        peakClientRss = Math.max(peakClientRss, res[i].rssKb);
       });
+      peakClientRss = Math.max(peakClientRss, res.rssKb);
     }
   }
+
+  // The recorder in isolation (what each instrumented request adds besides one 'close'
+  // listener and two clock reads), through the real emitter and statsd sink, in batches that
+  // let the socket drain. Steadier than the HTTP rounds on a busy machine.
+  const app = lib.createApp({ name: 'iso', argv: ['--stats', '--stats-port', String(statsPort)], env: {}, handleExit: false });
+  const recorder = lib.createHttpMetrics({ emitter: app.stats });
+  const isolated = [];
+  for (let rep = 0; rep < 5; rep++) {
+    let cpuUs = 0;
+    const calls = 100_000;
+    for (let b = 0; b < calls / 1000; b++) {
+      const c0 = process.cpuUsage();
+      for (let i = 0; i < 1000; i++) recorder.record('/users/:id', 'GET', 200, 0.25 + (i & 15) / 100);
+      const c = process.cpuUsage(c0);
+      cpuUs += c.user + c.system;
+      await new Promise((r) => setImmediate(r));
+    }
+    isolated.push((cpuUs * 1000) / calls);
+  }
+  await app.close();
+  const dropped = app.stats.stats().sinks.statsd?.dropped ?? {};
+
   sinkChild.send('counts');
   const { datagrams, lines } = await once(sinkChild, 'counts');
 
@@ -230,7 +268,7 @@ async function main() {
         variant,
         'req/s (median)': Math.round(r).toLocaleString('en-US'),
         'req/s per round': rps.get(variant).map((x) => Math.round(x)).join(' / '),
-        'req/s vs bare (median of rounds)': variant === bare ? '1.000x' : `${median(ratios).toFixed(3)}x`,
+        'vs bare (median of rounds)': variant === bare ? '1.000x' : `${median(ratios).toFixed(3)}x`,
         'server CPU us/req': c.toFixed(1),
         'CPU/req vs bare': variant === bare ? '-' : `${(((c - cb) / cb) * 100).toFixed(1)}% (${c - cb >= 0 ? '+' : ''}${(c - cb).toFixed(1)} us)`,
       });
@@ -240,9 +278,11 @@ async function main() {
   const widths = keys.map((k) => Math.max(k.length, ...rows.map((r) => String(r[k]).length)));
   const line = (cells) => cells.map((c, i) => String(c).padEnd(widths[i])).join('  ');
   const out = [];
-  out.push('', `HTTP instrumentation overhead: trivial handler, ${values.concurrency} keep-alive connections per server,`);
-  out.push(`bare and instrumented servers loaded at the same time, ${seconds} s x ${rounds} rounds, loopback`, '');
+  out.push('', `HTTP instrumentation overhead: trivial handler, ${values.concurrency} keep-alive connections, loopback;`);
+  out.push(`bare and instrumented servers loaded in alternating ${values.window} ms windows (ABBA), ${seconds} s per pair x ${rounds} rounds`, '');
   out.push(line(keys), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(Object.values(r))), '');
+  out.push(`recorder alone (counter + timer through the real emitter and statsd sink): ${Math.round(median(isolated))} ns CPU per request (median of 5 x 100,000; dropped: ${JSON.stringify(dropped)})`);
+  out.push(`load average during the run: ${loadavg().map((x) => x.toFixed(2)).join(' ')} on ${availableParallelism()} cores`);
   out.push(`statsd side: ${lines.toLocaleString('en-US')} lines in ${datagrams.toLocaleString('en-US')} datagrams (${(lines / Math.max(1, datagrams)).toFixed(1)} lines/packet)`);
   out.push(`peak RSS: server ${(peakServerRss / 1024).toFixed(0)} MiB, load client ${(peakClientRss / 1024).toFixed(0)} MiB, bench main ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
   out.push('goal: instrumented within 5% of bare (req/s). The load generators share the cores with the servers,');

@@ -58,7 +58,7 @@ export function expressMetrics(opts: ExpressMetricsOptions): ExpressMetricsMiddl
       hooked.add(proto);
       installRouteHook(proto);
     }
-    res.once('close', () => {
+    res.on('close', () => {
       const r = req as ExpressLikeRequest & { [TEMPLATE]?: string };
       // The fallback covers requests whose prototype is not hookable (not Express, or a mounted
       // sub-app that swapped the prototype): the matched route as it stands at the end.
