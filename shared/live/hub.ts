@@ -33,8 +33,12 @@ export interface LiveTuning {
 export interface LiveHubOptions {
   log: Logger;
   catalogue: readonly LiveCatalogueEntry[];
-  /** Where the hub's own metrics go (live.clients, live.sent_bytes…). */
-  emitter?: Emitter;
+  /**
+   * Where the hub's own metrics go (`<prefix>.live.clients`, `.sent_bytes`…). A function is
+   * called at each flush until it returns an emitter: the runtime creates its emitter after the
+   * hub, since the hub is one of its sinks.
+   */
+  emitter?: Emitter | (() => Emitter | undefined);
   tuning?: LiveTuning;
   now?: () => number;
 }
@@ -123,25 +127,41 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
     stallMs: opts.tuning?.stallMs ?? 10_000,
     pingMs: opts.tuning?.pingMs ?? 15_000,
   };
-  const self = opts.emitter?.child({ prefix: 'live' });
-  const selfPrefix = self?.prefix;
-  const catalogue: LiveCatalogueEntry[] = [...opts.catalogue];
-  if (selfPrefix) {
-    const doc = (name: string, type: LiveCatalogueEntry['type'], unit: string, description: string): void =>
-      void catalogue.push({ pattern: `${selfPrefix}.${name}`, type, unit, description, integration: 'live' });
-    doc('clients', 'gauge', 'count', 'pages connected');
-    doc('sent_bytes', 'counter', 'bytes', 'bytes written to pages');
-    doc('dropped_batches', 'counter', 'count', 'batches skipped for slow pages');
-    doc('resyncs', 'counter', 'count', 'fresh hellos sent to pages that fell behind');
-    doc('terminated', 'counter', 'count', 'pages disconnected (stalled or no pong)');
-    doc('handshake_rejected.<reason>', 'counter', 'count', 'connections refused by reason');
-    doc('series_refused', 'gauge', 'count', 'distinct series not shown (max_series)');
-  }
+  /** The hub's self-metric catalogue, once the prefix of the self emitter is known. */
+  const selfCatalogue = (prefix: string): LiveCatalogueEntry[] => {
+    const doc = (name: string, type: LiveCatalogueEntry['type'], unit: string, description: string): LiveCatalogueEntry => ({
+      pattern: `${prefix}.${name}`,
+      type,
+      unit,
+      description,
+      integration: 'live',
+    });
+    return [
+      doc('clients', 'gauge', 'count', 'pages connected'),
+      doc('sent_bytes', 'counter', 'bytes', 'bytes written to pages'),
+      doc('dropped_batches', 'counter', 'count', 'batches skipped for slow pages'),
+      doc('resyncs', 'counter', 'count', 'fresh hellos sent to pages that fell behind'),
+      doc('terminated', 'counter', 'count', 'pages disconnected (stalled or no pong)'),
+      doc('handshake_rejected.<reason>', 'counter', 'count', 'connections refused by reason'),
+      doc('series_refused', 'gauge', 'count', 'distinct series not shown (max_series)'),
+    ];
+  };
+  let self: Emitter | undefined;
+  /** Resolved at the first flush: the runtime builds its emitter after the hub (the hub is one of its sinks). */
+  const selfEmitter = (): Emitter | undefined => {
+    if (self || !opts.emitter) return self;
+    const e = typeof opts.emitter === 'function' ? opts.emitter() : opts.emitter;
+    if (e) {
+      self = e.child({ prefix: 'live' });
+      store.addCatalogue(selfCatalogue(self.prefix));
+    }
+    return self;
+  };
   const store: Store = createStore({
     flushMs: config.flush,
     historyMs: config.history,
     maxSeries: config.max_series,
-    catalogue,
+    catalogue: opts.catalogue,
   });
   const sinkStats: SinkStats = emptySinkStats();
   const clients = new Set<Client>();
@@ -246,6 +266,7 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
   };
 
   const reportSelf = (): void => {
+    const self = selfEmitter();
     if (!self) return;
     const delta = (name: string, total: number): void => {
       const prev = reported.get(name) ?? 0;

@@ -105,6 +105,8 @@ export interface Store {
   flush(nowMs: number): FlushResult;
   snapshot(): Snapshot;
   stats(): StoreStats;
+  /** More catalogue entries, for series created from now on. */
+  addCatalogue(entries: readonly LiveCatalogueEntry[]): void;
   /** Points kept per series (history / flush). */
   readonly capacity: number;
 }
@@ -123,7 +125,8 @@ function percentile(sorted: number[], q: number): number {
 export function createStore(opts: StoreOptions): Store {
   const capacity = Math.max(1, Math.ceil(opts.historyMs / opts.flushMs));
   const random = opts.random ?? Math.random;
-  const classifier = createClassifier(opts.catalogue);
+  let catalogue = [...opts.catalogue];
+  let classifier = createClassifier(catalogue);
   const metrics = new Map<string, Metric>();
   const families = new Map<string, Family>();
   const allSeries: SeriesInfo[] = [];
@@ -340,5 +343,9 @@ export function createStore(opts: StoreOptions): Store {
       };
     },
     stats: () => ({ ...stats, refusedNames: refusedNames.size, series: allSeries.length }),
+    addCatalogue(entries) {
+      catalogue = [...catalogue, ...entries];
+      classifier = createClassifier(catalogue);
+    },
   };
 }

@@ -38,19 +38,22 @@ export function liveConfig(over: Record<string, unknown> = {}): LiveConfig {
 
 export async function startHub(
   over: Record<string, unknown> = {},
-  o: { tuning?: LiveTuning; catalogue?: LiveCatalogueEntry[]; selfEmitter?: Emitter } = {},
+  o: { tuning?: LiveTuning; catalogue?: LiveCatalogueEntry[]; selfEmitter?: Emitter | 'root' } = {},
 ): Promise<RunningHub> {
   const config = liveConfig(over);
   const logs: string[] = [];
+  let root: Emitter | undefined;
   const hub = createLiveHub(config, {
     log: createLogger({ level: 'debug', write: (l) => void logs.push(l) }),
     catalogue: o.catalogue ?? CATALOGUE,
     ...(o.tuning ? { tuning: o.tuning } : {}),
-    ...(o.selfEmitter ? { emitter: o.selfEmitter } : {}),
+    // 'root': as the runtime does it, the emitter the hub is a sink of, resolved lazily.
+    ...(o.selfEmitter === 'root' ? { emitter: () => root?.child({ prefix: 'tt.telltale' }) } : o.selfEmitter ? { emitter: o.selfEmitter } : {}),
   });
   const { url } = await hub.start();
   const port = Number(new URL(url).port);
   const emitter = createEmitter({ sinks: [hub.sink], selfMetrics: false, flushIntervalMs: 3_600_000 });
+  root = emitter;
   return {
     hub,
     config,

@@ -249,6 +249,19 @@ describe('live hub send path', () => {
     expect(mem.counters().get('tt.telltale.live.sent_bytes')).toBeGreaterThan(0);
   });
 
+  it('shows its own metrics on the page under "live" when its self emitter is the one it is a sink of', async () => {
+    const h = await hub({}, { selfEmitter: 'root' });
+    const c = await client(h.port);
+    await c.next(isHello);
+    const b = await c.next((m): m is BatchMessage => isBatch(m) && (m.series ?? []).some((s) => s.name === 'tt.telltale.live.clients'));
+    const fam = b.families!.find((f) => f.key.startsWith('tt.telltale.live.clients'));
+    expect(fam).toMatchObject({ integration: 'live', title: expect.stringContaining('clients'), kind: 'gauge', unit: 'count' });
+    const id = b.series!.find((s) => s.name === 'tt.telltale.live.clients')!.id;
+    // The gauge is emitted at a flush and lands in the next bucket: one page connected.
+    const next = await c.next((m): m is BatchMessage => isBatch(m) && valuesOf(m).has(id));
+    expect(valuesOf(next).get(id)).toBe(1);
+  });
+
   it('stops idempotently, closes pages, frees the port, and can start again on it', async () => {
     const h = await hub();
     const c = await client(h.port);
