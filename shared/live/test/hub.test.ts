@@ -166,6 +166,13 @@ describe('live hub handshake gate (real ws client)', () => {
     expect((await get(h.port, '/../package.json')).status).toBe(404);
   });
 
+  it('binds IPv6 loopback and prints a bracketed URL', async () => {
+    const h = await hub({ listen: '[::1]:0' });
+    expect(h.url).toMatch(/^http:\/\/\[::1\]:\d+\/$/);
+    const c = await client(h.port, { host: '[::1]', origin: `http://[::1]:${h.port}` });
+    expect((await c.next(isHello)).type).toBe('hello');
+  });
+
   it('refuses to start on a non-loopback address without a token', async () => {
     const hub = createLiveHub(liveConfig({ listen: '0.0.0.0:0' }), { log: createLogger({ level: 'silent' }), catalogue: [] });
     await expect(hub.start()).rejects.toThrow(/not loopback and no token/);
