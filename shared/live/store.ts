@@ -321,14 +321,15 @@ export function createStore(opts: StoreOptions): Store {
       for (const m of metrics.values()) {
         if (m.kind !== 'datapoint') continue;
         const n = Math.min(m.dpCount, capacity);
-        const ts: number[] = [];
-        const vs: number[] = [];
+        // Reports and billing windows arrive out of order and repeat: a chart needs ascending,
+        // unique times, and the latest arrival for a timestamp wins.
+        const byTs = new Map<number, number>();
         for (let i = 0; i < n; i++) {
           const s = (m.dpCount - n + i) % capacity;
-          ts.push(m.dpTs![s]!);
-          vs.push(m.dpV![s]!);
+          byTs.set(m.dpTs![s]!, m.dpV![s]!);
         }
-        points[m.dpId] = [ts, vs];
+        const ts = [...byTs.keys()].sort((a, b) => a - b);
+        points[m.dpId] = [ts, ts.map((t) => byTs.get(t)!)];
       }
       // Only what has been announced by a flush: a batch introduces the rest.
       const announced = new Set(newSeries.map((s) => s.id));

@@ -199,8 +199,7 @@
     for (let i = 0; i < m.p.length; i += 3) {
       const p = points.get(m.p[i]);
       if (!p) continue;
-      p[0].push(m.p[i + 1] / 1000);
-      p[1].push(m.p[i + 2]);
+      insertPoint(p, m.p[i + 1] / 1000, m.p[i + 2]);
       if (p[0].length > capacity) {
         p[0].splice(0, p[0].length - capacity);
         p[1].splice(0, p[1].length - capacity);
@@ -218,6 +217,28 @@
       if (f.family.kind !== 'datapoint' || touched.has(f.family.key)) f.dirty = true;
     }
     requestDraw();
+  }
+
+  /** Keeps x ascending and unique (uPlot needs it): late or repeated datapoints land in place. */
+  function insertPoint(p, t, v) {
+    const xs = p[0];
+    if (xs.length === 0 || t > xs[xs.length - 1]) {
+      xs.push(t);
+      p[1].push(v);
+      return;
+    }
+    let lo = 0;
+    let hi = xs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (xs[mid] < t) lo = mid + 1;
+      else hi = mid;
+    }
+    if (xs[lo] === t) p[1][lo] = v;
+    else {
+      xs.splice(lo, 0, t);
+      p[1].splice(lo, 0, v);
+    }
   }
 
   function setRefused(n) {

@@ -264,6 +264,32 @@ describe.skipIf(!CHROMIUM)('live page in Chromium', () => {
     expect(await page.locator('#status').textContent()).toBe('stale');
   });
 
+  it('puts late and repeated datapoints in time order on the chart', async () => {
+    const h = await hub();
+    const context = await browser.newContext();
+    cleanups.push(() => context.close());
+    const page = await context.newPage();
+    const t = 1_700_000_000_000;
+    const hello = {
+      type: 'hello', v: 1, serverTime: t, flushMs: 1000, historyMs: 60_000, maxSeries: 500, times: [], values: {}, refused: 0,
+      families: [{ key: 'p|datapoint', integration: 'puppet', title: 'time.total', kind: 'datapoint', unit: 's', description: '' }],
+      series: [{ id: 0, name: 'tt.puppet.web01.time.total', family: 'p|datapoint', label: 'web01' }],
+      points: { 0: [[t, t + 3000], [1, 3]] },
+    };
+    let route: { send(m: string): void } | undefined;
+    await page.routeWebSocket(/\/live$/, (ws) => {
+      route = ws;
+      ws.send(JSON.stringify(hello));
+    });
+    await page.goto(h.url);
+    await waitDiag(page, (d) => d.state === 'live' && d.frames > 0, 'live');
+    const before = (await diag(page)).frames;
+    route!.send(JSON.stringify({ type: 'batch', t: t + 5000, v: [], p: [0, t + 2000, 2, 0, t + 3000, 30], refused: 0 }));
+    await waitDiag(page, (d) => d.frames > before, 'redrawn');
+    const data = await page.evaluate(() => (globalThis as any).document.querySelector('.chart').__family.plot.data);
+    expect(data).toEqual([[t / 1000, t / 1000 + 2, t / 1000 + 3], [1, 2, 30]]);
+  });
+
   it('a token-protected hub: the page asks for the token, refuses a bad Origin and a missing token with 403, then connects', async () => {
     const h = await hub({ token: TOKEN });
     const { page } = await open(h);

@@ -113,6 +113,14 @@ describe('store', () => {
     expect(s.snapshot().points[r.newSeries[0]!.id]).toEqual([[1_700_000_000_000], [12.5]]);
   });
 
+  it('hands datapoint history over sorted by time, one value per timestamp (latest arrival wins)', () => {
+    const s = createStore(opts);
+    for (const [ts, v] of [[300, 3], [100, 1], [200, 2], [100, 10]] as const) s.datapoint('tt.puppet.web01.time.total', v, 1_700_000_000 + ts);
+    const id = s.flush(1_800_000_000_000).newSeries[0]!.id;
+    const base = 1_700_000_000_000;
+    expect(s.snapshot().points[id]).toEqual([[base + 100_000, base + 200_000, base + 300_000], [10, 2, 3]]);
+  });
+
   it('keeps history bounded to history/flush buckets, aligned, with nulls before a series existed', () => {
     const s = createStore({ ...opts, historyMs: 3000 });
     expect(s.capacity).toBe(3);
