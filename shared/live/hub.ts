@@ -205,7 +205,12 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
     sinkStats.bytes += bytes;
   };
 
+  // A hello only changes when a bucket closes: pages connecting within one flush (a herd after
+  // a restart) share one snapshot and one string.
+  let generation = 0;
+  let helloCache: { generation: number; text: string } | undefined;
   const hello = (): string => {
+    if (helloCache?.generation === generation) return helloCache.text;
     const snap = store.snapshot();
     const msg: HelloMessage = {
       type: 'hello',
@@ -221,16 +226,18 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
       points: snap.points,
       refused: snap.refused,
     };
-    return JSON.stringify(msg);
+    helloCache = { generation, text: JSON.stringify(msg) };
+    return helloCache.text;
   };
 
-  const sendHello = (c: Client, text = hello()): void => {
+  const sendHello = (c: Client): void => {
+    const text = hello();
     c.helloBytes = Buffer.byteLength(text);
     send(c, text);
   };
 
   /** The send path (B.4 #7): skip slow pages, resync them once drained, drop them past a bound. */
-  const deliver = (c: Client, batch: string, at: number, helloText: () => string): void => {
+  const deliver = (c: Client, batch: string, at: number): void => {
     if (c.ws.readyState !== WebSocket.OPEN) return;
     const buffered = c.ws.bufferedAmount;
     if (buffered > stats.peakBuffered) stats.peakBuffered = buffered;
@@ -248,7 +255,7 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
       if (buffered <= tuning.lowWaterBytes) {
         c.needsResync = false;
         stats.resyncs++;
-        sendHello(c, helloText());
+        sendHello(c);
       } else {
         stats.skippedBatches++;
         sinkStats.dropped['slow_client'] = (sinkStats.dropped['slow_client'] ?? 0) + 1;
@@ -286,15 +293,14 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
     reportSelf();
     const at = now();
     const r = store.flush(at);
+    generation++;
     const batch: BatchMessage = { type: 'batch', t: r.t, v: r.values, p: r.points, refused: r.refused };
     if (r.newFamilies.length) batch.families = r.newFamilies;
     if (r.newSeries.length) batch.series = r.newSeries;
     if (clients.size === 0) return;
     // Stringify once per flush; every page gets the same text.
     const text = JSON.stringify(batch);
-    let helloText: string | undefined;
-    const lazyHello = (): string => (helloText ??= hello());
-    for (const c of clients) deliver(c, text, at, lazyHello);
+    for (const c of clients) deliver(c, text, at);
   };
 
   const heartbeat = (): void => {

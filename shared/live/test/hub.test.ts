@@ -269,6 +269,17 @@ describe('live hub send path', () => {
     expect(valuesOf(next).get(id)).toBe(1);
   });
 
+  it('builds one hello per bucket: pages connecting within a flush share it', async () => {
+    // A clock that moves on every read: a hello built twice would carry two serverTimes.
+    let tick = 0;
+    const h = await hub({ flush: '60s' }, { now: () => 1_700_000_000_000 + ++tick });
+    const a = await client(h.port);
+    const b = await client(h.port);
+    const [ha, hb] = [await a.next(isHello), await b.next(isHello)];
+    expect(hb.serverTime).toBe(ha.serverTime);
+    expect(tick).toBe(1);
+  });
+
   it('stops idempotently, closes pages, frees the port, and can start again on it', async () => {
     const h = await hub();
     const c = await client(h.port);
