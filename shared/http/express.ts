@@ -44,25 +44,32 @@ export interface ExpressMetricsMiddleware {
 export function expressMetrics(opts: ExpressMetricsOptions): ExpressMetricsMiddleware {
   const metrics = createHttpMetrics(opts);
   const routeOf = opts.route;
-  const hooked = new WeakSet<object>();
+  // Per request prototype: the route-state table its hook uses (null: not hookable).
+  const hooks = new WeakMap<object, RouteStates | null>();
   const middleware = (req: ExpressLikeRequest, res: ServerResponse, next: (err?: unknown) => void): void => {
     const start = performance.now();
     // The template must be read when the router assigns req.route: only then is req.baseUrl the
     // mount path of the router that matched. By the time the response closes, an error passed
     // to next() has unwound the routers and reset baseUrl (found by the error-path test).
-    // Express gives every app its own request prototype (app.request); an accessor there costs
-    // nothing per request, where one defined on each req cost ~4 us (measured: it turns the
-    // object into a slow dictionary).
+    // Express gives every app its own request prototype (app.request), so the hook is an
+    // accessor there, installed once. Measured alternatives, per request: defineProperty on
+    // each req ~4 us (req becomes a dictionary), symbol properties added to req ~2-5 us (seen
+    // in a CPU profile); a WeakMap entry costs well under 1 us.
     const proto = Object.getPrototypeOf(req) as object | null;
-    if (proto !== null && !hooked.has(proto)) {
-      hooked.add(proto);
-      installRouteHook(proto);
+    let states = proto === null ? null : hooks.get(proto);
+    if (states === undefined) {
+      states = installRouteHook(proto!);
+      hooks.set(proto!, states);
+    }
+    let state: RouteState | undefined;
+    if (states !== null) {
+      state = { route: req.route, template: undefined };
+      states.set(req, state);
     }
     res.on('close', () => {
-      const r = req as ExpressLikeRequest & { [TEMPLATE]?: string };
       // The fallback covers requests whose prototype is not hookable (not Express, or a mounted
       // sub-app that swapped the prototype): the matched route as it stands at the end.
-      const template = routeOf?.(req) ?? r[TEMPLATE] ?? closeTimeTemplate(req);
+      const template = routeOf?.(req) ?? state?.template ?? closeTimeTemplate(req);
       metrics.record(template, req.method, res.writableFinished ? res.statusCode : ABORTED, performance.now() - start);
     });
     next();
@@ -70,52 +77,65 @@ export function expressMetrics(opts: ExpressMetricsOptions): ExpressMetricsMiddl
   return Object.assign(middleware, { metrics });
 }
 
-const ROUTE = Symbol('telltale.express.route');
-const TEMPLATE = Symbol('telltale.express.template');
+interface RouteState {
+  route: ExpressLikeRequest['route'];
+  template: string | undefined;
+}
+type RouteStates = WeakMap<object, RouteState>;
+
 const HOOK = Symbol('telltale.express.hook');
 
-interface Hooked {
-  [ROUTE]?: ExpressLikeRequest['route'];
-  [TEMPLATE]?: string;
-  baseUrl?: string;
-}
-
 /**
- * Make `req.route = …` (Express's router) also record `baseUrl + route.path` at that moment.
- * Only on an Express per-app request prototype: never on IncomingMessage.prototype itself,
- * which would change every request in the process.
+ * Make `req.route = …` (Express's router) also record `baseUrl + route.path` at that moment,
+ * in a table keyed by request. Only on an Express per-app request prototype: never on
+ * IncomingMessage.prototype itself, which would change every request in the process. Several
+ * middlewares on one app share the first one's hook (its table rides on the setter).
  */
-function installRouteHook(proto: object): void {
-  if (proto === IncomingMessage.prototype) return;
+function installRouteHook(proto: object): RouteStates | null {
+  if (proto === IncomingMessage.prototype) return null;
   const existing = Object.getOwnPropertyDescriptor(proto, 'route');
-  if (existing !== undefined && (!existing.configurable || (existing.set as { [HOOK]?: boolean } | undefined)?.[HOOK])) return;
+  const installed = (existing?.set as { [HOOK]?: RouteStates } | undefined)?.[HOOK];
+  if (installed !== undefined) return installed;
+  if (existing !== undefined && !existing.configurable) return null;
+  const states: RouteStates = new WeakMap();
   // Template strings reused per route object and mount path: the same string every time keeps
   // the recorder's lookups cheap (no fresh concatenation to hash per request).
   const templates = new WeakMap<object, { base: string; template: string }>();
-  const set = function (this: Hooked, v: ExpressLikeRequest['route']): void {
-    this[ROUTE] = v;
+  const stateOf = (req: object): RouteState => {
+    let s = states.get(req);
+    if (s === undefined) {
+      // A request the middleware did not see (mounted after a router): still keep req.route.
+      s = { route: undefined, template: undefined };
+      states.set(req, s);
+    }
+    return s;
+  };
+  const set = function (this: ExpressLikeRequest, v: ExpressLikeRequest['route']): void {
+    const s = stateOf(this);
+    s.route = v;
     if (v === undefined || v === null) return;
     const base = this.baseUrl ?? '';
     const known = templates.get(v);
     if (known !== undefined && known.base === base) {
-      this[TEMPLATE] = known.template;
+      s.template = known.template;
       return;
     }
     const path = v.path;
     if (path === undefined) return;
     const template = base + (typeof path === 'string' ? path : String(path));
     templates.set(v, { base, template });
-    this[TEMPLATE] = template;
+    s.template = template;
   };
-  Object.defineProperty(set, HOOK, { value: true });
+  Object.defineProperty(set, HOOK, { value: states });
   Object.defineProperty(proto, 'route', {
     configurable: true,
     enumerable: true,
-    get(this: Hooked) {
-      return this[ROUTE];
+    get(this: object) {
+      return states.get(this)?.route;
     },
     set,
   });
+  return states;
 }
 
 function closeTimeTemplate(req: ExpressLikeRequest): string | undefined {
