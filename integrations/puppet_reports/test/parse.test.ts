@@ -266,7 +266,7 @@ describe('puppet_reports committed fixtures (real Puppet 7 reports and a Puppet 
   });
 
   it('both parse paths read each Puppet 7 fixture as Puppet does', () => {
-    expect(expected.map((e) => e.status).sort()).toEqual(['changed', 'failed', 'unchanged']);
+    expect(expected.map((e) => e.status).sort()).toEqual(['changed', 'failed', 'failed', 'unchanged']);
     for (const t of expected) {
       const text = readFileSync(join(FIXTURES, t.path), 'utf8');
       expectRunMatchesTruth(parseReport(text, t.path), t);
@@ -314,6 +314,21 @@ describe('puppet_reports committed fixtures (real Puppet 7 reports and a Puppet 
       expect(run.status, path).toBe(t.status);
       expect(run.statusSource).toBe('derived');
     }
+  });
+
+  it('an agent run without a catalog: failed, not compiled, cached on_failure, err logged, no failed resources', () => {
+    const t = expected.find((e) => e.path === 'p7-agent-nocatalog.report.yaml')!;
+    expect(t.transaction_completed).toBe(false);
+    const run = parseReport(readFileSync(join(FIXTURES, t.path), 'utf8'), t.path);
+    const pts = new Map(runPoints(run, { compat: 'default', evenupSuffix: 'puppet', evenupReverseHost: true }).map((p) => [p.name, p.value]));
+    const h = 'agent-nocatalog_example_com';
+    expect(pts.get(`${h}.run.status.failed`)).toBe(1);
+    expect(pts.get(`${h}.run.catalog.compiled`)).toBe(0);
+    expect(pts.get(`${h}.run.catalog.cached`)).toBe(1);
+    expect(pts.get(`${h}.run.transaction_completed`)).toBe(0);
+    expect(pts.get(`${h}.run.logs.err`)).toBe(t.logs['err']);
+    expect(pts.has(`${h}.run.duration`)).toBe(t.metrics['time.total'] !== undefined);
+    expect(run.failedResources).toEqual([]);
   });
 
   it('a summary cut before its last section is rejected; a catalog-failure summary derives failed', () => {
