@@ -185,3 +185,35 @@ ${tail}
     expect(udp.lines().filter((l) => l.startsWith('development.off.'))).toEqual([]);
   });
 });
+
+describe('--stats-host with a full address', () => {
+  let statsd: Statsd;
+  beforeAll(async () => {
+    statsd = await startStatsd({ tcp: true, flushIntervalMs: 3_600_000 });
+  });
+  afterAll(async () => {
+    await statsd?.stop();
+  });
+
+  it('tcp://: a program that just ends delivers its metrics to real statsd over TCP', async () => {
+    const file = script(
+      'tcp.mjs',
+      `import { createApp } from 'telltale';
+const app = createApp({ name: 'tcpapp' });
+app.stats.counter('sent', 5);
+app.stats.timing('took', 3);
+`,
+    );
+    const r = run(file, ['--stats', '--stats-host', `tcp://127.0.0.1:${statsd.port}`, '--stats-environment', 'test']);
+    expect(await r.exited, r.stderr()).toEqual({ code: 0, signal: null });
+    let counters = '';
+    const deadline = Date.now() + 10_000;
+    while (!counters.includes('test.tcpapp.sent')) {
+      if (Date.now() > deadline) throw new Error(`statsd (tcp) never saw the counter:\n${counters}\n${statsd.log()}`);
+      await new Promise((res) => setTimeout(res, 50));
+      counters = await statsd.mgmt('counters');
+    }
+    expect(counters).toMatch(/'test\.tcpapp\.sent': 5\b/);
+    expect(await statsd.mgmt('timers')).toMatch(/'test\.tcpapp\.took': \[ 3 \]/);
+  });
+});
