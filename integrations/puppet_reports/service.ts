@@ -76,7 +76,8 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
 
   /** Runs `task` after everything queued before it; resolves with its result ('bad' on a bug). */
   const enqueue = (task: () => Promise<Outcome>): Promise<Outcome> => {
-    const next = queue.then(task).then(
+    // Work queued behind a stop (a rescan in flight) is dropped: the emitter may be closing.
+    const next = queue.then(() => (stopped ? ('bad' as const) : task())).then(
       (o) => o,
       (e: unknown): Outcome => {
         // Defensive: processFile handles its own errors; anything here is a bug worth seeing.
