@@ -71,7 +71,18 @@ function commonPrefix(patterns: string[]): string {
   return n === 0 ? '' : first.slice(0, n).join('.') + '.';
 }
 
-export function createClassifier(catalogue: readonly LiveCatalogueEntry[]): Classifier {
+export interface ClassifierOptions {
+  /**
+   * The core's own namespace (`<root>.telltale`: runtime, emitter and per-instance self-metrics).
+   * Only catalogue patterns written under it may claim its names; the rest are grouped by parent
+   * path under a "telltale" heading, so an integration's catch-all pattern (access_log's
+   * mod_statsd `<prefix.><path.key>.<METHOD>.<STATUS><.suffix>`) cannot swallow them.
+   */
+  coreNamespace?: string;
+}
+
+export function createClassifier(catalogue: readonly LiveCatalogueEntry[], o: ClassifierOptions = {}): Classifier {
+  const core = o.coreNamespace ? `${o.coreNamespace}.` : undefined;
   const byIntegration = new Map<string, string[]>();
   for (const e of catalogue) {
     const list = byIntegration.get(e.integration) ?? [];
@@ -110,8 +121,10 @@ export function createClassifier(catalogue: readonly LiveCatalogueEntry[]): Clas
 
   return {
     classify(name, kind) {
+      const inCore = core !== undefined && name.startsWith(core);
       for (const re of ['strict', 'loose'] as const) {
         for (const c of compiled) {
+          if (inCore && !c.entry.pattern.startsWith(core)) continue;
           const m = c[re].exec(name);
           if (m) return fromEntry(c, m, name, kind);
         }
@@ -120,7 +133,7 @@ export function createClassifier(catalogue: readonly LiveCatalogueEntry[]): Clas
       const parent = dot > 0 ? name.slice(0, dot) : '';
       const title = parent ? `${parent}.*` : name;
       return {
-        family: { key: `${title}|${kind}`, integration: 'other', title, kind, unit: '', description: '' },
+        family: { key: `${title}|${kind}`, integration: inCore ? 'telltale' : 'other', title, kind, unit: '', description: '' },
         label: dot > 0 ? name.slice(dot + 1) : name,
         exact: false,
       };

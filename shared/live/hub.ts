@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer, WebSocket } from 'ws';
+import { joinPath } from '../emitter/names.js';
 import { emptySinkStats, type Emitter, type Sink, type SinkStats } from '../emitter/types.js';
 import type { Logger } from '../log/logger.js';
 import type { LiveCatalogueEntry } from './catalogue.js';
@@ -34,9 +35,9 @@ export interface LiveHubOptions {
   log: Logger;
   catalogue: readonly LiveCatalogueEntry[];
   /**
-   * Where the hub's own metrics go (`<prefix>.live.clients`, `.sent_bytes`…). A function is
-   * called at each flush until it returns an emitter: the runtime creates its emitter after the
-   * hub, since the hub is one of its sinks.
+   * The root emitter (the one the hub is a sink of), or a function returning it: the runtime
+   * creates its emitter after the hub. The hub then reports `<root>.telltale.live.*` and reserves
+   * the core's `<root>.telltale.*` names for a "telltale" heading on the page.
    */
   emitter?: Emitter | (() => Emitter | undefined);
   tuning?: LiveTuning;
@@ -147,13 +148,22 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
     ];
   };
   let self: Emitter | undefined;
-  /** Resolved at the first flush: the runtime builds its emitter after the hub (the hub is one of its sinks). */
+  /**
+   * Resolved at the first sample or flush: the runtime builds its emitter after the hub (the hub
+   * is one of its sinks), and every sample arrives through that emitter, so it exists by then.
+   */
   const selfEmitter = (): Emitter | undefined => {
     if (self || !opts.emitter) return self;
-    const e = typeof opts.emitter === 'function' ? opts.emitter() : opts.emitter;
-    if (e) {
-      self = e.child({ prefix: 'live' });
-      store.addCatalogue(selfCatalogue(self.prefix));
+    let root: Emitter | undefined;
+    try {
+      root = typeof opts.emitter === 'function' ? opts.emitter() : opts.emitter;
+    } catch {
+      // Not constructed yet (a const still in its temporal dead zone): try again later.
+      return undefined;
+    }
+    if (root) {
+      self = root.child({ prefix: 'telltale.live' });
+      store.addCatalogue(selfCatalogue(self.prefix), joinPath(root.prefix, 'telltale'));
     }
     return self;
   };
@@ -375,31 +385,37 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
     counter: (n, v, rate) => {
       if (closed) return;
       sinkStats.sent++;
+      if (self === undefined && opts.emitter) selfEmitter();
       store.counter(n, v, rate);
     },
     gauge: (n, v) => {
       if (closed) return;
       sinkStats.sent++;
+      if (self === undefined && opts.emitter) selfEmitter();
       store.gauge(n, v);
     },
     gaugeDelta: (n, d) => {
       if (closed) return;
       sinkStats.sent++;
+      if (self === undefined && opts.emitter) selfEmitter();
       store.gaugeDelta(n, d);
     },
     timing: (n, ms) => {
       if (closed) return;
       sinkStats.sent++;
+      if (self === undefined && opts.emitter) selfEmitter();
       store.timing(n, ms);
     },
     set: (n, m) => {
       if (closed) return;
       sinkStats.sent++;
+      if (self === undefined && opts.emitter) selfEmitter();
       store.set(n, m);
     },
     datapoint: (n, v, ts) => {
       if (closed) return;
       sinkStats.sent++;
+      if (self === undefined && opts.emitter) selfEmitter();
       store.datapoint(n, v, ts);
     },
     // The hub keeps its own cadence (config.flush, 1 s) whatever the emitter's interval is.

@@ -105,8 +105,8 @@ export interface Store {
   flush(nowMs: number): FlushResult;
   snapshot(): Snapshot;
   stats(): StoreStats;
-  /** More catalogue entries, for series created from now on. */
-  addCatalogue(entries: readonly LiveCatalogueEntry[]): void;
+  /** More catalogue entries and the core namespace, for series created from now on. */
+  addCatalogue(entries: readonly LiveCatalogueEntry[], coreNamespace?: string): void;
   /** Points kept per series (history / flush). */
   readonly capacity: number;
 }
@@ -126,6 +126,7 @@ export function createStore(opts: StoreOptions): Store {
   const capacity = Math.max(1, Math.ceil(opts.historyMs / opts.flushMs));
   const random = opts.random ?? Math.random;
   let catalogue = [...opts.catalogue];
+  let coreNamespace: string | undefined;
   let classifier = createClassifier(catalogue);
   const metrics = new Map<string, Metric>();
   const families = new Map<string, Family>();
@@ -344,9 +345,10 @@ export function createStore(opts: StoreOptions): Store {
       };
     },
     stats: () => ({ ...stats, refusedNames: refusedNames.size, series: allSeries.length }),
-    addCatalogue(entries) {
+    addCatalogue(entries, ns) {
       catalogue = [...catalogue, ...entries];
-      classifier = createClassifier(catalogue);
+      if (ns !== undefined) coreNamespace = ns;
+      classifier = createClassifier(catalogue, coreNamespace === undefined ? {} : { coreNamespace });
     },
   };
 }

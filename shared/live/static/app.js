@@ -10,6 +10,8 @@
   const WINDOWS = [60, 300, 600, 1800, 3600];
   const COLORS = ['#3b7dd8', '#e0582f', '#2e9e5b', '#8a5cc9', '#c98a12', '#1aa3a3', '#d6447c', '#6d7a8c'];
   const CHART_HEIGHT = 180;
+  /** Groups shown after every integration, in this order (-1: an integration). */
+  const TAIL = ['telltale', 'live', 'other'];
 
   const $ = (id) => document.getElementById(id);
   const el = {
@@ -259,10 +261,11 @@
       grid.className = 'grid';
       section.append(h, grid);
       g = { section, grid, families: [] };
+      g.rank = TAIL.indexOf(f.integration);
       groups.set(f.integration, g);
-      // "other" always last, the rest in order of appearance.
-      const other = groups.get('other');
-      if (f.integration !== 'other' && other) el.groups.insertBefore(section, other.section);
+      // Integrations in order of appearance, then telltale's own groups, "other" last.
+      const before = [...groups.values()].find((x) => x !== g && x.rank > g.rank);
+      if (before) el.groups.insertBefore(section, before.section);
       else el.groups.append(section);
       el.empty.remove();
     }

@@ -38,7 +38,7 @@ export function liveConfig(over: Record<string, unknown> = {}): LiveConfig {
 
 export async function startHub(
   over: Record<string, unknown> = {},
-  o: { tuning?: LiveTuning; catalogue?: LiveCatalogueEntry[]; selfEmitter?: Emitter | 'root'; now?: () => number } = {},
+  o: { tuning?: LiveTuning; catalogue?: LiveCatalogueEntry[]; selfEmitter?: Emitter | 'root' | (() => Emitter | undefined); now?: () => number } = {},
 ): Promise<RunningHub> {
   const config = liveConfig(over);
   const logs: string[] = [];
@@ -49,7 +49,7 @@ export async function startHub(
     ...(o.tuning ? { tuning: o.tuning } : {}),
     ...(o.now ? { now: o.now } : {}),
     // 'root': as the runtime does it, the emitter the hub is a sink of, resolved lazily.
-    ...(o.selfEmitter === 'root' ? { emitter: () => root?.child({ prefix: 'tt.telltale' }) } : o.selfEmitter ? { emitter: o.selfEmitter } : {}),
+    ...(o.selfEmitter === 'root' ? { emitter: () => root } : o.selfEmitter ? { emitter: o.selfEmitter } : {}),
   });
   const { url } = await hub.start();
   const port = Number(new URL(url).port);

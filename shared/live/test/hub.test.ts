@@ -239,7 +239,7 @@ describe('live hub send path', () => {
 
   it('sends the same text to every page and reports its own metrics through the self emitter', async () => {
     const mem = createMemorySink();
-    const self = createEmitter({ sinks: [mem], selfMetrics: false, flushIntervalMs: 3_600_000, prefix: 'tt.telltale' });
+    const self = createEmitter({ sinks: [mem], selfMetrics: false, flushIntervalMs: 3_600_000, prefix: 'tt' });
     cleanups.push(() => self.close());
     const h = await hub({}, { selfEmitter: self });
     const a = await client(h.port);
@@ -256,17 +256,21 @@ describe('live hub send path', () => {
     expect(mem.counters().get('tt.telltale.live.sent_bytes')).toBeGreaterThan(0);
   });
 
-  it('shows its own metrics on the page under "live" when its self emitter is the one it is a sink of', async () => {
+  it('shows its own metrics on the page under "live", and the core namespace under "telltale"', async () => {
     const h = await hub({}, { selfEmitter: 'root' });
     const c = await client(h.port);
     await c.next(isHello);
-    const b = await c.next((m): m is BatchMessage => isBatch(m) && (m.series ?? []).some((s) => s.name === 'tt.telltale.live.clients'));
-    const fam = b.families!.find((f) => f.key.startsWith('tt.telltale.live.clients'));
-    expect(fam).toMatchObject({ integration: 'live', title: expect.stringContaining('clients'), kind: 'gauge', unit: 'count' });
-    const id = b.series!.find((s) => s.name === 'tt.telltale.live.clients')!.id;
-    // The gauge is emitted at a flush and lands in the next bucket: one page connected.
-    const next = await c.next((m): m is BatchMessage => isBatch(m) && valuesOf(m).has(id));
-    expect(valuesOf(next).get(id)).toBe(1);
+    // A core self-metric (the runtime's per-instance counters live under <root>.telltale.*).
+    h.emitter.counter('telltale.access_log.web.received', 5);
+    const name = 'telltale.live.clients';
+    const b = await c.next((m): m is BatchMessage => isBatch(m) && (m.series ?? []).some((s) => s.name === name));
+    const families = Object.fromEntries(b.families!.map((f) => [f.key, f]));
+    const series = Object.fromEntries(b.series!.map((s) => [s.name, s]));
+    expect(families[series[name]!.family]).toMatchObject({ integration: 'live', kind: 'gauge', unit: 'count', description: 'pages connected' });
+    expect(families[series['telltale.access_log.web.received']!.family]).toMatchObject({ integration: 'telltale', title: 'telltale.access_log.web.*' });
+    // Reported at a flush, it lands in that flush's bucket: one page connected.
+    const id = series[name]!.id;
+    expect(valuesOf(b).get(id)).toBe(1);
   });
 
   it('builds one hello per bucket: pages connecting within a flush share it', async () => {

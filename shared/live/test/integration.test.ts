@@ -101,13 +101,12 @@ describe.skipIf(!CHROMIUM)('live page fed by real integrations', () => {
       description: m.description,
       integration: 'web',
     }));
-    // The core's per-instance self-metrics, as the runtime should list them (see README).
-    for (const [name, description] of [['received', 'lines taken in'], ['emitted', 'metrics emitted'], ['errors.<stage>', 'errors by stage']]) {
-      catalogue.push({ pattern: `tt.telltale.<type>.<instance>.${name}`, type: 'counter', unit: 'count', description: description!, integration: 'telltale' });
-    }
-    const h = await startHub({ flush: '100ms' }, { catalogue });
+    let rootRef: ReturnType<typeof createEmitter> | undefined;
+    // As the runtime wires it: the hub is a sink of the root emitter and reports through it.
+    const h = await startHub({ flush: '100ms' }, { catalogue, selfEmitter: () => rootRef });
     cleanups.push(() => h.stop());
     const root = createEmitter({ prefix: 'tt', sinks: [h.hub.sink], selfMetrics: false, flushIntervalMs: 3_600_000 });
+    rootRef = root;
     cleanups.push(() => root.close({ timeoutMs: 1000 }));
     const abort = new AbortController();
     const ctx: IntegrationContext = {
@@ -148,16 +147,21 @@ describe.skipIf(!CHROMIUM)('live page fed by real integrations', () => {
     const px = await painted(p, 'web');
     expect(Object.keys(px)).toEqual(expect.arrayContaining(['<src>.requests', '<src>.status.<N>xx', '<src>.method.<METHOD>', '<src>.bytes']));
     for (const t of ['<src>.requests', '<src>.status.<N>xx', '<src>.method.<METHOD>', '<src>.bytes']) expect(px[t], t).toBeGreaterThan(30);
-    // Self-metrics went to their own heading, not into the mod_statsd catch-all pattern.
-    expect(Object.keys(await painted(p, 'telltale'))).toEqual(expect.arrayContaining(['<type>.<instance>.received']));
+    // Integrations first, then telltale's own groups.
+    expect(await p.locator('h2').allTextContents()).toEqual(['web', 'telltale', 'live']);
+    // The core's self-metrics went to their own heading, not into the mod_statsd catch-all pattern.
+    expect(Object.keys(await painted(p, 'telltale'))).toEqual(expect.arrayContaining(['tt.telltale.access_log.web.*']));
+    expect(Object.keys(await painted(p, 'live'))).toEqual(expect.arrayContaining(['clients', 'sent_bytes']));
     const legend = await p.locator('.chart', { hasText: '<src>.method.<METHOD>' }).locator('.u-legend').textContent();
     expect(legend).toMatch(/shop GET.*shop POST|shop POST.*shop GET/);
     await p.screenshot({ path: `${ARTIFACTS}live-page-access-log.png` });
   });
 
-  it('`telltale run` serves the page and prints its URL; host gauges are drawn live', async () => {
+  it('`telltale run` serves the page and prints its URL; access_log on a growing file and host are drawn live', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'telltale-live-cli-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const log = join(dir, 'shop.log');
+    writeFileSync(log, '');
     const config = join(dir, 'integrations.yaml');
     writeFileSync(
       config,
@@ -176,6 +180,12 @@ describe.skipIf(!CHROMIUM)('live page fed by real integrations', () => {
         'integrations:',
         '  host:',
         '    interval: 250ms',
+        '  web:',
+        '    type: access_log',
+        `    path: ${log}`,
+        '    start_at: beginning',
+        '    poll_interval: 50ms',
+        '    flush_interval: 250ms',
         '',
       ].join('\n'),
     );
@@ -186,11 +196,19 @@ describe.skipIf(!CHROMIUM)('live page fed by real integrations', () => {
     });
     await run.waitForStderr(/live page: http:\/\/127\.0\.0\.1:\d+\//, 20_000);
     const url = /live page: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(run.stderr())![1]!;
+    let n = 0;
+    const writer = setInterval(() => {
+      const lines: string[] = [];
+      for (let i = 0; i < 5; i++, n++) lines.push(`10.0.0.${n % 250} - - [22/Nov/2026:22:00:00 +0000] "GET /p/${n} HTTP/1.1" ${n % 5 ? 200 : 503} 512 "-" "curl/8"`);
+      appendFileSync(log, lines.join('\n') + '\n');
+    }, 50);
+    cleanups.push(() => clearInterval(writer));
     const p = await page(url);
-    await waitDiag(p, (d) => d.state === 'live' && d.batches > 12 && d.charts >= 3, 'host charts');
-    const px = await painted(p, 'host');
-    const drawn = Object.entries(px).filter(([, n]) => n > 30);
-    expect(drawn.length, JSON.stringify(px)).toBeGreaterThanOrEqual(3);
-    await p.screenshot({ path: `${ARTIFACTS}live-page-cli-host.png` });
+    await waitDiag(p, (d) => d.state === 'live' && d.batches > 12 && d.charts >= 8, 'host and access_log charts');
+    const host = await painted(p, 'host');
+    expect(Object.values(host).filter((px) => px > 30).length, JSON.stringify(host)).toBeGreaterThanOrEqual(3);
+    const web = await painted(p, 'web');
+    for (const t of ['<src>.requests', '<src>.status.<code>']) expect(web[t], `${t}: ${JSON.stringify(web)}`).toBeGreaterThan(30);
+    await p.screenshot({ path: `${ARTIFACTS}live-page-cli.png` });
   });
 });

@@ -181,3 +181,21 @@ describe('classifier specificity', () => {
     expect(c.classify('tt.api.users.GET.200', 'counter').family.integration).toBe('web');
   });
 });
+
+describe('classifier core namespace', () => {
+  const entries: LiveCatalogueEntry[] = [
+    { pattern: 'tt.<prefix.><path.key>.<METHOD>.<STATUS><.suffix>', type: 'counter', unit: 'count', description: 'mod_statsd', integration: 'web' },
+    { pattern: 'tt.telltale.live.clients', type: 'gauge', unit: 'count', description: 'pages', integration: 'live' },
+  ];
+
+  it('keeps <root>.telltale.* away from integration patterns, grouped by parent under "telltale"', () => {
+    const c = createClassifier(entries, { coreNamespace: 'tt.telltale' });
+    expect(c.classify('tt.telltale.host.host.received', 'counter').family).toMatchObject({ integration: 'telltale', title: 'tt.telltale.host.host.*' });
+    expect(c.classify('tt.telltale.live.clients', 'gauge').family.integration).toBe('live');
+    expect(c.classify('tt.api.users.GET.200', 'counter').family.integration).toBe('web');
+  });
+
+  it('without it, a catch-all pattern claims them (why the hub sets it)', () => {
+    expect(createClassifier(entries).classify('tt.telltale.host.host.received', 'counter').family.integration).toBe('web');
+  });
+});
