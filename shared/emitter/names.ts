@@ -51,16 +51,16 @@ export function joinPath(a: string, b: string): string {
 }
 
 /**
- * Format a number for the wire: plain decimal, no exponent (some Graphite backends do not parse
+ * Format a number for the statsd wire: plain decimal, no exponent (some servers do not parse
  * 1e21 or 1e-7), at most 6 decimals.
  */
 export function formatValue(v: number): string {
   if (Number.isInteger(v) && Math.abs(v) < 1e21) return String(v);
-  const s = String(v);
-  if (!s.includes('e')) return s;
-  if (Math.abs(v) < 1e-6) return '0';
-  // toFixed() itself switches to exponent form at 1e21; BigInt prints every digit.
   if (Math.abs(v) >= 1e21) return BigInt(Math.round(v)).toString();
-  const fixed = v.toFixed(6);
-  return fixed.includes('.') ? fixed.replace(/\.?0+$/, '') : fixed;
+  // Round to 6 decimals: 1.7207819999999998 is noise on the wire, and toFixed keeps exponents
+  // away for tiny values (some Graphite backends do not parse 1e-7).
+  const r = Math.round(v * 1e6) / 1e6;
+  if (r === 0) return '0';
+  const s = String(r);
+  return s.includes('e') ? r.toFixed(6).replace(/\.?0+$/, '') : s;
 }
