@@ -107,7 +107,7 @@ function setup(args: CliArgs, env: NodeJS.ProcessEnv, select?: LoadOptions['sele
   // The live page is one more sink: integrations never know it exists.
   const live =
     withLive && config.live?.enabled
-      ? createLiveHub(config.live, { log: log.child('live'), catalogue: liveCatalogue(config, sanitizePath(prefix)) })
+      ? createLiveHub(config.live, { log: log.child('live'), catalogue: liveCatalogue(config, sanitizePath(prefix)), emitter: () => emitter })
       : undefined;
   if (live) sinks.push(live.sink);
   const emitter = createEmitter({ prefix, sinks, flushIntervalMs: config.emitter.flushIntervalMs });

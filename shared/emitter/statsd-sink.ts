@@ -14,6 +14,8 @@ import { formatValue } from './names.js';
 import { createStreamTransport, type StreamTransport } from './stream-transport.js';
 import { countDrop, emptySinkStats, type Sink, type SinkStats } from './types.js';
 
+const ERROR_LOG_EVERY_MS = 60_000;
+
 export interface StatsdSinkOptions {
   name?: string;
   address: Address;
@@ -122,7 +124,7 @@ function createUdp(o: StatsdSinkOptions, stats: SinkStats, maxPacket: number): L
   let socket: dgram.Socket | undefined;
   let ready = false;
   let lastConnect = 0;
-  let lastErrorAt = 0;
+  let lastErrorAt = -Infinity;
   // Packets produced before the socket is connected (dgram connects asynchronously).
   const pending: { buf: Buffer; lines: number }[] = [];
   const idleWaiters = new Set<() => void>();
@@ -142,12 +144,18 @@ function createUdp(o: StatsdSinkOptions, stats: SinkStats, maxPacket: number): L
     s.unref();
   };
 
+  let suppressed = 0;
   const onErr = (err: Error): void => {
     stats.errors++;
     stats.lastError = err.message;
+    // A statsd that is down refuses every packet: log the first error, then one line a minute
+    // saying how many followed (they are all counted in stats and self-metrics anyway).
     const t = Date.now();
-    if (t - lastErrorAt > 1000) o.onError?.(err);
-    lastErrorAt = t;
+    if (t - lastErrorAt >= ERROR_LOG_EVERY_MS) {
+      o.onError?.(suppressed > 0 ? new Error(`${err.message} (${suppressed} more errors since the last report)`) : err);
+      lastErrorAt = t;
+      suppressed = 0;
+    } else suppressed++;
   };
 
   const reopen = (): void => {

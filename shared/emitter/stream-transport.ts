@@ -68,6 +68,8 @@ export function createStreamTransport(o: StreamTransportOptions): StreamTranspor
   let closing = false;
   let attempt = 0;
   let everConnected = false;
+  let lastLogAt = -Infinity;
+  let suppressed = 0;
   let reconnectTimer: NodeJS.Timeout | undefined;
   const drainWaiters = new Set<() => void>();
 
@@ -154,7 +156,13 @@ export function createStreamTransport(o: StreamTransportOptions): StreamTranspor
     if (err) {
       stats.errors++;
       stats.lastError = err.message;
-      o.onError?.(err);
+      // Log the first failure of an outage, then at most one line a minute while it lasts.
+      const t = now();
+      if (connected || t - lastLogAt >= 60_000) {
+        o.onError?.(suppressed > 0 ? new Error(`${err.message} (${suppressed} more failures since the last report)`) : err);
+        lastLogAt = t;
+        suppressed = 0;
+      } else suppressed++;
     }
     const wasConnected = connected;
     connected = false;

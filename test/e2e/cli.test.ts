@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, type CliRun } from '../helpers/cli.js';
+import { REPO_ROOT, runCli, type CliRun } from '../helpers/cli.js';
 import { freePort, startLineServer, type LineServer } from '../helpers/servers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'telltale-cli-'));
@@ -37,6 +37,25 @@ describe('telltale CLI', () => {
     const v = cli(['--version']);
     expect(await v.exited, v.stderr()).toBe(0);
     expect(v.stdout()).toMatch(/^telltale \d+\.\d+\.\d+\n$/);
+  });
+
+  it('the shipped integrations.yaml (what npm start runs) validates and runs on a fresh machine', async () => {
+    const { readFileSync } = await import('node:fs');
+    const shipped = readFileSync(join(REPO_ROOT, 'integrations.yaml'), 'utf8');
+    const c = cli(['check', '--config', join(REPO_ROOT, 'integrations.yaml')]);
+    await c.exited;
+    expect(c.stdout(), c.stderr()).toContain('(valid)');
+    // Same file, but a free port for the live page and a private state dir.
+    const f = config('shipped.yaml', shipped.replace('listen: 127.0.0.1:8089', 'listen: 127.0.0.1:0') + `\nstate_dir: ${join(dir, 'state')}\n`);
+    const r = cli(['run', '--config', f]);
+    await r.waitForStderr(/live page: http:\/\/127\.0\.0\.1:\d+/);
+    await r.waitForStderr(/running host, nginx, puppet/);
+    const url = /live page: (http:\/\/127\.0\.0\.1:\d+\/?)/.exec(r.stderr())![1]!;
+    const res = await fetch(url);
+    expect(res.status).toBe(200);
+    r.child.kill('SIGTERM');
+    expect(await r.exited, r.stderr()).toBe(0);
+    expect(r.stderr()).not.toMatch(/\berror\b/i);
   });
 
   it('an unknown flag is a usage error (64), never ignored', async () => {
