@@ -33,6 +33,8 @@ const metrics: readonly MetricDoc[] = [
   { name: '_watcher.duplicates', type: 'counter', unit: 'count', description: 'Reports seen again (same transaction_uuid) and not re-emitted' },
   { name: '_watcher.history_skipped', type: 'counter', unit: 'count', description: 'Older reports not replayed at start (backfill: false)' },
   { name: '_watcher.rescan_found', type: 'counter', unit: 'count', description: 'Reports the watcher missed and the periodic rescan found (then emitted)' },
+  { name: '_watcher.caught_up', type: 'counter', unit: 'count', description: 'Reports written while telltale was stopped, emitted at start (state file)' },
+  { name: '_watcher.errors.state', type: 'counter', unit: 'count', description: 'State file unreadable or not writable (start falls back to newest per host)' },
   { name: '_watcher.unknown_format', type: 'counter', unit: 'count', description: 'Reports with a report_format this version does not know (emitted best effort)' },
   { name: '_watcher.clock_skew', type: 'counter', unit: 'count', description: 'Reports timed more than 5 min in the future, emitted at now' },
   { name: '_watcher.errors.incomplete', type: 'counter', unit: 'count', description: 'Truncated/partial files, not emitted' },

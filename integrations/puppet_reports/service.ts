@@ -8,7 +8,7 @@
  * replaces the first, which arrives as `change`. A `change` can also re-deliver a report already
  * seen, so every report is deduplicated on its transaction_uuid.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -63,6 +63,12 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
   /** Per host directory: its mtime at the last rescan and the newest report name handled. */
   const dirSeen = new Map<string, { mtimeMs: number; newest: string }>();
   let summaryMtimeMs: number | undefined;
+  /** Per host directory: the newest report handled by the previous run (from the state file). */
+  const resumeFrom = new Map<string, string>();
+  let stateLoaded = false;
+  let stateDirty = false;
+  let saving: Promise<void> = Promise.resolve();
+  const statePath = join(ctx.stateDir, 'puppet_reports-state.json');
   let reportWatcherUp = false;
   let summaryWatcherUp = false;
   let rescanning = false;
@@ -217,7 +223,52 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
     const seen = dirSeen.get(host);
     if (!seen) dirSeen.set(host, { mtimeMs: -1, newest: name });
     else if (name > seen.newest) seen.newest = name;
+    else return;
+    stateDirty = true;
   };
+
+  /**
+   * The state file remembers the newest report handled per host directory, so a restart emits
+   * the reports written while telltale was down instead of only each host's newest one.
+   */
+  const loadState = async (): Promise<void> => {
+    if (stateLoaded || reportdir === undefined) return;
+    stateLoaded = true;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(await readFile(statePath, 'utf8')) as unknown;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      count('errors.state');
+      log.warn('ignoring unreadable state file (only the newest report per host is emitted at start)', { file: statePath, error: (e as Error).message });
+      return;
+    }
+    const st = raw as { version?: unknown; reportdir?: unknown; hosts?: unknown };
+    if (st.version !== 1 || st.reportdir !== reportdir || typeof st.hosts !== 'object' || st.hosts === null) return;
+    for (const [dir, name] of Object.entries(st.hosts as Record<string, unknown>)) {
+      if (typeof name === 'string' && REPORT_NAME_RE.test(name)) resumeFrom.set(dir, name);
+    }
+  };
+
+  const saveState = async (): Promise<void> => {
+    if (reportdir === undefined || !stateDirty) return;
+    stateDirty = false;
+    const hosts: Record<string, string> = {};
+    for (const [dir, seen] of dirSeen) if (seen.newest !== '') hosts[dir] = seen.newest;
+    const tmp = `${statePath}.tmp`;
+    try {
+      await mkdir(ctx.stateDir, { recursive: true });
+      await writeFile(tmp, JSON.stringify({ version: 1, reportdir, hosts }));
+      await rename(tmp, statePath);
+    } catch (e) {
+      stateDirty = true;
+      count('errors.state');
+      log.warn('cannot save state', { file: statePath, error: (e as Error).message });
+    }
+  };
+
+  /** Saves are chained so two never write the temp file at once. */
+  const persist = (): Promise<void> => (saving = saving.then(saveState));
 
   const isNewReport = (hostDir: string, name: string): boolean => {
     const seen = dirSeen.get(basename(hostDir));
@@ -245,6 +296,7 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
       return;
     }
     let skipped = 0;
+    let caughtUp = 0;
     let hostDirs = 0;
     for (const entry of entries.sort()) {
       if (stopped) return;
@@ -259,10 +311,18 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
       }
       hostDirs++;
       const files = await listReports(hostDir);
-      const newest = files.at(-1);
-      if (newest !== undefined) dirSeen.set(entry, { mtimeMs, newest });
+      const resume = resumeFrom.get(entry);
+      dirSeen.set(entry, { mtimeMs, newest: dirSeen.get(entry)?.newest ?? resume ?? '' });
       if (config.backfill) {
         for (const f of files) await enqueue(() => processFile(join(hostDir, f), 'report'));
+        continue;
+      }
+      // Reports written since the previous run handled `resume`: emit them all, in order.
+      const missed = resume === undefined ? [] : files.filter((f) => f > resume);
+      if (missed.length > 0) {
+        for (const f of missed) await enqueue(() => processFile(join(hostDir, f), 'report'));
+        caughtUp += missed.length;
+        skipped += files.length - missed.length;
         continue;
       }
       // Newest first; fall back to an older one only when the newest cannot be used.
@@ -273,6 +333,10 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
         if (outcome !== 'bad') break;
       }
       skipped += files.length - used;
+    }
+    if (caughtUp > 0) {
+      count('caught_up', caughtUp);
+      log.info('emitted reports written while stopped (from the state file)', { reports: caughtUp, state: statePath });
     }
     if (skipped > 0) {
       count('history_skipped', skipped);
@@ -463,6 +527,7 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
       ctx.signal.addEventListener('abort', onAbort, { once: true });
       // Watch first, then scan: a report landing during the scan is seen by one or the other,
       // and the dedupe makes "both" harmless.
+      await loadState();
       await ensureWatchers();
       if (reportdir !== undefined && !reportWatcherUp) {
         count('errors.read');
@@ -472,14 +537,20 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
       await queue;
       if (stopped) return;
       tick();
-      ticker = setInterval(tick, config.tick);
+      await persist();
+      ticker = setInterval(() => {
+        tick();
+        void persist();
+      }, config.tick);
       rescanner = setInterval(() => void rescan(), config.rescan);
       log.info('watching puppet data', { reportdir, summary: summaryPath, hosts: hosts.size, backfill: config.backfill });
     },
     async once() {
+      await loadState();
       await scanAll();
       await queue;
       tick();
+      await persist();
     },
     async stop() {
       stopped = true;
@@ -490,6 +561,7 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
       rescanner = undefined;
       await Promise.all(watchers.splice(0).map((w) => w.close()));
       await queue;
+      await persist();
       // A settled fs promise stays an active libuv request until the loop turns; turn it once so
       // "stopped" really means no handles or requests left behind.
       await nextTurn();

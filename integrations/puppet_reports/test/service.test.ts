@@ -335,6 +335,43 @@ describe.skipIf(!puppet || !ruby)('puppet_reports once(), backfill, fleet gauges
     expect(dps(t).some((d) => d.name === 'puppet.fresh_example_com.run.status.changed')).toBe(true);
   });
 
+  it('a restart emits the reports written while stopped (state file), not just the newest', async () => {
+    const rd = join(root, 'rd-resume');
+    const stateDir = mkdtempSync(join(root, 'state-'));
+    const now = Math.floor(Date.now() / 1000);
+    const put = (host: string, ts: number, uuid: string): void => {
+      mkdirSync(join(rd, host), { recursive: true });
+      writeFileSync(join(rd, host, fileName(ts)), asOtherRun(seedText, host, ts, uuid));
+    };
+    for (let i = 0; i < 3; i++) put('r.example.com', now - 7200 + i * 60, `r-${i}`);
+    put('s.example.com', now - 7000, 's-0');
+    const first = testContext({ prefix: 'puppet', type: 'puppet_reports', stateDir });
+    const a = puppetReports.create({ ...defaults(), reportdir: rd, settle: 50 }, first.ctx);
+    if (!a.start) throw new Error('a service integration has start()');
+    await a.start();
+    await a.stop();
+    expect(dps(first).filter((d) => d.name === 'puppet.r_example_com.resources.total').map((d) => d.ts)).toEqual([now - 7200 + 120]);
+    // Down for a while: three more runs of r, none of s.
+    for (let i = 3; i < 6; i++) put('r.example.com', now - 7200 + i * 60, `r-${i}`);
+    const second = testContext({ prefix: 'puppet', type: 'puppet_reports', stateDir });
+    const b = puppetReports.create({ ...defaults(), reportdir: rd, settle: 50 }, second.ctx);
+    await b.once();
+    await b.stop();
+    expect(dps(second).filter((d) => d.name === 'puppet.r_example_com.resources.total').map((d) => d.ts)).toEqual([3, 4, 5].map((i) => now - 7200 + i * 60));
+    expect(counter(second, 'caught_up')).toBe(3);
+    // s had nothing new: its newest is emitted again (same Graphite points) to seed the fleet gauges.
+    expect(dps(second).filter((d) => d.name === 'puppet.s_example_com.resources.total').map((d) => d.ts)).toEqual([now - 7000]);
+    expect(second.sink.gauges().get('puppet._fleet.hosts')).toBe(2);
+    // A state file for another reportdir, or garbage, falls back to newest-per-host.
+    writeFileSync(join(stateDir, 'puppet_reports-state.json'), '{not json');
+    const third = testContext({ prefix: 'puppet', type: 'puppet_reports', stateDir });
+    const c = puppetReports.create({ ...defaults(), reportdir: rd }, third.ctx);
+    await c.once();
+    await c.stop();
+    expect(counter(third, 'errors.state')).toBe(1);
+    expect(dps(third).filter((d) => d.name === 'puppet.r_example_com.resources.total').map((d) => d.ts)).toEqual([now - 7200 + 300]);
+  });
+
   it('stop() is idempotent and safe before start', async () => {
     const t = testContext({ prefix: 'puppet', type: 'puppet_reports' });
     const inst = puppetReports.create({ ...defaults(), reportdir: join(root, 'nowhere') }, t.ctx);
