@@ -154,7 +154,12 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
     log.warn('puppet run failed', {
       host: run.host,
       file: source,
-      failed_resources: run.failedResources === undefined ? 'not read (file over the size cap)' : failed.length,
+      failed_resources:
+        run.failedResources !== undefined
+          ? failed.length
+          : run.parsedBy === 'summary'
+            ? 'unknown (a summary lists none)'
+            : 'not read (resource_statuses over the size cap)',
       err_logs: run.logLevels?.['err'],
     });
     for (const r of failed.slice(0, config.failed_resources_limit)) {
