@@ -266,7 +266,7 @@ describe('puppet_reports committed fixtures (real Puppet 7 reports and a Puppet 
   });
 
   it('both parse paths read each Puppet 7 fixture as Puppet does', () => {
-    expect(expected.map((e) => e.status).sort()).toEqual(['changed', 'failed', 'failed', 'unchanged']);
+    expect(expected.map((e) => e.status).sort()).toEqual(['changed', 'changed', 'failed', 'failed', 'unchanged']);
     for (const t of expected) {
       const text = readFileSync(join(FIXTURES, t.path), 'utf8');
       expectRunMatchesTruth(parseReport(text, t.path), t);
@@ -314,6 +314,16 @@ describe('puppet_reports committed fixtures (real Puppet 7 reports and a Puppet 
       expect(run.status, path).toBe(t.status);
       expect(run.statusSource).toBe('derived');
     }
+  });
+
+  it('an agent-mode run that corrected drift: run.corrective_change 1, resources.corrective_change as Puppet counted', () => {
+    const t = expected.find((e) => e.path === 'p7-agentmode-corrective.report.yaml')!;
+    expect(t.corrective_change).toBe(true);
+    const run = parseReport(readFileSync(join(FIXTURES, t.path), 'utf8'), t.path);
+    const pts = new Map(runPoints(run, { compat: 'default', evenupSuffix: 'puppet', evenupReverseHost: true }).map((p) => [p.name, p.value]));
+    expect(pts.get('node04_example_com.run.corrective_change')).toBe(1);
+    expect(pts.get('node04_example_com.resources.corrective_change')).toBe(t.metrics['resources.corrective_change']);
+    expect(t.metrics['resources.corrective_change']).toBeGreaterThan(0);
   });
 
   it('an agent run without a catalog: failed, not compiled, cached on_failure, err logged, no failed resources', () => {
