@@ -57,7 +57,8 @@ describe.each(registry.map((d) => [d.type, d] as const))('%s', (type, def) => {
       await again.stop();
       await again.stop();
       // Closing handles is asynchronous in libuv: give it the next few turns of the loop.
-      for (let i = 0; i < 50 && activeHandles().length > before.length; i++) await new Promise((r) => setTimeout(r, 20));
+      const same = (): boolean => JSON.stringify([...activeHandles()].sort()) === JSON.stringify([...before].sort());
+      for (let i = 0; i < 50 && !same(); i++) await new Promise((r) => setTimeout(r, 20));
       expect(activeHandles().sort()).toEqual(before.sort());
     }
   });

@@ -110,7 +110,13 @@ function setup(args: CliArgs, env: NodeJS.ProcessEnv, select?: LoadOptions['sele
       ? createLiveHub(config.live, { log: log.child('live'), catalogue: liveCatalogue(config, sanitizePath(prefix)), emitter: () => emitter })
       : undefined;
   if (live) sinks.push(live.sink);
-  const emitter = createEmitter({ prefix, sinks, flushIntervalMs: config.emitter.flushIntervalMs });
+  const emitter = createEmitter({
+    prefix,
+    sinks,
+    flushIntervalMs: config.emitter.flushIntervalMs,
+    maxPastSeconds: Math.floor(config.emitter.maxDatapointAgeMs / 1000),
+  });
+  warnIfTimestampsLost(config, sinkConfigs, log);
   if (args.logLevel) for (const i of config.integrations) i.logLevel = args.logLevel;
   const deps: RuntimeDeps = {
     root: emitter,
@@ -120,6 +126,18 @@ function setup(args: CliArgs, env: NodeJS.ProcessEnv, select?: LoadOptions['sele
     now: Date.now,
   };
   return { config, emitter, sinks, log, deps, live };
+}
+
+/**
+ * statsd has no timestamp field: an integration whose metrics carry their own time (Puppet runs,
+ * CloudWatch datapoints) keeps only its newest value there. Say so once, at start.
+ */
+function warnIfTimestampsLost(config: LoadedConfig, sinks: readonly SinkConfig[], log: Logger): void {
+  if (sinks.some((s) => s.type === 'graphite')) return;
+  const affected = config.integrations.filter((i) => i.enabled && i.definition.metrics.some((m) => m.type === 'datapoint')).map((i) => i.name);
+  if (affected.length > 0) {
+    log.warn(`${affected.join(', ')} emit timestamped datapoints, but no graphite sink is configured: statsd keeps only the newest value of each as a gauge (add a graphite sink for history and backfill)`);
+  }
 }
 
 /** Resolves on the first SIGTERM/SIGINT; a second one exits at once. */

@@ -65,6 +65,8 @@ export const emitterSchema = obj({
   /** How often counters/timers are aggregated and packets flushed. */
   flush_interval: duration({ minMs: 100 }).default(10_000),
   sinks: list(sinkSchema, { minItems: 1 }).optional(),
+  /** Datapoints older than this are refused (and counted): a guard against broken clocks. Raise it to backfill old history. */
+  max_datapoint_age: duration({ minMs: 60_000 }).default(366 * 86_400_000),
 });
 
 export type EmitterConfig = Infer<typeof emitterSchema>;

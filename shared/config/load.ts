@@ -41,7 +41,7 @@ export interface InstanceConfig {
 export interface LoadedConfig {
   /** The file read, or '(defaults)' when none. */
   file: string;
-  emitter: { prefix: string; flushIntervalMs: number; sinks: SinkConfig[] };
+  emitter: { prefix: string; flushIntervalMs: number; sinks: SinkConfig[]; maxDatapointAgeMs: number };
   /** The `live:` section; undefined when absent. */
   live: LiveConfig | undefined;
   logLevel: LogLevel;
@@ -160,7 +160,7 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions): L
   const baseDir = file === '(defaults)' ? process.cwd() : dirname(resolve(file));
   return {
     file,
-    emitter: { prefix: expandPrefix(emitter.prefix, host), flushIntervalMs: emitter.flush_interval, sinks },
+    emitter: { prefix: expandPrefix(emitter.prefix, host), flushIntervalMs: emitter.flush_interval, sinks, maxDatapointAgeMs: emitter.max_datapoint_age },
     live,
     logLevel,
     stateDir: top.state_dir ? resolve(baseDir, top.state_dir) : defaultStateDir(env),
