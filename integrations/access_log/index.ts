@@ -5,6 +5,7 @@
 import { join, resolve } from 'node:path';
 import { defineIntegration, type MetricDoc } from '../../shared/integration.js';
 import { schema } from './config.js';
+import { compileParser } from './codegen.js';
 import { compileFormat, FormatError, type LineFormat } from './format.js';
 import { MethodTable, newParsedLine, QuoteFinder } from './parse.js';
 import { loadState, saveState, type FileRecord } from './state.js';
@@ -76,7 +77,7 @@ export const accessLog = defineIntegration({
     const exclude = config.exclude.map((p) => resolve(p));
     const stateFile = config.state_file !== undefined ? resolve(config.state_file) : join(ctx.stateDir, 'offsets.json');
     const sc: ScanContext = {
-      format,
+      parse: compileParser(format),
       methods,
       quotes: new QuoteFinder(),
       out: newParsedLine(),

@@ -227,7 +227,7 @@ function setPath(buf: Buffer, s: number, e: number, out: ParsedLine): void {
 }
 
 /** Applies one field's role. False when the field makes the line unusable. */
-function applyRole(
+export function applyRole(
   role: number,
   unitUs: number,
   buf: Buffer,

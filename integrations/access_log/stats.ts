@@ -5,8 +5,8 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { Emitter } from '../../shared/emitter/types.js';
-import type { LineFormat } from './format.js';
-import { parseLine, type MethodTable, type ParsedLine, type QuoteFinder } from './parse.js';
+import type { LineParser } from './codegen.js';
+import type { MethodTable, ParsedLine, QuoteFinder } from './parse.js';
 
 // Slots below 100 are ours; 100..599 are per-status-code counts.
 const REQUESTS = 0;
@@ -214,7 +214,8 @@ export class SourceStats {
 
 /** Everything the line loop needs, built once per instance. */
 export interface ScanContext {
-  readonly format: LineFormat;
+  /** The compiled line parser (codegen.ts). */
+  readonly parse: LineParser;
   readonly methods: MethodTable;
   readonly quotes: QuoteFinder;
   readonly out: ParsedLine;
@@ -238,7 +239,7 @@ export function scanLines(view: Buffer, start: number, end: number, sc: ScanCont
   if (lastNl < start) return start;
   const region = view.subarray(start, lastNl + 1);
   const clean = region.indexOf(0) === -1 && isUtf8(region);
-  const { format, methods, quotes, out, maxLineBytes, wantPath } = sc;
+  const { parse, methods, quotes, out, maxLineBytes, wantPath } = sc;
   quotes.reset(view);
   let p = start;
   while (p <= lastNl) {
@@ -247,7 +248,7 @@ export function scanLines(view: Buffer, start: number, end: number, sc: ScanCont
     if (le > p && view[le - 1] === CR) le--;
     if (nl - p > maxLineBytes) src.tooLong();
     else if (!clean && !validLine(view, p, le)) src.invalid();
-    else if (parseLine(view, p, le, format, out, methods, quotes, wantPath)) src.record(view, out);
+    else if (parse(view, p, le, out, methods, quotes, wantPath)) src.record(view, out);
     else src.unparsed();
     p = nl + 1;
   }
