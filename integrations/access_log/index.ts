@@ -12,6 +12,9 @@ import { loadState, saveState, type FileRecord } from './state.js';
 import { ModStatsd, SourceStats, type ScanContext } from './stats.js';
 import { Tailer } from './tail.js';
 
+/** Bytes read from one file per turn while following: a backlog cannot starve the other files. */
+const TURN_BUDGET = 16 << 20;
+
 const metrics: readonly MetricDoc[] = [
   { name: '<src>.requests', type: 'counter', unit: 'count', description: 'Parsed requests (lines with a valid status)' },
   { name: '<src>.good', type: 'counter', unit: 'count', description: 'Requests answered 2xx or 3xx' },
@@ -147,27 +150,31 @@ export const accessLog = defineIntegration({
       if (toSave) persist(toSave);
     };
 
-    const poll = async (t: Tailer): Promise<void> => {
+    /** True when a file still has a backlog beyond this turn's budget. */
+    const poll = async (t: Tailer): Promise<boolean> => {
       try {
         t.scan('start');
-        await t.readAll(pause);
+        return await t.readAll(pause, TURN_BUDGET);
       } catch (e) {
         ctx.self.error('receiving');
         ctx.log.error(`reading logs failed: ${(e as Error).message}`);
+        return false;
       }
     };
 
     const loop = (t: Tailer): void => {
       if (stopped) return;
-      polling = poll(t).then(() => {
+      polling = poll(t).then((more) => {
         polling = undefined;
-        if (!stopped) pollTimer = setTimeout(() => loop(t), config.poll_interval);
+        // A backlog is read turn after turn without waiting; otherwise poll at the interval.
+        if (!stopped) pollTimer = setTimeout(() => loop(t), more ? 0 : config.poll_interval);
       });
     };
 
     const stop = (): Promise<void> => {
       stopping ??= (async () => {
         stopped = true;
+        tailer?.halt();
         if (pollTimer) clearTimeout(pollTimer);
         if (flushTimer) clearInterval(flushTimer);
         pollTimer = undefined;

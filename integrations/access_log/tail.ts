@@ -88,6 +88,9 @@ export class Tailer {
   #pendingPaths = new Set<string>();
   #hadState = false;
   #firstScanDone = false;
+  /** Paths that could not be opened: warned about once, not on every poll. */
+  readonly #openFailures = new Set<string>();
+  #halted = false;
 
   constructor(o: TailOptions) {
     this.#o = o;
@@ -188,9 +191,11 @@ export class Tailer {
     try {
       fd = openSync(path, 'r');
     } catch (e) {
-      this.#o.log.warn(`cannot open ${path}: ${(e as Error).message}`);
+      if (!this.#openFailures.has(path)) this.#o.log.warn(`cannot open ${path}: ${(e as Error).message}; retrying every poll`);
+      this.#openFailures.add(path);
       return;
     }
+    if (this.#openFailures.delete(path)) this.#o.log.info(`opened ${path} after earlier failures`);
     // Identity from the descriptor: the path may have been rotated between stat and open.
     const st = fstatSync(fd);
     const key = keyOf(st);
@@ -341,12 +346,24 @@ export class Tailer {
     return true;
   }
 
-  /** Read every tracked file to its current end. `pause` lets the event loop breathe between chunks. */
-  async readAll(pause?: () => Promise<void>): Promise<void> {
+  /**
+   * Read tracked files. `pause` lets the event loop breathe between chunks; `budget` caps the
+   * bytes taken from one file per call so one file's backlog cannot starve the others (the rest
+   * is read on the next call). Without a budget every file is read to its current end.
+   */
+  async readAll(pause?: () => Promise<void>, budget = Infinity): Promise<boolean> {
+    let more = false;
     for (const t of [...this.#files.values()]) {
-      await this.#readFile(t, pause);
-      if (!t.live && this.#o.now() - t.lastGrowthMs >= this.#o.rotateWaitMs) this.#retire(t);
+      if (this.#halted) return false;
+      if (await this.#readFile(t, pause, budget)) more = true;
+      if (!t.live && this.#o.now() - t.lastGrowthMs >= this.#o.rotateWaitMs && t.offset >= t.lastSize) this.#retire(t);
     }
+    return more;
+  }
+
+  /** Stop reading at the next chunk boundary (counts and positions stay consistent). */
+  halt(): void {
+    this.#halted = true;
   }
 
   #retire(t: Tracked): void {
@@ -355,9 +372,10 @@ export class Tailer {
     this.#o.log.info('closed a rotated file after it stayed idle', { path: t.path, offset: t.offset });
   }
 
-  async #readFile(t: Tracked, pause?: () => Promise<void>): Promise<void> {
+  /** True when the budget ran out before the end of the file. */
+  async #readFile(t: Tracked, pause: (() => Promise<void>) | undefined, budget: number): Promise<boolean> {
     const st = fstatSync(t.fd);
-    if (st.size === t.lastSize && st.mtimeMs === t.lastMtimeMs && t.offset >= st.size && t.skipTo < 0) return;
+    if (st.size === t.lastSize && st.mtimeMs === t.lastMtimeMs && t.offset >= st.size && t.skipTo < 0) return false;
     const pos = t.skipTo >= 0 ? t.skipTo : t.offset;
     if (st.size < pos || ((st.size !== t.lastSize || st.mtimeMs !== t.lastMtimeMs) && !headMatches(t.fd, st.size, t.fp, this.#small))) {
       this.#o.log.info('file truncated (copytruncate?); reading it again from the start', { path: t.path, size: st.size, offset: pos });
@@ -376,7 +394,8 @@ export class Tailer {
     t.lastMtimeMs = st.mtimeMs;
     const max = this.#o.scan.maxLineBytes;
     const buf = this.#buf;
-    for (;;) {
+    let taken = 0;
+    for (; taken < budget && !this.#halted; taken += CHUNK) {
       if (t.skipTo >= 0) {
         const n = readSync(t.fd, buf, 0, CHUNK, t.skipTo);
         if (n === 0) break;
@@ -396,9 +415,10 @@ export class Tailer {
       t.offset += used;
       // What is left is a partial line: wait for its end, unless it is already too long.
       if (n - used > max) t.skipTo = t.offset + (n - used);
-      else if (n < CHUNK) break;
+      else if (n < CHUNK) return false;
       if (pause) await pause();
     }
+    return taken >= budget;
   }
 
   /** Positions to persist: taken synchronously with the counters they belong to. */

@@ -329,3 +329,49 @@ describe('access_log tailing through rotation and restarts', () => {
     expect(existsSync(join(stateDir, 'offsets.json'))).toBe(true);
   });
 });
+
+describe('Tailer turns', () => {
+  it('a backlog in one file is read in budgeted turns, so other files are not held back', async () => {
+    const { Tailer, CHUNK } = await import('../tail.js');
+    const { SourceStats } = await import('../stats.js');
+    const { compileFormat } = await import('../format.js');
+    const { compileParser } = await import('../codegen.js');
+    const { MethodTable, QuoteFinder, newParsedLine } = await import('../parse.js');
+    const { testContext } = await import('../../../test/helpers/context.js');
+    const tmp = tempDir();
+    try {
+      // ~3 chunks of backlog in big.log, 5 lines in small.log.
+      let big = '';
+      while (big.length < 3 * CHUNK) big += lines(big.length, 500);
+      writeFileSync(join(tmp.dir, 'big.log'), big);
+      writeFileSync(join(tmp.dir, 'small.log'), lines(0, 5));
+      const tc = testContext();
+      const methods = new MethodTable(['GET']);
+      const sources = new Map<string, InstanceType<typeof SourceStats>>();
+      const t = new Tailer({
+        patterns: [join(tmp.dir, '*.log')],
+        exclude: [],
+        sourceName: undefined,
+        startAt: 'beginning',
+        rotateWaitMs: 1000,
+        scan: { parse: compileParser(compileFormat('nginx_combined_rt')), methods, quotes: new QuoteFinder(), out: newParsedLine(), maxLineBytes: 65536, wantPath: false },
+        source: (n) => sources.get(n) ?? sources.set(n, new SourceStats(n, methods, tc.ctx.emitter, undefined, true)).get(n)!,
+        log: tc.ctx.log,
+        now: Date.now,
+      });
+      t.scan('start');
+      expect(await t.readAll(undefined, CHUNK)).toBe(true); // big.log has more
+      expect(sources.get('small')!.lines).toBe(5);
+      const afterOne = sources.get('big')!.lines;
+      expect(afterOne).toBeGreaterThan(0);
+      expect(afterOne).toBeLessThan(big.split('\n').length - 1);
+      let turns = 1;
+      while (await t.readAll(undefined, CHUNK)) turns++;
+      expect(turns).toBeGreaterThanOrEqual(3);
+      expect(sources.get('big')!.lines).toBe(big.split('\n').length - 1);
+      t.closeAll();
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
