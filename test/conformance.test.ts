@@ -34,7 +34,9 @@ describe.each(registry.map((d) => [d.type, d] as const))('%s', (type, def) => {
     expect(existsSync(readmePath), `${readmePath} missing`).toBe(true);
     const readme = readFileSync(readmePath, 'utf8');
     expect(readme).toContain(readFileSync(samplePath, 'utf8').trim());
-    for (const m of def.metrics) expect(readme, `README lacks metric ${m.name}`).toContain(m.name);
+    // A `|` inside a Markdown table cell has to be written `\|`; the rendered name is what counts.
+    const rendered = readme.replaceAll('\\|', '|');
+    for (const m of def.metrics) expect(rendered, `README lacks metric ${m.name}`).toContain(m.name);
     expect(readme).toMatch(/^#+ .*example output/im);
     expect(readme).toMatch(/^#+ .*troubleshooting/im);
     expect(def.metrics.length).toBeGreaterThan(0);
