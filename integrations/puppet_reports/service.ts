@@ -376,52 +376,56 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
 
   const isReportPath = (p: string): boolean => REPORT_NAME_RE.test(basename(p)) && reportdir !== undefined && dirname(dirname(p)) === reportdir;
 
-  const watchReportdir = async (dir: string): Promise<void> => {
+  /** One chokidar watcher on `dir`: `accept` picks the files that are queued for processing. */
+  const watchDir = async (
+    dir: string,
+    depth: number,
+    ignored: (p: string, stats?: import('node:fs').Stats) => boolean,
+    accept: (p: string) => void,
+    where: Record<string, string>,
+  ): Promise<void> => {
     const w = watch(dir, {
       ignoreInitial: true,
-      depth: 1,
+      depth,
       usePolling: config.polling,
-      // Keep directories (host dirs appear later) and report names; drop temp files early.
-      ignored: (p: string, stats?: import('node:fs').Stats) => stats?.isFile() === true && !REPORT_NAME_RE.test(basename(p)),
+      ignored,
       ...(config.settle > 0 ? { awaitWriteFinish: { stabilityThreshold: config.settle, pollInterval: Math.min(50, config.settle) } } : {}),
     });
-    const onFile = (p: string): void => {
-      if (!isReportPath(p)) return;
-      void enqueue(() => processFile(p, 'report'));
-    };
-    w.on('add', onFile);
-    w.on('change', onFile);
+    w.on('add', accept);
+    w.on('change', accept);
     w.on('error', (e: unknown) => {
       count('errors.watch');
-      log.error('watcher error', { reportdir: dir, error: (e as Error).message });
+      log.error('watcher error', { ...where, error: (e as Error).message });
     });
     watchers.push(w);
     await new Promise<void>((res) => w.once('ready', () => res()));
   };
 
-  const watchSummary = async (file: string): Promise<void> => {
+  const watchReportdir = (dir: string): Promise<void> =>
+    watchDir(
+      dir,
+      1,
+      // Keep directories (host dirs appear later) and report names; drop temp files early.
+      (p, stats) => stats?.isFile() === true && !REPORT_NAME_RE.test(basename(p)),
+      (p) => {
+        if (isReportPath(p)) void enqueue(() => processFile(p, 'report'));
+      },
+      { reportdir: dir },
+    );
+
+  const watchSummary = (file: string): Promise<void> => {
     const dir = dirname(file);
     const base = basename(file);
     // Watch the directory, not the file: Puppet replaces the file by rename, new inode each run.
-    const w = watch(dir, {
-      ignoreInitial: true,
-      depth: 0,
-      usePolling: config.polling,
-      ignored: (p: string) => p !== dir && basename(p) !== base,
-      ...(config.settle > 0 ? { awaitWriteFinish: { stabilityThreshold: config.settle, pollInterval: Math.min(50, config.settle) } } : {}),
-    });
-    const onFile = (p: string): void => {
-      if (resolve(p) !== file) return;
-      void enqueue(() => processFile(file, 'summary'));
-    };
-    w.on('add', onFile);
-    w.on('change', onFile);
-    w.on('error', (e: unknown) => {
-      count('errors.watch');
-      log.error('watcher error', { summary: file, error: (e as Error).message });
-    });
-    watchers.push(w);
-    await new Promise<void>((res) => w.once('ready', () => res()));
+    return watchDir(
+      dir,
+      0,
+      (p) => p !== dir && basename(p) !== base,
+      (p) => {
+        if (resolve(p) === file) void enqueue(() => processFile(file, 'summary'));
+      },
+      { summary: file },
+    );
   };
 
   const exists = async (p: string): Promise<boolean> => {

@@ -32,10 +32,9 @@ export function withTimers(emitter: Emitter, enabled: boolean): AppStats {
     emitter.timing(name, Math.round((performance.now() - start) * 1000) / 1000);
     if (failed) emitter.counter(`${name}.errors`);
   };
-  const time = <T>(name: string, promise: PromiseLike<T>): Promise<T> => {
-    if (!enabled) return Promise.resolve(promise);
-    const start = performance.now();
-    return Promise.resolve(promise).then(
+  /** A promise that settles like `promise`, timing it from `start`. */
+  const settle = <T>(name: string, start: number, promise: PromiseLike<T>): Promise<T> =>
+    Promise.resolve(promise).then(
       (v) => {
         done(name, start, false);
         return v;
@@ -45,6 +44,9 @@ export function withTimers(emitter: Emitter, enabled: boolean): AppStats {
         throw e;
       },
     );
+  const time = <T>(name: string, promise: PromiseLike<T>): Promise<T> => {
+    if (!enabled) return Promise.resolve(promise);
+    return settle(name, performance.now(), promise);
   };
   const timer = <T>(name: string, fn: () => T): T => {
     // Without --stats the wrapper must cost nothing beyond the call itself.
@@ -59,16 +61,7 @@ export function withTimers(emitter: Emitter, enabled: boolean): AppStats {
     }
     if (isThenable(result)) {
       // Keep the caller's promise type: return a promise that settles like the original.
-      return Promise.resolve(result).then(
-        (v) => {
-          done(name, start, false);
-          return v;
-        },
-        (e: unknown) => {
-          done(name, start, true);
-          throw e;
-        },
-      ) as T;
+      return settle(name, start, result) as T;
     }
     done(name, start, false);
     return result;
