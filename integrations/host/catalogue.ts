@@ -15,6 +15,38 @@ const cpuModes: MetricDoc[] = CPU_MODES.map((mode) => ({
   description: `Share of all CPUs' time spent in ${mode} during the last interval.`,
 }));
 
+/**
+ * disk.io.* and net.*: the increase of a kernel counter since the previous sample, emitted as a
+ * counter. statsd (or the graphite sink) sums counters over each flush, so every sample counts;
+ * a gauge would keep only the last sample of a flush (9 of 10 one-second deltas lost at the
+ * default 10 s flush). Thresholds still see each sample's delta, before any summing.
+ */
+const kernelDelta = (name: string, unit: string, what: string): MetricDoc => ({
+  name,
+  type: 'counter',
+  unit,
+  description: `${what} (each sample adds the increase since the previous one).`,
+});
+
+const kernelDeltas: MetricDoc[] = [
+  kernelDelta('disk.io.<device>.read.ops', 'count', 'Reads completed'),
+  kernelDelta('disk.io.<device>.read.bytes', 'bytes', 'Bytes read'),
+  kernelDelta('disk.io.<device>.read.time', 'ms', 'Milliseconds spent reading (summed over requests)'),
+  kernelDelta('disk.io.<device>.write.ops', 'count', 'Writes completed'),
+  kernelDelta('disk.io.<device>.write.bytes', 'bytes', 'Bytes written'),
+  kernelDelta('disk.io.<device>.write.time', 'ms', 'Milliseconds spent writing (summed over requests)'),
+  kernelDelta('net.<interface>.in.bytes', 'bytes', 'Bytes received'),
+  kernelDelta('net.<interface>.in.packets', 'count', 'Packets received'),
+  kernelDelta('net.<interface>.in.errors', 'count', 'Receive errors'),
+  kernelDelta('net.<interface>.in.dropped', 'count', 'Received packets dropped'),
+  kernelDelta('net.<interface>.out.bytes', 'bytes', 'Bytes sent'),
+  kernelDelta('net.<interface>.out.packets', 'count', 'Packets sent'),
+  kernelDelta('net.<interface>.out.errors', 'count', 'Transmit errors'),
+  kernelDelta('net.<interface>.out.dropped', 'count', 'Outgoing packets dropped'),
+];
+
+const kernelDeltaNames: ReadonlySet<string> = new Set(kernelDeltas.map((m) => m.name));
+
 export const hostMetrics: readonly MetricDoc[] = [
   { name: 'memory.total', type: 'gauge', unit: 'bytes', description: 'Physical memory (MemTotal).' },
   { name: 'memory.used', type: 'gauge', unit: 'bytes', description: 'Memory in use: MemTotal − MemAvailable (what procps `free` reports as used).' },
@@ -32,20 +64,7 @@ export const hostMetrics: readonly MetricDoc[] = [
   { name: 'disk.size.<mount>.used', type: 'gauge', unit: 'bytes', description: 'Used bytes on the file system at <mount> ("/" is `root`, "/var/log" is `var_log`).' },
   { name: 'disk.size.<mount>.free', type: 'gauge', unit: 'bytes', description: 'Bytes available to unprivileged users (like df "Avail").' },
   { name: 'disk.size.<mount>.percent', type: 'gauge', unit: 'percent', description: 'used / (used + free) × 100, as df computes Use%.' },
-  { name: 'disk.io.<device>.read.ops', type: 'gauge', unit: 'count', description: 'Reads completed during the last interval.' },
-  { name: 'disk.io.<device>.read.bytes', type: 'gauge', unit: 'bytes', description: 'Bytes read during the last interval.' },
-  { name: 'disk.io.<device>.read.time', type: 'gauge', unit: 'ms', description: 'Milliseconds spent reading during the last interval (summed over requests).' },
-  { name: 'disk.io.<device>.write.ops', type: 'gauge', unit: 'count', description: 'Writes completed during the last interval.' },
-  { name: 'disk.io.<device>.write.bytes', type: 'gauge', unit: 'bytes', description: 'Bytes written during the last interval.' },
-  { name: 'disk.io.<device>.write.time', type: 'gauge', unit: 'ms', description: 'Milliseconds spent writing during the last interval (summed over requests).' },
-  { name: 'net.<interface>.in.bytes', type: 'gauge', unit: 'bytes', description: 'Bytes received during the last interval.' },
-  { name: 'net.<interface>.in.packets', type: 'gauge', unit: 'count', description: 'Packets received during the last interval.' },
-  { name: 'net.<interface>.in.errors', type: 'gauge', unit: 'count', description: 'Receive errors during the last interval.' },
-  { name: 'net.<interface>.in.dropped', type: 'gauge', unit: 'count', description: 'Received packets dropped during the last interval.' },
-  { name: 'net.<interface>.out.bytes', type: 'gauge', unit: 'bytes', description: 'Bytes sent during the last interval.' },
-  { name: 'net.<interface>.out.packets', type: 'gauge', unit: 'count', description: 'Packets sent during the last interval.' },
-  { name: 'net.<interface>.out.errors', type: 'gauge', unit: 'count', description: 'Transmit errors during the last interval.' },
-  { name: 'net.<interface>.out.dropped', type: 'gauge', unit: 'count', description: 'Outgoing packets dropped during the last interval.' },
+  ...kernelDeltas,
   { name: 'command.<name>', type: 'gauge', unit: '1', description: 'The number printed by a configured command or file.' },
   { name: 'alerts.fired', type: 'counter', unit: 'count', description: 'Threshold crossings that raised an alert.' },
   { name: 'alerts.recovered', type: 'counter', unit: 'count', description: 'Alerts that recovered.' },
@@ -97,6 +116,8 @@ const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
  * - a per-instance pattern with the placeholder left out, watching every instance:
  *   `disk.size.percent` (every mount), `net.in.errors` (every interface);
  * - one instance: `disk.size.root.percent`, `net.eth0.in.errors`, `command.queue.pending`.
+ * A disk.io.* or net.* rule sees each sample's delta (the increase over one `interval`), not the
+ * per-flush sum statsd makes of the counter.
  * Mounts and commands are known from the config, so a misspelt one is an error too; devices and
  * interfaces only exist at run time, so any name is accepted there. Without `known.mounts` /
  * `known.commands` (the schema check, which cannot see the sibling keys) any name is accepted.
@@ -104,8 +125,9 @@ const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
  */
 export function resolveThreshold(key: string, spec: ThresholdSpec, known: { mounts?: readonly string[]; commands?: readonly string[] }): ThresholdRule {
   const target = ALIASES[key] ?? key;
-  // alerts.active is about the alerts themselves; watching it would alert on alerting.
-  const gauges = hostMetrics.filter((m) => m.type === 'gauge' && !m.name.startsWith('alerts.'));
+  // alerts.active is about the alerts themselves; watching it would alert on alerting. The
+  // kernel deltas are counters on the wire, but each sample is a value worth watching.
+  const watchable = hostMetrics.filter((m) => (m.type === 'gauge' && !m.name.startsWith('alerts.')) || kernelDeltaNames.has(m.name));
   const rule = (matches: (metric: string) => boolean): ThresholdRule => ({ ...spec, key, matches });
 
   if (target.startsWith('command.')) {
@@ -120,7 +142,7 @@ export function resolveThreshold(key: string, spec: ThresholdSpec, known: { moun
     );
   }
 
-  for (const m of gauges) {
+  for (const m of watchable) {
     if (!m.name.includes('<')) {
       if (m.name === target) return rule((metric) => metric === target);
       continue;
@@ -146,11 +168,11 @@ export function resolveThreshold(key: string, spec: ThresholdSpec, known: { moun
   const prefixHint = /^host\./.test(key) ? ' (threshold keys are relative to the prefix: drop "host.")' : '';
   const candidates = [
     ...Object.keys(ALIASES),
-    ...gauges.filter((m) => !m.name.includes('<')).map((m) => m.name),
-    ...gauges.filter((m) => m.name.includes('<') && !m.name.startsWith('command.')).map((m) => m.name.split('.').filter((n) => !n.startsWith('<')).join('.')),
+    ...watchable.filter((m) => !m.name.includes('<')).map((m) => m.name),
+    ...watchable.filter((m) => m.name.includes('<') && !m.name.startsWith('command.')).map((m) => m.name.split('.').filter((n) => !n.startsWith('<')).join('.')),
   ];
-  const counter = hostMetrics.find((m) => m.type !== 'gauge' && m.name === key);
-  if (counter) throw new ThresholdKeyError(key, `${key} is a ${counter.type}; thresholds apply to gauges`);
+  const counter = hostMetrics.find((m) => !watchable.includes(m) && m.name === key);
+  if (counter) throw new ThresholdKeyError(key, `${key} is a ${counter.type}; thresholds apply to gauges and to the per-sample disk.io.*/net.* deltas`);
   const hint = closest(key, candidates);
   throw new ThresholdKeyError(
     key,

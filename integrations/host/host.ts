@@ -1,7 +1,8 @@
 /**
  * The host poller: one `once()` reads /proc (memory, cpu, load, processes, disk I/O, network),
- * statfs's the configured mounts, runs the command gauges, and feeds every gauge through the
- * threshold engine. Alerts go to the log and, queued, to webhooks; nothing here waits on them.
+ * statfs's the configured mounts, runs the command gauges, and feeds every gauge and every
+ * kernel-counter delta through the threshold engine. Alerts go to the log and, queued, to
+ * webhooks; nothing here waits on them.
  */
 import { statfs } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -108,6 +109,17 @@ export function createHostPoller(config: HostConfig, ctx: IntegrationContext): I
     if (engine.watches(name)) for (const e of engine.observe(name, value, now)) raise(e);
   };
 
+  /**
+   * A kernel-counter delta goes out as a counter: statsd sums counters over its flush, while a
+   * gauge would keep only the last sample of it (at 1 s sampling and a 10 s flush, 9 of 10
+   * seconds of errors, drops and bytes would vanish). Thresholds still judge the one sample.
+   */
+  const delta = (name: string, value: number, now: number): void => {
+    emitter.counter(name, value);
+    emitted++;
+    if (engine.watches(name)) for (const e of engine.observe(name, value, now)) raise(e);
+  };
+
   const readProc = (file: string, counter: string): string | undefined => {
     try {
       const text = reader.read(join(config.proc_root, file));
@@ -194,7 +206,7 @@ export function createHostPoller(config: HostConfig, ctx: IntegrationContext): I
         names.set(`${base}\u0000${name}`, metricNames);
       }
       r.deltas.forEach((d, i) => {
-        if (d !== undefined) gauge(metricNames[i]!, d * (scale?.[i] ?? 1), now);
+        if (d !== undefined) delta(metricNames[i]!, d * (scale?.[i] ?? 1), now);
       });
     }
     if (resets > 0) {

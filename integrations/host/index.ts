@@ -5,7 +5,7 @@ import { createHostPoller } from './host.js';
 
 export const host = defineIntegration({
   type: 'host',
-  summary: 'System gauges from /proc every second (memory, cpu, load, disk, network, commands) with threshold alerts.',
+  summary: 'System metrics from /proc every second (memory, cpu, load, disk, network, commands) with threshold alerts.',
   mode: 'poller',
   defaultPrefix: 'host',
   defaultIntervalMs: 1000,

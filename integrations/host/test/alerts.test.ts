@@ -120,6 +120,23 @@ describe('alerts through the host integration (fixture /proc, injected clock)', 
     expect(t.logs.some((l) => l.includes('ALERT'))).toBe(false);
   });
 
+  it('judges a net.* threshold on each sample\'s delta, not on what the counter sums to per flush', async () => {
+    const { t, h, setNet } = setup({ 'net.in.errors': { above: 10, clear: 0 } });
+    // Cumulative rx errors as the kernel reports them: +6, +6 (12 in two samples, never 10 in one),
+    // then +15 in one sample, then quiet.
+    const rxErrs = [100, 106, 112, 127, 127];
+    for (const e of rxErrs) {
+      setNet(netDev({ eth0: { rxErrs: e } }));
+      await h.once();
+    }
+    const alerts = t.logs.filter((l) => /ALERT|RECOVERED/.test(l));
+    expect(alerts).toHaveLength(2);
+    expect(alerts[0]).toMatch(/ALERT host\.net\.eth0\.in\.errors = 15 > 10/);
+    expect(alerts[1]).toMatch(/RECOVERED host\.net\.eth0\.in\.errors = 0 <= 0/);
+    // On the wire the same deltas are one counter, summed: nothing between flushes is lost.
+    expect(t.sink.counters().get('host.net.eth0.in.errors')).toBe(rxErrs.at(-1)! - rxErrs[0]!);
+  });
+
   it('closes an alert whose interface disappears instead of leaving it active forever', async () => {
     const { t, h, setNet } = setup({ 'net.in.errors': 0 });
     setNet(netDev({ eth0: { rxErrs: 0 }, tun0: { rxErrs: 0 } }));

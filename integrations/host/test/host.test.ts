@@ -33,10 +33,17 @@ function tree(): ProcTree {
   return p;
 }
 
-/** Every gauge value emitted under a name prefix, in order. */
+/** Every gauge value emitted under a name, in order. */
 function gaugeSeries(t: TestContext, name: string): number[] {
   return t.sink.samples.flatMap((s) => (s.kind === 'gauge' && s.name === name ? [s.value] : []));
 }
+
+/** Every counter increment emitted under a name, in order: one per sample for a kernel delta. */
+function counterSeries(t: TestContext, name: string): number[] {
+  return t.sink.samples.flatMap((s) => (s.kind === 'counter' && s.name === name ? [s.value] : []));
+}
+
+const isKernelDelta = (name: string): boolean => name.startsWith('host.disk.io.') || name.startsWith('host.net.');
 
 describe('host on the real /proc of this machine', () => {
   it('emits sane memory, cpu, load, process and disk-size gauges, and non-negative deltas', async () => {
@@ -86,19 +93,22 @@ describe('host on the real /proc of this machine', () => {
     expect(pct).toBeGreaterThan(0);
     expect(pct).toBeLessThan(100);
 
-    // Deltas: present for the real devices and interfaces, never negative.
+    // Deltas: counters (never gauges) for the real devices and interfaces, never negative.
+    const c = t.sink.counters();
     const dev = readFileSync('/proc/net/dev', 'utf8');
     const iface = /^\s*([^:\s]+):/m.exec(dev.split('\n').slice(2).filter((l) => !/^\s*lo:/.test(l)).join('\n'))?.[1];
-    const deltaNames = [...g.keys()].filter((n) => n.startsWith('host.disk.io.') || n.startsWith('host.net.'));
+    const deltaNames = [...c.keys()].filter(isKernelDelta);
     expect(deltaNames.length).toBeGreaterThan(0);
-    if (iface) expect(g.has(`host.net.${iface}.in.bytes`)).toBe(true);
-    expect(g.has('host.net.lo.in.bytes')).toBe(false);
-    expect([...g.keys()].some((n) => /^host\.disk\.io\.loop\d/.test(n))).toBe(false);
+    expect([...g.keys()].filter(isKernelDelta)).toEqual([]);
+    if (iface) expect(c.has(`host.net.${iface}.in.bytes`)).toBe(true);
+    expect(c.has('host.net.lo.in.bytes')).toBe(false);
+    expect([...c.keys()].some((n) => /^host\.disk\.io\.loop\d/.test(n))).toBe(false);
     for (const s of t.sink.samples) {
-      if (s.kind === 'gauge' && (s.name.startsWith('host.disk.io.') || s.name.startsWith('host.net.'))) expect(s.value, s.name).toBeGreaterThanOrEqual(0);
+      if (s.kind === 'counter' && isKernelDelta(s.name)) expect(s.value, s.name).toBeGreaterThanOrEqual(0);
     }
     // No errors of any kind on a healthy machine.
-    expect([...t.sink.counters().keys()].filter((k) => k.includes('errors'))).toEqual([]);
+    // (net.<iface>.*.errors are the kernel's counts of network errors, not ours.)
+    expect([...t.sink.counters().keys()].filter((k) => k.includes('errors') && !isKernelDelta(k))).toEqual([]);
     expect(t.sink.counters().get('telltale.host.host.received')!).toBeGreaterThan(0);
     expect(t.sink.counters().get('telltale.host.host.emitted')!).toBeGreaterThan(0);
   });
@@ -188,23 +198,25 @@ describe('host on fixture /proc trees', () => {
     p.write('diskstats', [diskLine('sda', { reads: 10, sectorsRead: near, msRead: near, writes: 5, sectorsWritten: 8, msWrite: 1 }), ''].join('\n'));
     p.write('net/dev', netDev({ eth0: { rxBytes: near, txBytes: 1000, rxErrs: 1 } }));
     await h.once();
-    expect([...t.sink.gauges().keys()].some((n) => n.startsWith('host.disk.io.') || n.startsWith('host.net.'))).toBe(false);
+    // First sight is only a baseline.
+    expect(t.sink.samples.filter((s) => isKernelDelta(s.name))).toEqual([]);
 
     p.write('diskstats', [diskLine('sda', { reads: 13, sectorsRead: 60, msRead: 20, writes: 5, sectorsWritten: 16, msWrite: 4 }), ''].join('\n'));
     p.write('net/dev', netDev({ eth0: { rxBytes: 400, txBytes: 1500, rxErrs: 3 } }));
     await h.once();
-    const g = t.sink.gauges();
-    expect(g.get('host.disk.io.sda.read.ops')).toBe(3);
+    // One increment per metric for the one interval (zeros too: a quiet interval is a value).
+    expect(counterSeries(t, 'host.disk.io.sda.read.ops')).toEqual([3]);
     // The sector counter wrapped: 100 sectors to the top plus 60 after it, 512 bytes each.
-    expect(g.get('host.disk.io.sda.read.bytes')).toBe(160 * 512);
-    expect(g.get('host.disk.io.sda.read.time')).toBe(120);
-    expect(g.get('host.disk.io.sda.write.ops')).toBe(0);
-    expect(g.get('host.disk.io.sda.write.bytes')).toBe(8 * 512);
-    expect(g.get('host.disk.io.sda.write.time')).toBe(3);
-    expect(g.get('host.net.eth0.in.bytes')).toBe(500);
-    expect(g.get('host.net.eth0.out.bytes')).toBe(500);
-    expect(g.get('host.net.eth0.in.errors')).toBe(2);
-    expect(g.get('host.net.eth0.out.dropped')).toBe(0);
+    expect(counterSeries(t, 'host.disk.io.sda.read.bytes')).toEqual([160 * 512]);
+    expect(counterSeries(t, 'host.disk.io.sda.read.time')).toEqual([120]);
+    expect(counterSeries(t, 'host.disk.io.sda.write.ops')).toEqual([0]);
+    expect(counterSeries(t, 'host.disk.io.sda.write.bytes')).toEqual([8 * 512]);
+    expect(counterSeries(t, 'host.disk.io.sda.write.time')).toEqual([3]);
+    expect(counterSeries(t, 'host.net.eth0.in.bytes')).toEqual([500]);
+    expect(counterSeries(t, 'host.net.eth0.out.bytes')).toEqual([500]);
+    expect(counterSeries(t, 'host.net.eth0.in.errors')).toEqual([2]);
+    expect(counterSeries(t, 'host.net.eth0.out.dropped')).toEqual([0]);
+    expect(t.sink.samples.filter((s) => isKernelDelta(s.name) && s.kind !== 'counter')).toEqual([]);
     expect(t.sink.counters().get('host.deltas.resets')).toBeUndefined();
   });
 
@@ -215,12 +227,12 @@ describe('host on fixture /proc trees', () => {
     await h.once();
     p.write('net/dev', netDev({ eth0: { rxBytes: 10, txBytes: 9_000_000_700 } }));
     await h.once();
-    expect(gaugeSeries(t, 'host.net.eth0.in.bytes')).toEqual([]);
-    expect(gaugeSeries(t, 'host.net.eth0.out.bytes')).toEqual([700]);
+    expect(counterSeries(t, 'host.net.eth0.in.bytes')).toEqual([]);
+    expect(counterSeries(t, 'host.net.eth0.out.bytes')).toEqual([700]);
     expect(t.sink.counters().get('host.deltas.resets')).toBe(1);
     p.write('net/dev', netDev({ eth0: { rxBytes: 25, txBytes: 9_000_000_800 } }));
     await h.once();
-    expect(gaugeSeries(t, 'host.net.eth0.in.bytes')).toEqual([15]);
+    expect(counterSeries(t, 'host.net.eth0.in.bytes')).toEqual([15]);
     expect(t.logs.join('')).toMatch(/went backwards/);
   });
 
@@ -233,23 +245,23 @@ describe('host on fixture /proc trees', () => {
     await h.once();
     p.write('diskstats', disks(1010));
     await h.once();
-    expect(gaugeSeries(t, 'host.disk.io.sdb.read.ops')).toEqual([10]);
+    expect(counterSeries(t, 'host.disk.io.sdb.read.ops')).toEqual([10]);
 
     p.write('diskstats', disks(undefined));
     await h.once();
-    expect(gaugeSeries(t, 'host.disk.io.sdb.read.ops')).toEqual([10]);
+    expect(counterSeries(t, 'host.disk.io.sdb.read.ops')).toEqual([10]);
     expect(t.logs.join('')).toMatch(/sdb disappeared/);
 
     // Back with counters restarted from 0: first sight is a baseline, not a bogus wrap or reset.
     p.write('diskstats', disks(3));
     await h.once();
-    expect(gaugeSeries(t, 'host.disk.io.sdb.read.ops')).toEqual([10]);
+    expect(counterSeries(t, 'host.disk.io.sdb.read.ops')).toEqual([10]);
     p.write('diskstats', disks(7));
     await h.once();
-    expect(gaugeSeries(t, 'host.disk.io.sdb.read.ops')).toEqual([10, 4]);
+    expect(counterSeries(t, 'host.disk.io.sdb.read.ops')).toEqual([10, 4]);
     expect(t.sink.counters().get('host.deltas.resets')).toBeUndefined();
     // sda kept going through all of it.
-    expect(gaugeSeries(t, 'host.disk.io.sda.read.ops')).toEqual([0, 0, 0, 0]);
+    expect(counterSeries(t, 'host.disk.io.sda.read.ops')).toEqual([0, 0, 0, 0]);
   });
 
   it('skips virtual devices and lo by default, and honours explicit devices/interfaces lists', async () => {
@@ -266,7 +278,7 @@ describe('host on fixture /proc trees', () => {
     p.write('net/dev', nets(2));
     await a.h.once();
     await b.h.once();
-    const names = (t: TestContext): string[] => [...t.sink.gauges().keys()].filter((n) => /^host\.(disk\.io|net)\./.test(n) && n.endsWith('.ops') || n.endsWith('in.bytes')).sort();
+    const names = (t: TestContext): string[] => [...t.sink.counters().keys()].filter((n) => /^host\.(disk\.io|net)\./.test(n) && n.endsWith('.ops') || n.endsWith('in.bytes')).sort();
     expect(names(a.t)).toEqual(['host.disk.io.vda.read.ops', 'host.disk.io.vda.write.ops', 'host.net.eth0.in.bytes', 'host.net.eth1.in.bytes']);
     expect(names(b.t)).toEqual(['host.disk.io.loop0.read.ops', 'host.disk.io.loop0.write.ops', 'host.net.eth1.in.bytes', 'host.net.lo.in.bytes']);
   });
@@ -278,7 +290,7 @@ describe('host on fixture /proc trees', () => {
     await h.once();
     p.write('diskstats', [diskLine('sda', { reads: 4 }), '   8 1 sdz garbage', ''].join('\n'));
     await h.once();
-    expect(gaugeSeries(t, 'host.disk.io.sda.read.ops')).toEqual([3]);
+    expect(counterSeries(t, 'host.disk.io.sda.read.ops')).toEqual([3]);
     expect(t.sink.counters().get('host.errors.proc.diskstats')).toBe(2);
     expect(t.sink.counters().get('telltale.host.host.errors.receiving')).toBe(2);
     // Logged once, not once per sample.
@@ -406,6 +418,10 @@ describe('configuration', () => {
     expect(unchecked('memory.percnt')).toThrow(/^thresholds\.memory\.percnt: .*did you mean "memory\.percent"/);
     expect(unchecked('host.memory.percent')).toThrow(/thresholds\.host\.memory\.percent: .*drop "host\."/);
     expect(unchecked('alerts.fired')).toThrow(/thresholds\.alerts\.fired: alerts\.fired is a counter/);
+    // Of the counters, only the kernel deltas (disk.io.*, net.*) can be watched, sample by sample.
+    expect(unchecked('deltas.resets')).toThrow(/thresholds\.deltas\.resets: deltas\.resets is a counter; thresholds apply to gauges and to the per-sample disk\.io\.\*\/net\.\* deltas/);
+    expect(unchecked('disk.io.write.time')).not.toThrow();
+    expect(unchecked('net.eth0.out.errors')).not.toThrow();
     // Keys that depend on sibling settings can only be checked in create().
     expect(create({ 'disk.size.var.percent': 90 })).toThrow(/thresholds\.disk\.size\.var\.percent: no configured disk is named "var"/);
     expect(create({ 'command.queue': 5 })).toThrow(/thresholds\.command\.queue: no commands are configured/);
