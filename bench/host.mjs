@@ -8,7 +8,7 @@
  *   - host     telltale's host integration from dist/ at 1 s with the issue's thresholds,
  *              emitting through the real statsd sink to a UDP socket in this process,
  *   - host+cmd the same plus one command gauge (`echo 1`) every second: the price of a spawn,
- *   - naive    the same gauges read with fs.promises.readFile + split (what a first version does),
+ *   - naive    the same metrics read with fs.promises.readFile + split (what a first version does),
  *   - vmstat   `vmstat 1` (procps, C), a native tool reading similar /proc files each second.
  * The Node processes measure themselves with process.cpuUsage() over the steady state (after a
  * 2 s warm-up); vmstat is measured from /proc/<pid>/stat (10 ms ticks, so coarse). Peak RSS is
@@ -47,8 +47,9 @@ async function child(variant) {
   const log = createLogger({ level: 'warn' });
   const abort = new AbortController();
   const emitter = root.child({ prefix: 'host' });
-  let gauges = 0;
-  const counting = { ...emitter, gauge: (n, v) => (gauges++, emitter.gauge(n, v)) };
+  // Metrics handed to the emitter: gauges, and counters for the disk.io/net deltas.
+  let metrics = 0;
+  const counting = { ...emitter, gauge: (n, v) => (metrics++, emitter.gauge(n, v)), counter: (n, v) => (metrics++, emitter.counter(n, v)) };
 
   let once = async () => {};
   if (variant === 'host' || variant === 'host+cmd') {
@@ -90,7 +91,7 @@ async function child(variant) {
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const s0 = samples;
-  const g0 = gauges;
+  const m0 = metrics;
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   const cpu = process.cpuUsage(c0);
   const wallMs = performance.now() - t0;
@@ -103,7 +104,7 @@ async function child(variant) {
       wallMs,
       maxRssKb: process.resourceUsage().maxRSS,
       samples: samples - s0,
-      gauges: gauges - g0,
+      metrics: metrics - m0,
     }) + '\n',
   );
   process.exit(0);
@@ -148,14 +149,14 @@ function naiveSampler(emitter) {
       const f = l.trim().split(/\s+/);
       if (/^(loop|ram|zram)\d/.test(f[2])) continue;
       const d = delta(`d${f[2]}`, [f[3], f[5], f[6], f[7], f[9], f[10]].map(Number));
-      if (d) ['read.ops', 'read.bytes', 'read.time', 'write.ops', 'write.bytes', 'write.time'].forEach((k, i) => emitter.gauge(`disk.io.${f[2]}.${k}`, d[i] * (k.endsWith('bytes') ? 512 : 1)));
+      if (d) ['read.ops', 'read.bytes', 'read.time', 'write.ops', 'write.bytes', 'write.time'].forEach((k, i) => emitter.counter(`disk.io.${f[2]}.${k}`, d[i] * (k.endsWith('bytes') ? 512 : 1)));
     }
     for (const l of net.split('\n').slice(2).filter(Boolean)) {
       const [name, rest] = l.split(':');
       if (name.trim() === 'lo') continue;
       const f = rest.trim().split(/\s+/).map(Number);
       const d = delta(`n${name.trim()}`, [f[0], f[1], f[2], f[3], f[8], f[9], f[10], f[11]]);
-      if (d) ['in.bytes', 'in.packets', 'in.errors', 'in.dropped', 'out.bytes', 'out.packets', 'out.errors', 'out.dropped'].forEach((k, i) => emitter.gauge(`net.${name.trim()}.${k}`, d[i]));
+      if (d) ['in.bytes', 'in.packets', 'in.errors', 'in.dropped', 'out.bytes', 'out.packets', 'out.errors', 'out.dropped'].forEach((k, i) => emitter.counter(`net.${name.trim()}.${k}`, d[i]));
     }
     const s = await statfs('/');
     const u = (s.blocks - s.bfree) * s.bsize;
@@ -216,7 +217,7 @@ async function parent() {
     const cpu0 = procCpuMs(c.pid);
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
-    vmstat = { variant: 'vmstat 1', ticks: true, cpuMs: procCpuMs(c.pid) - cpu0, wallMs: performance.now() - t0, maxRssKb: hwmKb(c.pid), samples: NaN, gauges: NaN };
+    vmstat = { variant: 'vmstat 1', ticks: true, cpuMs: procCpuMs(c.pid) - cpu0, wallMs: performance.now() - t0, maxRssKb: hwmKb(c.pid), samples: NaN, metrics: NaN };
     c.kill('SIGTERM');
     await new Promise((r) => c.on('close', r));
   }
@@ -236,11 +237,11 @@ async function parent() {
     r.variant === 'idle' || r.ticks ? '-' : `${(pct(r) - pct(idle)).toFixed(3)} %`,
     r.ticks && r.cpuMs === 0 ? '-' : `${(pct(r) / pct(hostRun)).toFixed(2)}×`,
     Number.isFinite(r.samples) ? String(r.samples) : '-',
-    Number.isFinite(r.gauges) && r.samples ? (r.gauges / r.samples).toFixed(0) : '-',
+    Number.isFinite(r.metrics) && r.samples ? (r.metrics / r.samples).toFixed(0) : '-',
     Number.isFinite(r.samples) && r.samples ? `${((r.cpuMs - (idle.cpuMs / idle.wallMs) * r.wallMs) / r.samples).toFixed(3)} ms` : '-',
     `${(r.maxRssKb / 1024).toFixed(1)} MiB`,
   ]);
-  const head = ['variant', 'CPU (% of a core)', 'over idle', 'vs host', 'samples', 'gauges/sample', 'CPU/sample over idle', 'peak RSS'];
+  const head = ['variant', 'CPU (% of a core)', 'over idle', 'vs host', 'samples', 'metrics/sample', 'CPU/sample over idle', 'peak RSS'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   process.stdout.write(`\nhost: 1 s sampling for ${SECONDS} s after a ${WARMUP_MS / 1000} s warm-up (HOST_BENCH_SECONDS to change), all variants side by side\n\n`);
