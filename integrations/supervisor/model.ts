@@ -5,7 +5,7 @@
 import { sanitizeNode } from '../../shared/emitter/names.js';
 import type { Emitter } from '../../shared/emitter/types.js';
 import type { ListenerEvent } from './protocol.js';
-import { eventFamily, isStateName, parsePayload, STATE_CODES, STATE_NAMES, type ProcessStateName } from './payload.js';
+import { eventFamily, isStateName, readPayload, STATE_CODES, STATE_NAMES, stateOfEvent, type PayloadFields, type ProcessStateName } from './payload.js';
 
 export type Compat = 'none' | 'sulphite' | 'both';
 
@@ -200,12 +200,12 @@ export function createModel(o: ModelOptions): SupervisorModel {
   const isSelf = (processname: string, groupname: string): boolean =>
     o.self.process !== undefined && processname === o.self.process && groupname === (o.self.group ?? o.self.process);
 
-  const processState = (to: ProcessStateName, tokens: Record<string, string>, now: number): void => {
-    const name = tokens['processname'];
-    const group = tokens['groupname'] ?? name;
+  const processState = (to: ProcessStateName, f: PayloadFields, now: number): void => {
+    const name = f.processname;
+    const group = f.groupname ?? name;
     if (name === undefined || group === undefined) return;
     if (!o.includeSelf && isSelf(name, group)) return;
-    const fromRaw = tokens['from_state'] ?? '';
+    const fromRaw = f.from_state ?? '';
     // Trust the event's from_state over our own memory: events may have been dropped.
     const p = getProc(group, name);
     const from: ProcessStateName | undefined = isStateName(fromRaw) ? fromRaw : undefined;
@@ -218,7 +218,7 @@ export function createModel(o: ModelOptions): SupervisorModel {
       emitted++;
     }
 
-    const tries = Number(tokens['tries']);
+    const tries = Number(f.tries);
     if (defaultScheme) counter(p.n.state[to]);
     switch (to) {
       case 'STARTING':
@@ -254,7 +254,7 @@ export function createModel(o: ModelOptions): SupervisorModel {
         break;
       case 'EXITED':
         if (defaultScheme) {
-          counter(tokens['expected'] === '1' ? p.n.exitsExpected : p.n.exitsUnexpected);
+          counter(f.expected === '1' ? p.n.exitsExpected : p.n.exitsUnexpected);
           if (from === 'RUNNING' && p.runningSince !== undefined) timing(p.n.runTime, now - p.runningSince);
         }
         p.runningSince = undefined;
@@ -307,19 +307,19 @@ export function createModel(o: ModelOptions): SupervisorModel {
       flushEmitted();
       return result;
     }
-    const { tokens } = parsePayload(event.payload);
+    const f = readPayload(event.payload);
     switch (family) {
       case 'process_state':
-        processState(h.eventname.slice(14) as ProcessStateName, tokens, receivedAt);
+        processState(stateOfEvent(h.eventname)!, f, receivedAt);
         break;
       case 'tick': {
-        const when = Number(tokens['when']);
+        const when = Number(f.when);
         if (defaultScheme && Number.isFinite(when) && when > 0) timing('listener.lag', receivedAt - when * 1000);
         sendGauges();
         break;
       }
       case 'process_group': {
-        const g = tokens['groupname']?.trim();
+        const g = f.groupname?.trim();
         const added = h.eventname === 'PROCESS_GROUP_ADDED';
         if (defaultScheme) counter(added ? 'supervisord.groups.added' : 'supervisord.groups.removed');
         if (!added && g !== undefined) for (const [k, p] of procs) if (p.group === g) procs.delete(k);
@@ -331,8 +331,8 @@ export function createModel(o: ModelOptions): SupervisorModel {
         break;
       case 'process_log':
         if (sulphite) {
-          const name = tokens['processname'];
-          const group = tokens['groupname'] ?? name;
+          const name = f.processname;
+          const group = f.groupname ?? name;
           if (name !== undefined && group !== undefined) {
             const suffix = o.sulphiteSuffix ? `.${o.sulphiteSuffix}` : '';
             e.datapoint(`${sulphiteName(name, group)}.${h.eventname.toLowerCase()}${suffix}`, 1, Math.floor(receivedAt / 1000));

@@ -107,18 +107,20 @@ interface PayloadState {
   cpEnd: number | undefined;
 }
 
-/** A non-negative decimal of at most 15 digits (exact in a double), else undefined. */
-function digits(v: string | undefined): number | undefined {
-  if (v === undefined || v.length === 0 || v.length > 15) return undefined;
-  for (let k = 0; k < v.length; k++) {
-    const c = v.charCodeAt(k);
+/** text[from..to) as a non-negative decimal of at most 15 digits (exact in a double), else undefined. */
+function digitsIn(text: string, from: number, to: number): number | undefined {
+  if (from < 0 || to <= from || to - from > 15) return undefined;
+  let v = 0;
+  for (let k = from; k < to; k++) {
+    const c = text.charCodeAt(k);
     if (c < 48 || c > 57) return undefined;
+    v = v * 10 + (c - 48);
   }
-  return Number(v);
+  return v;
 }
 
-export function parseHeaderLine(text: string, maxLen: number): { header: EventHeader; problem: string | undefined } {
-  // Hand-rolled rather than split/regex: this runs once per event and was the parser's hot spot.
+/** Every `key:value` token of a line of space-separated tokens; the last of a repeated key wins. */
+export function splitTokens(text: string): Record<string, string> {
   const tokens: Record<string, string> = {};
   const n = text.length;
   for (let i = 0; i < n; ) {
@@ -128,30 +130,100 @@ export function parseHeaderLine(text: string, maxLen: number): { header: EventHe
     if (c > i && c < sp) tokens[text.slice(i, c)] = text.slice(c + 1, sp);
     i = sp + 1;
   }
+  return tokens;
+}
+
+/**
+ * A header that only extracts what the protocol and the model need (len, eventname, serials)
+ * up front; the rest is read from the line when asked for. This runs once per event *before*
+ * the answer is written, and building a token record cost a string interning per key.
+ */
+class ParsedHeader implements EventHeader {
+  serial: number | undefined;
+  poolserial: number | undefined;
+  eventname: string;
+  len: number;
+  #text: string;
+  #tokens: Record<string, string> | undefined;
+  constructor(text: string, serial: number | undefined, poolserial: number | undefined, eventname: string, len: number) {
+    this.#text = text;
+    this.serial = serial;
+    this.poolserial = poolserial;
+    this.eventname = eventname;
+    this.len = len;
+  }
+  get tokens(): Record<string, string> {
+    return (this.#tokens ??= splitTokens(this.#text));
+  }
+  get ver(): string {
+    return this.tokens['ver'] ?? '';
+  }
+  get server(): string {
+    return this.tokens['server'] ?? '';
+  }
+  get pool(): string {
+    return this.tokens['pool'] ?? '';
+  }
+}
+
+export function parseHeaderLine(text: string, maxLen: number): { header: EventHeader; problem: string | undefined } {
+  // Hand-rolled rather than split/regex, keeping positions instead of slices.
+  let eventname = '';
+  let lenAt = -1;
+  let lenEnd = -1;
+  let serialAt = -1;
+  let serialEnd = -1;
+  let poolserialAt = -1;
+  let poolserialEnd = -1;
+  const n = text.length;
+  for (let i = 0; i < n; ) {
+    let sp = text.indexOf(' ', i);
+    if (sp < 0) sp = n;
+    const c = text.indexOf(':', i);
+    if (c > i && c < sp) {
+      switch (c - i) {
+        case 3:
+          if (text.startsWith('len', i)) {
+            lenAt = c + 1;
+            lenEnd = sp;
+          }
+          break;
+        case 6:
+          if (text.startsWith('serial', i)) {
+            serialAt = c + 1;
+            serialEnd = sp;
+          }
+          break;
+        case 9:
+          if (text.startsWith('eventname', i)) eventname = text.slice(c + 1, sp);
+          break;
+        case 10:
+          if (text.startsWith('poolserial', i)) {
+            poolserialAt = c + 1;
+            poolserialEnd = sp;
+          }
+          break;
+      }
+    }
+    i = sp + 1;
+  }
   let problem: string | undefined;
-  const rawLen = tokens['len'];
   let len = 0;
-  if (rawLen === undefined) problem = 'header has no len';
+  if (lenAt < 0) problem = 'header has no len';
   else {
-    const l = digits(rawLen);
-    if (l === undefined || l > maxLen) problem = `header has an unusable len:${rawLen.slice(0, 20)}`;
+    const l = digitsIn(text, lenAt, lenEnd);
+    if (l === undefined || l > maxLen) problem = `header has an unusable len:${text.slice(lenAt, Math.min(lenEnd, lenAt + 20))}`;
     else len = l;
   }
-  const eventname = tokens['eventname'] ?? '';
   if (!problem && eventname === '') problem = 'header has no eventname';
-  return {
-    header: {
-      ver: tokens['ver'] ?? '',
-      server: tokens['server'] ?? '',
-      serial: digits(tokens['serial']),
-      pool: tokens['pool'] ?? '',
-      poolserial: digits(tokens['poolserial']),
-      eventname,
-      len,
-      tokens,
-    },
-    problem,
-  };
+  return { header: new ParsedHeader(text, digitsIn(text, serialAt, serialEnd), digitsIn(text, poolserialAt, poolserialEnd), eventname, len), problem };
+}
+
+type ParsedLine = ReturnType<typeof parseHeaderLine>;
+
+function isAscii(buf: Buffer, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) if (buf[k]! >= 0x80) return false;
+  return true;
 }
 
 export function createProtocolParser(opts: ParserOptions = {}): ProtocolParser {
@@ -165,15 +237,23 @@ export function createProtocolParser(opts: ParserOptions = {}): ProtocolParser {
   let overlong = false;
   let payload: PayloadState | undefined;
 
-  const startPayload = (lineBuf: Buffer, out: ParseItem[]): void => {
-    const at = lineBuf.indexOf(VER);
-    if (at < 0) {
-      out.push({ kind: 'junk', reason: lineBuf.length === 0 ? 'empty line' : 'line is not an event header', bytes: lineBuf.length + 1 });
-      return;
+  /** The header line buf[start..end) (newline excluded), or undefined for junk (reported). */
+  const readHeader = (buf: Buffer, start: number, end: number, out: ParseItem[]): ParsedLine | undefined => {
+    let at = start;
+    if (!(end - start >= 4 && buf[start] === 0x76 && buf[start + 1] === 0x65 && buf[start + 2] === 0x72 && buf[start + 3] === 0x3a)) {
+      at = buf.subarray(start, end).indexOf(VER);
+      if (at < 0) {
+        out.push({ kind: 'junk', reason: end === start ? 'empty line' : 'line is not an event header', bytes: end - start + 1 });
+        return undefined;
+      }
+      // Stray bytes before a header (e.g. the tail of a damaged payload): drop them, keep the header.
+      out.push({ kind: 'junk', reason: 'bytes before an event header', bytes: at });
+      at += start;
     }
-    // Stray bytes before a header (e.g. the tail of a damaged payload): drop them, keep the header.
-    if (at > 0) out.push({ kind: 'junk', reason: 'bytes before an event header', bytes: at });
-    const { header, problem } = parseHeaderLine(lineBuf.toString('utf8', at), maxLen);
+    return parseHeaderLine(buf.toString('utf8', at, end), maxLen);
+  };
+
+  const startPayload = ({ header, problem }: ParsedLine, out: ParseItem[]): void => {
     payload = { header, problem, len: header.len, bytes: 0, leads: 0, cont: 0, parts: [], kept: 0, truncated: false, look: [], cpEnd: undefined };
     if (header.len === 0) finish('same', 0, out);
   };
@@ -315,15 +395,33 @@ export function createProtocolParser(opts: ParserOptions = {}): ProtocolParser {
       }
       if (overlong) {
         overlong = false;
+        i = nl + 1;
+        continue;
+      }
+      let h: ParsedLine | undefined;
+      if (line.length === 0) {
+        // The whole line is in this chunk (nearly always): no copy, no array.
+        if (nl - i > maxHeader) out.push({ kind: 'junk', reason: `header line longer than ${maxHeader} bytes`, bytes: nl - i + 1 });
+        else h = readHeader(chunk, i, nl, out);
       } else {
         line.push(chunk.subarray(i, nl));
-        const lineBuf = line.length === 1 ? line[0]! : Buffer.concat(line);
+        const lineBuf = Buffer.concat(line);
         line = [];
         lineBytes = 0;
         if (lineBuf.length > maxHeader) out.push({ kind: 'junk', reason: `header line longer than ${maxHeader} bytes`, bytes: lineBuf.length + 1 });
-        else startPayload(lineBuf, out);
+        else h = readHeader(lineBuf, 0, lineBuf.length, out);
       }
       i = nl + 1;
+      if (!h) continue;
+      const len = h.header.len;
+      // Fast path: an ASCII payload already complete in this chunk, as nearly every event is
+      // (supervisord writes header and payload at once). Both readings of len agree.
+      if (n - i >= len && len <= maxKeep && isAscii(chunk, i, i + len)) {
+        const event: ListenerEvent = { header: h.header, payload: chunk.subarray(i, i + len), unit: 'same' };
+        if (h.problem !== undefined) event.problem = h.problem;
+        out.push({ kind: 'event', event });
+        i += len;
+      } else startPayload(h, out);
     }
   };
 

@@ -263,6 +263,32 @@ describe('supervisor protocol parser', () => {
     expect(items.map((i) => i.kind)).toEqual(['event']);
   });
 
+  it('keeps only maxKeepBytes of a long payload, marks it truncated, and stays in sync, in one read or many', () => {
+    const long = 'processname:spew groupname:spew pid:1 channel:stdout\n' + 'x'.repeat(5000);
+    const bytes = Buffer.concat([
+      formatEnvelope({ serial: 1, poolserial: 1, eventname: 'PROCESS_LOG_STDOUT' }, long),
+      formatEnvelope({ serial: 2, poolserial: 2, eventname: 'TICK_5' }, 'when:1700000000'),
+    ]);
+    for (const size of [bytes.length, 1000, 7]) {
+      const p = createProtocolParser({ maxKeepBytes: 1024 });
+      const items: ParseItem[] = [];
+      for (let i = 0; i < bytes.length; i += size) items.push(...p.feed(bytes.subarray(i, i + size)));
+      const events = items.flatMap((it) => (it.kind === 'event' ? [it.event] : []));
+      expect(items.length, `read size ${size}`).toBe(2);
+      expect(events[0]!.truncated, `read size ${size}`).toBe(true);
+      expect(events[0]!.payload.toString()).toBe(long.slice(0, 1024));
+      expect(events[1]!.truncated).toBeUndefined();
+      expect(events[1]!.payload.toString()).toBe('when:1700000000');
+    }
+  });
+
+  it('a repeated header key: the last one wins, for the fields read up front and those read on demand', () => {
+    const { header, problem } = parseHeaderLine('ver:3.0 server:a serial:1 pool:p poolserial:1 eventname:TICK_5 len:3 server:b serial:2 len:4 ver:9', 1000);
+    expect(problem).toBeUndefined();
+    expect(header).toMatchObject({ ver: '9', server: 'b', serial: 2, pool: 'p', poolserial: 1, eventname: 'TICK_5', len: 4 });
+    expect(header.tokens).toEqual({ ver: '9', server: 'b', serial: '2', pool: 'p', poolserial: '1', eventname: 'TICK_5', len: '4' });
+  });
+
   it('end of input inside a payload is reported, not swallowed', () => {
     const env = formatEnvelope({ serial: 1, poolserial: 1, eventname: 'TICK_5' }, 'when:1700000000');
     const p = createProtocolParser();
