@@ -88,6 +88,11 @@ export interface IntegrationDefinition<S extends Shape = Shape> {
   /** The integration's own keys; the core adds enabled/prefix/log_level/interval. */
   readonly schema: ObjectSchema<S>;
   readonly metrics: readonly MetricDoc[];
+  /**
+   * Whether an instance with this config emits timestamped datapoints (which statsd cannot keep).
+   * Default: whether the catalogue lists one. For datapoints that only an option turns on.
+   */
+  timestamped?(config: InferShape<S>): boolean;
   create(config: InferShape<S>, ctx: IntegrationContext): Integration;
 }
 

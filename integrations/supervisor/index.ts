@@ -42,6 +42,8 @@ export const supervisor = defineIntegration({
   defaultPrefix: 'supervisor',
   schema: supervisorSchema,
   metrics,
+  // Only Sulphite's names are datapoints (stamped with the event time); the default scheme is not.
+  timestamped: (c) => c.compat !== 'none',
   create(config, ctx) {
     const env = process.env;
     const selfProcess = env['SUPERVISOR_PROCESS_NAME'];

@@ -9,7 +9,7 @@ import { registry } from '../../integrations/index.js';
 import { parseAddress, type Address } from '../emitter/address.js';
 import { createEmitter } from '../emitter/emitter.js';
 import type { Emitter, Sink } from '../emitter/types.js';
-import { ConfigError, defaultConfig, expandPrefix, loadConfigFile, type LoadedConfig, type LoadOptions } from '../config/load.js';
+import { ConfigError, defaultConfig, expandPrefix, loadConfigFile, type InstanceConfig, type LoadedConfig, type LoadOptions } from '../config/load.js';
 import type { SinkConfig } from '../config/emitter-config.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { InstanceCreateError, prepare, runPoller, runService, type Handle, type Prepared, type RuntimeDeps } from '../runtime/runner.js';
@@ -134,10 +134,15 @@ function setup(args: CliArgs, env: NodeJS.ProcessEnv, select?: LoadOptions['sele
  */
 function warnIfTimestampsLost(config: LoadedConfig, sinks: readonly SinkConfig[], log: Logger): void {
   if (sinks.some((s) => s.type === 'graphite')) return;
-  const affected = config.integrations.filter((i) => i.enabled && i.definition.metrics.some((m) => m.type === 'datapoint')).map((i) => i.name);
+  const affected = config.integrations.filter((i) => i.enabled && emitsDatapoints(i)).map((i) => i.name);
   if (affected.length > 0) {
     log.warn(`${affected.join(', ')} emit timestamped datapoints, but no graphite sink is configured: statsd keeps only the newest value of each as a gauge (add a graphite sink for history and backfill)`);
   }
+}
+
+function emitsDatapoints(i: InstanceConfig): boolean {
+  const { timestamped, metrics } = i.definition;
+  return timestamped ? timestamped(i.settings as never) : metrics.some((m) => m.type === 'datapoint');
 }
 
 /** Resolves on the first SIGTERM/SIGINT; a second one exits at once. */

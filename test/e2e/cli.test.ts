@@ -129,6 +129,16 @@ describe('telltale CLI', () => {
     await srv.waitFor((l) => l.some((x) => /^stats\.gauges\.flagged\.[A-Za-z0-9_-]+\.host\.memory\.used /.test(x)), 10_000);
   });
 
+  it('warns that statsd drops timestamps only when the instance really emits datapoints', async () => {
+    const sink = ['emitter:', '  sinks:', '    - type: statsd', '      address: udp://127.0.0.1:9', 'integrations:', '  supervisor:'];
+    const plain = cli(['supervisor', '--config', config('sup-plain.yaml', [...sink, '    compat: none', ''].join('\n'))], { input: '' });
+    expect(await plain.exited, plain.stderr()).toBe(0);
+    expect(plain.stderr()).not.toMatch(/timestamped datapoints/);
+    const sulphite = cli(['supervisor', '--config', config('sup-sulphite.yaml', [...sink, '    compat: sulphite', ''].join('\n'))], { input: '' });
+    expect(await sulphite.exited, sulphite.stderr()).toBe(0);
+    expect(sulphite.stderr()).toMatch(/supervisor emit timestamped datapoints, but no graphite sink is configured/);
+  });
+
   it('statsd absent: the program keeps running and counts its send errors', async () => {
     const srv = await startLineServer();
     servers.push(srv);
