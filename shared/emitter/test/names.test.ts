@@ -66,4 +66,28 @@ describe('formatValue', () => {
     [0.0000015, '0.000002'],
     [-2.5, '-2.5'],
   ])('%s -> %s', (v, want) => expect(formatValue(v)).toBe(want));
+
+  it('formats whole thousandths (the fast path) exactly as the general rule does', () => {
+    // The general rule, without the fast path: round to 6 decimals, shortest text, no exponent.
+    const general = (v: number): string => {
+      if (Number.isInteger(v) && Math.abs(v) < 1e21) return String(v);
+      if (Math.abs(v) >= 1e21) return BigInt(Math.round(v)).toString();
+      const r = Math.round(v * 1e6) / 1e6;
+      if (r === 0) return '0';
+      const t = String(r);
+      return t.includes('e') ? r.toFixed(6).replace(/\.?0+$/, '') : t;
+    };
+    const values: number[] = [];
+    for (let k = -1_000_000; k <= 1_000_000; k++) values.push(k / 1000);
+    let a = 12345;
+    for (let i = 0; i < 200_000; i++) {
+      a = (Math.imul(a, 1103515245) + 12345) >>> 0;
+      const k = Math.floor((a / 2 ** 32) * 1e12);
+      values.push(k / 1000, k / 1000 + 1e-9, -k / 1000, k / 1e6, (k * 100 + 597) / 1000);
+    }
+    const wrong = values.filter((v) => formatValue(v) !== general(v));
+    expect(wrong.slice(0, 5).map((v) => [v, formatValue(v), general(v)])).toEqual([]);
+    expect(formatValue(1.234)).toBe('1.234');
+    expect(formatValue(-0.05)).toBe('-0.05');
+  });
 });
