@@ -13,6 +13,7 @@ export function createNoopEmitter(prefix = ''): Emitter {
     gauge: noop,
     gaugeDelta: noop,
     timing: noop,
+    timingBatch: noop,
     set: noop,
     datapoint: noop,
     // Children of nothing are nothing; returning the same object keeps child() allocation-free.

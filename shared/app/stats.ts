@@ -76,6 +76,7 @@ export function withTimers(emitter: Emitter, enabled: boolean): AppStats {
     gauge: (n, v) => emitter.gauge(n, v),
     gaugeDelta: (n, d) => emitter.gaugeDelta(n, d),
     timing: (n, ms, o) => emitter.timing(n, ms, o),
+    timingBatch: (n, ms, c, o) => emitter.timingBatch(n, ms, c, o),
     set: (n, m) => emitter.set(n, m),
     datapoint: (n, v, ts) => emitter.datapoint(n, v, ts),
     child: (o) => emitter.child(o),

@@ -77,6 +77,24 @@ export function createStatsdSink(o: StatsdSinkOptions): Sink {
       }
       transport.line(rate < 1 ? `${n}:${formatValue(ms)}|ms|@${rate}` : `${n}:${formatValue(ms)}|ms`);
     },
+    timingBatch(n, values, count, sampleRate) {
+      // The same lines as count timing() calls; the name's ASCII check is done once, not per line.
+      const head = `${n}:`;
+      const ascii = isAscii(head);
+      for (let i = 0; i < count; i++) {
+        let rate = sampleRate;
+        if (timerRate < 1) {
+          if (random() >= timerRate) {
+            countDrop(stats, 'sampled');
+            continue;
+          }
+          rate *= timerRate;
+        }
+        const text = rate < 1 ? `${head}${formatValue(values[i]!)}|ms|@${rate}` : `${head}${formatValue(values[i]!)}|ms`;
+        if (ascii) transport.asciiLine(text);
+        else transport.line(text);
+      }
+    },
     set(n, member) {
       transport.line(`${n}:${member}|s`);
     },
@@ -105,6 +123,8 @@ export function createStatsdSink(o: StatsdSinkOptions): Sink {
 
 interface LineTransport {
   line(text: string): void;
+  /** A line known to be ASCII (its byte length is its length). */
+  asciiLine(text: string): void;
   /** Several lines that must travel in one packet (negative gauges). */
   lines(text: string, count: number): void;
   flushPacket(): void;
@@ -209,13 +229,13 @@ function createUdp(o: StatsdSinkOptions, stats: SinkStats, maxPacket: number): L
     if (!closed && ready && Date.now() - lastConnect > reconnectEvery) reopen();
   };
 
-  const add = (text: string, count: number): void => {
+  const add = (text: string, count: number, ascii = false): void => {
     if (closed) {
       countDrop(stats, 'closed', count);
       return;
     }
     // Names are ASCII after sanitising; only set members may be multi-byte.
-    const bytes = text.length < 256 && isAscii(text) ? text.length : Buffer.byteLength(text);
+    const bytes = ascii || (text.length < 256 && isAscii(text)) ? text.length : Buffer.byteLength(text);
     if (bytes > maxPacket) {
       if (bytes > 65_507) {
         countDrop(stats, 'oversize', count);
@@ -241,6 +261,7 @@ function createUdp(o: StatsdSinkOptions, stats: SinkStats, maxPacket: number): L
 
   return {
     line: (t) => add(t, 1),
+    asciiLine: (t) => add(t, 1, true),
     lines: (t, n) => add(t, n),
     flushPacket,
     async close(timeoutMs) {
@@ -284,6 +305,7 @@ function createStream(o: StatsdSinkOptions, stats: SinkStats): LineTransport {
   });
   return {
     line: (text) => t.enqueue(text),
+    asciiLine: (text) => t.enqueue(text),
     lines: (text) => t.enqueue(text),
     flushPacket: () => undefined,
     close: (timeoutMs) => t.close(timeoutMs),
