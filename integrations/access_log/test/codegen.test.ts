@@ -1,37 +1,105 @@
 /**
  * The compiled parser must agree with the interpreter (parseLine) on every line: status, method,
- * bytes, time and path, for every preset and on real, tricky and synthetic lines.
+ * bytes, time and path, for every preset and some custom formats, on real, tricky, synthetic,
+ * probe (every branch) and fuzzed lines; whether it reads words or bytes, and whether a line sits
+ * in the middle of a buffer or at its very end (where words cannot be read).
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { compileParser } from '../codegen.js';
+import { compileParser, probeLines } from '../codegen.js';
 import { DEFAULT_METHODS } from '../config.js';
 import { compileFormat, PRESETS } from '../format.js';
 import { MethodTable, newParsedLine, parseLine, QuoteFinder } from '../parse.js';
 import { REAL_LOG, requireData, TRICKY } from './harness.js';
 
-function both(format: string, text: Buffer): { interp: string[]; compiled: string[] } {
-  const fmt = compileFormat(format);
-  const methods = new MethodTable([...DEFAULT_METHODS]);
-  const compiled = compileParser(fmt);
-  const res = { interp: [] as string[], compiled: [] as string[] };
-  for (const [key, run] of [
-    ['interp', (s: number, e: number, o: ReturnType<typeof newParsedLine>, q: QuoteFinder) => parseLine(text, s, e, fmt, o, methods, q, true)],
-    ['compiled', (s: number, e: number, o: ReturnType<typeof newParsedLine>, q: QuoteFinder) => compiled(text, s, e, o, methods, q, true)],
-  ] as const) {
-    const out = newParsedLine();
-    const q = new QuoteFinder();
-    let p = 0;
-    for (;;) {
-      const nl = text.indexOf(10, p);
-      if (nl < 0) break;
-      const ok = run(p, nl, out, q);
-      res[key].push(ok ? `${out.status} ${out.method} ${out.bytes} ${out.timeUs} ${out.pathStart}-${out.pathEnd}` : '-');
-      p = nl + 1;
-    }
+const methods = new MethodTable([...DEFAULT_METHODS]);
+
+type Parse = (buf: Buffer, s: number, e: number, o: ReturnType<typeof newParsedLine>, q: QuoteFinder) => boolean;
+
+function show(ok: boolean, out: ReturnType<typeof newParsedLine>): string {
+  return ok ? `${out.status} ${out.method} ${out.bytes} ${out.timeUs} ${out.pathStart}-${out.pathEnd}` : '-';
+}
+
+/** Every `\n`-terminated line of `text`, parsed in place. */
+function inPlace(text: Buffer, run: Parse, q: QuoteFinder): string[] {
+  const out = newParsedLine();
+  const res: string[] = [];
+  for (let p = 0; ; ) {
+    const nl = text.indexOf(10, p);
+    if (nl < 0) break;
+    res.push(show(run(text, p, nl, out, q), out));
+    p = nl + 1;
   }
   return res;
 }
+
+/** Each line cut at every length, the rest of it still in the buffer: nothing past `e` may count. */
+function cuts(lines: readonly string[], run: Parse, q: QuoteFinder): string[] {
+  const out = newParsedLine();
+  return lines.flatMap((l) => {
+    const buf = Buffer.from(`${l}\n`, 'latin1');
+    return Array.from({ length: l.length + 1 }, (_, e) => show(run(buf, 0, e, out, q), out));
+  });
+}
+
+/** Each line alone in its own buffer, so it ends in the buffer's last bytes. */
+function alone(lines: readonly string[], run: Parse, q: QuoteFinder): string[] {
+  const out = newParsedLine();
+  return lines.map((l) => {
+    const buf = Buffer.from(`${l}\n`, 'latin1');
+    return show(run(buf, 0, buf.length - 1, out, q), out);
+  });
+}
+
+function parsers(format: string): { interp: Parse; compiled: Parse } {
+  const fmt = compileFormat(format);
+  const compiled = compileParser(fmt);
+  return {
+    interp: (b, s, e, o, q) => parseLine(b, s, e, fmt, o, methods, q, true),
+    compiled: (b, s, e, o, q) => compiled(b, s, e, o, methods, q, true),
+  };
+}
+
+/** Deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Probe lines with random bytes replaced, inserted or deleted, from the bytes formats care about. */
+function fuzz(lines: readonly string[], n: number, seed: number): string[] {
+  const r = rng(seed);
+  const alphabet = ' "\\[]-.:0123456789GETPOSabc/?';
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    let l = lines[Math.floor(r() * lines.length)]!;
+    for (let k = 1 + Math.floor(r() * 3); k > 0; k--) {
+      const at = Math.floor(r() * (l.length + 1));
+      const c = alphabet[Math.floor(r() * alphabet.length)]!;
+      const op = r();
+      l = op < 0.4 ? l.slice(0, at) + c + l.slice(at + 1) : op < 0.7 ? l.slice(0, at) + c + l.slice(at) : l.slice(0, at) + l.slice(at + 1);
+    }
+    out.push(l);
+  }
+  return out;
+}
+
+const CUSTOM = [
+  // bytes ends at '.', a byte a number can hold: found first, then parsed
+  '%h [%>s] %b.%D %U',
+  // status ends at a digit; time is the last field
+  '%>s1%b %T',
+  // nginx variables with ':' '-' ';' separators; the path is the last field
+  '$remote_addr:$status:$body_bytes_sent-$request_time;$request_method $uri',
+  // status is the last field
+  '%h %>s',
+];
 
 describe('compiled parser = interpreter', () => {
   requireData();
@@ -54,14 +122,38 @@ describe('compiled parser = interpreter', () => {
     ['synthetic', synthetic],
   ];
   for (const format of Object.keys(PRESETS)) {
-    it(`agrees for ${format}`, () => {
+    it(`agrees for ${format} on the real, tricky and synthetic logs`, () => {
+      const { interp, compiled } = parsers(format);
       for (const [name, text] of texts) {
-        const r = both(format, text);
-        expect(r.compiled, name).toEqual(r.interp);
+        const want = inPlace(text, interp, new QuoteFinder());
+        expect(inPlace(text, compiled, new QuoteFinder()), name).toEqual(want);
+        expect(inPlace(text, compiled, new QuoteFinder({ words: false })), `${name}, bytewise`).toEqual(want);
         if (name === 'real' && (format === 'combined' || format === 'nginx_combined')) {
-          expect(r.compiled.filter((x) => x !== '-')).toHaveLength(9999);
+          expect(want.filter((x) => x !== '-')).toHaveLength(9999);
         }
       }
+    });
+  }
+
+  for (const format of [...Object.keys(PRESETS), ...CUSTOM]) {
+    it(`agrees for ${format} on probe and fuzzed lines, mid-buffer and at a buffer's end`, () => {
+      const { interp, compiled } = parsers(format);
+      const probes = probeLines(compileFormat(format));
+      const lines = [...probes, ...fuzz(probes, 3000, 7)];
+      const joined = Buffer.from(`${lines.join('\n')}\n`, 'latin1');
+      const want = inPlace(joined, interp, new QuoteFinder());
+      // The probes parse both ways (a probe set that all fails would prove nothing).
+      expect(want.slice(0, probes.length).filter((x) => x !== '-').length).toBeGreaterThan(1);
+      expect(want.slice(0, probes.length)).toContain('-');
+      expect(inPlace(joined, compiled, new QuoteFinder())).toEqual(want);
+      expect(inPlace(joined, compiled, new QuoteFinder({ words: false }))).toEqual(want);
+      expect(alone(lines, compiled, new QuoteFinder())).toEqual(alone(lines, interp, new QuoteFinder()));
+      expect(cuts(probes, compiled, new QuoteFinder())).toEqual(cuts(probes, interp, new QuoteFinder()));
+      // A word read at a line's end also holds the next line's first bytes: make those the
+      // format's separators, which must not be taken for the end of a field.
+      const seps = [...new Set(compileFormat(format).tokens.filter((t) => !t.isField).map((t) => String.fromCharCode(t.literal[0]!)))].join('');
+      const straddle = Buffer.from(`${lines.flatMap((l) => [l, seps, seps.slice(1)]).join('\n')}\n`, 'latin1');
+      expect(inPlace(straddle, compiled, new QuoteFinder())).toEqual(inPlace(straddle, interp, new QuoteFinder()));
     });
   }
 });
