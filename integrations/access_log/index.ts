@@ -207,7 +207,10 @@ export const accessLog = defineIntegration({
         const t = newTailer();
         try {
           t.scan('once');
-          await t.readAll();
+          // A turn of the event loop between chunks: a statsd sink sends each chunk's response
+          // times as packets, and without the turn their send callbacks cannot run, so a large
+          // backlog overflows its in-flight window and drops them.
+          await t.readAll(pause);
           flush(t, true);
         } finally {
           t.closeAll();
