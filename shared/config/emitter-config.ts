@@ -36,6 +36,7 @@ export const statsdSinkSchema = obj({
   address: address('udp', ['udp', 'tcp', 'unix']),
   max_packet_bytes: int({ min: 64, max: 65_507 }).default(1432),
   aggregate_counters: bool().default(true),
+  aggregate_gauges: bool().default(true),
   timer_sample_rate: num({ min: 0.0001, max: 1 }).default(1),
   max_in_flight: int({ min: 1 }).default(1024),
 });

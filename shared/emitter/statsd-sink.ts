@@ -23,6 +23,12 @@ export interface StatsdSinkOptions {
   maxPacketBytes?: number;
   /** Sum counters locally and send one line per name per flush (default true). */
   aggregateCounters?: boolean;
+  /**
+   * Keep gauges locally and send each name's final value once per flush (default true): statsd
+   * itself keeps only the last value per flush, so a gauge set every second costs one line per
+   * flush instead of ten. Deltas fold into a pending value or are summed.
+   */
+  aggregateGauges?: boolean;
   /** Client-side sampling applied to timers only, in (0,1] (default 1). */
   timerSampleRate?: number;
   /** UDP datagrams awaiting their send callback before new ones are dropped (default 1024). */
@@ -41,6 +47,10 @@ export function createStatsdSink(o: StatsdSinkOptions): Sink {
   const timerRate = o.timerSampleRate ?? 1;
   const random = o.random ?? Math.random;
   const counters = new Map<string, number>();
+  const aggregateGauges = o.aggregateGauges ?? true;
+  // The newest absolute value per gauge this flush, or, where none came, the summed deltas.
+  const gauges = new Map<string, number>();
+  const gaugeDeltas = new Map<string, number>();
   // Datapoints carry history (a report's or CloudWatch's window); statsd can only hold the
   // latest, so keep the newest per name and send it once per flush.
   const datapoints = new Map<string, { value: number; ts: number }>();
@@ -52,6 +62,7 @@ export function createStatsdSink(o: StatsdSinkOptions): Sink {
     if (v < 0) transport.lines(`${n}:0|g\n${n}:${formatValue(v)}|g`, 2);
     else transport.line(`${n}:${formatValue(v)}|g`);
   };
+  const deltaLine = (n: string, delta: number): void => transport.line(`${n}:${delta >= 0 ? '+' : ''}${formatValue(delta)}|g`);
 
   return {
     name,
@@ -62,9 +73,17 @@ export function createStatsdSink(o: StatsdSinkOptions): Sink {
       }
       transport.line(sampleRate < 1 ? `${n}:${formatValue(value)}|c|@${sampleRate}` : `${n}:${formatValue(value)}|c`);
     },
-    gauge: gaugeLine,
+    gauge(n, v) {
+      if (!aggregateGauges) return gaugeLine(n, v);
+      gauges.set(n, v);
+      // statsd would apply the deltas and then overwrite them with this value.
+      gaugeDeltas.delete(n);
+    },
     gaugeDelta(n, delta) {
-      transport.line(`${n}:${delta >= 0 ? '+' : ''}${formatValue(delta)}|g`);
+      if (!aggregateGauges) return deltaLine(n, delta);
+      const abs = gauges.get(n);
+      if (abs !== undefined) gauges.set(n, abs + delta);
+      else gaugeDeltas.set(n, (gaugeDeltas.get(n) ?? 0) + delta);
     },
     timing(n, ms, sampleRate) {
       let rate = sampleRate;
@@ -103,6 +122,14 @@ export function createStatsdSink(o: StatsdSinkOptions): Sink {
       if (!prev || ts >= prev.ts) datapoints.set(n, { value, ts });
     },
     async flush() {
+      if (gauges.size > 0) {
+        for (const [n, v] of gauges) gaugeLine(n, v);
+        gauges.clear();
+      }
+      if (gaugeDeltas.size > 0) {
+        for (const [n, d] of gaugeDeltas) deltaLine(n, d);
+        gaugeDeltas.clear();
+      }
       if (datapoints.size > 0) {
         for (const [n, d] of datapoints) gaugeLine(n, d.value);
         datapoints.clear();

@@ -48,6 +48,7 @@ export function buildSinks(configs: readonly SinkConfig[], flushIntervalMs: numb
           address: c.address,
           maxPacketBytes: c.max_packet_bytes,
           aggregateCounters: c.aggregate_counters,
+          aggregateGauges: c.aggregate_gauges,
           timerSampleRate: c.timer_sample_rate,
           maxInFlight: c.max_in_flight,
           onError,

@@ -43,7 +43,7 @@ describe('statsd sink on the wire', () => {
 
   it('sends an absolute negative gauge as 0|g then -v|g in the same packet, and deltas signed', async () => {
     const srv = await udp();
-    const sink = createStatsdSink({ address: { transport: 'udp', host: '127.0.0.1', port: srv.port } });
+    const sink = createStatsdSink({ address: { transport: 'udp', host: '127.0.0.1', port: srv.port }, aggregateGauges: false });
     const e = createEmitter({ sinks: [sink], selfMetrics: false });
     e.gauge('g.temp', -3);
     e.gaugeDelta('g.level', 4);
@@ -56,6 +56,58 @@ describe('statsd sink on the wire', () => {
     expect(srv.lines()).toContain('g.level:+4|g');
     expect(srv.lines()).toContain('g.level:-2|g');
     expect(srv.lines()).toContain('g.billing:12.5|g');
+  });
+
+  it('by default sends each gauge once per flush: the final value, deltas folded in or summed', async () => {
+    const srv = await udp();
+    const sink = createStatsdSink({ address: { transport: 'udp', host: '127.0.0.1', port: srv.port } });
+    const e = createEmitter({ sinks: [sink], selfMetrics: false, flushIntervalMs: 3_600_000 });
+    for (let i = 1; i <= 1000; i++) e.gauge('g.up', i);
+    e.gauge('g.temp', 5);
+    e.gauge('g.temp', -3); // final value negative: still the 0|g, -v|g pair
+    e.gaugeDelta('g.level', 4);
+    e.gaugeDelta('g.level', -6);
+    e.gauge('g.mixed', 10);
+    e.gaugeDelta('g.mixed', 2.5);
+    e.gaugeDelta('g.reset', 7);
+    e.gauge('g.reset', 1); // statsd would apply +7 and then overwrite it
+    await e.flush();
+    e.gauge('g.up', 2000); // the next flush sends the next value
+    await e.close();
+    await srv.waitFor((s) => s.lines().length >= 7);
+    const text = srv.datagrams.map((d) => d.toString()).join('\n');
+    expect(text).toContain('g.temp:0|g\ng.temp:-3|g');
+    expect(srv.lines()).toEqual(['g.up:1000|g', 'g.temp:0|g', 'g.temp:-3|g', 'g.mixed:12.5|g', 'g.reset:1|g', 'g.level:-2|g', 'g.up:2000|g']);
+  });
+
+  it('what real statsd holds after a flush is the same with and without gauge aggregation', async () => {
+    const held: string[] = [];
+    for (const aggregateGauges of [true, false]) {
+      const statsd = await startStatsd();
+      try {
+        const sink = createStatsdSink({ address: { transport: 'udp', host: '127.0.0.1', port: statsd.port }, aggregateGauges });
+        const e = createEmitter({ sinks: [sink], selfMetrics: false, flushIntervalMs: 3_600_000 });
+        for (let i = 0; i < 50; i++) {
+          e.gauge('same.abs', i * 1.5);
+          e.gaugeDelta('same.delta', i % 3 === 0 ? -2 : 1);
+        }
+        e.gauge('same.neg', 4);
+        e.gaugeDelta('same.neg', -9);
+        await e.close();
+        // Every name present and two reads in a row alike: the datagrams have all been processed.
+        let gauges = '';
+        let prev = '';
+        await until(async () => {
+          [prev, gauges] = [gauges, await statsd.mgmt('gauges')];
+          return gauges === prev && ['same.abs', 'same.delta', 'same.neg'].every((n) => gauges.includes(`'${n}'`));
+        }, 10_000, 'gauges in statsd');
+        held.push(['same.abs', 'same.delta', 'same.neg'].map((n) => new RegExp(`'${n.replace('.', '\\.')}': (-?[0-9.]+)`).exec(gauges)?.[1]).join(' '));
+      } finally {
+        await statsd.stop();
+      }
+    }
+    expect(held[0]).toBe('73.5 -1 -5'); // 49 × 1.5; 17 × -2 + 33 × +1; 4 - 9
+    expect(held[1]).toBe(held[0]);
   });
 
   it('sends only the newest datapoint per name per flush, as a gauge (statsd cannot hold history)', async () => {
