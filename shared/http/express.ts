@@ -46,25 +46,41 @@ export function expressMetrics(opts: ExpressMetricsOptions): ExpressMetricsMiddl
   const routeOf = opts.route;
   // Per request prototype: the route-state table its hook uses (null: not hookable).
   const hooks = new WeakMap<object, RouteStates | null>();
+  // An app has one request prototype: remembering the last one skips the table lookup.
+  let lastProto: object | null | undefined;
+  let lastStates: RouteStates | null = null;
   const middleware = (req: ExpressLikeRequest, res: ServerResponse, next: (err?: unknown) => void): void => {
     const start = performance.now();
     // The template must be read when the router assigns req.route: only then is req.baseUrl the
     // mount path of the router that matched. By the time the response closes, an error passed
     // to next() has unwound the routers and reset baseUrl (found by the error-path test).
     // Express gives every app its own request prototype (app.request), so the hook is an
-    // accessor there, installed once. Measured alternatives, per request: defineProperty on
-    // each req ~4 us (req becomes a dictionary), symbol properties added to req ~2-5 us (seen
-    // in a CPU profile); a WeakMap entry costs well under 1 us.
+    // accessor there, installed once. Why nothing is stored on req itself: Express re-parents
+    // req and res onto its prototypes per request (Object.setPrototypeOf), which leaves every
+    // request with a hidden class of its own, so each property added or read on them is a slow
+    // lookup (callgrind: ~20k instructions per request for an empty middleware). Measured
+    // alternatives, per request: defineProperty on each req ~4 us, symbol properties added to
+    // req ~2-5 us (CPU profile); a WeakMap entry costs well under 1 us.
     const proto = Object.getPrototypeOf(req) as object | null;
-    let states = proto === null ? null : hooks.get(proto);
-    if (states === undefined) {
-      states = installRouteHook(proto!);
-      hooks.set(proto!, states);
+    let states = lastStates;
+    if (proto !== lastProto) {
+      let known = proto === null ? null : hooks.get(proto);
+      if (known === undefined) {
+        known = installRouteHook(proto!);
+        hooks.set(proto!, known);
+      }
+      lastProto = proto;
+      lastStates = states = known;
     }
     let state: RouteState | undefined;
     if (states !== null) {
-      state = { route: req.route, template: undefined };
-      states.set(req, state);
+      // A route matched before this middleware ran (it is mounted on a route) already has its
+      // state, template included: keep it.
+      state = states.get(req);
+      if (state === undefined) {
+        state = { route: undefined, template: undefined };
+        states.set(req, state);
+      }
     }
     res.on('close', () => {
       // The fallback covers requests whose prototype is not hookable (not Express, or a mounted

@@ -90,6 +90,33 @@ describe('expressMetrics (Express 5)', () => {
     expect(Object.fromEntries(sink.counters())).toEqual(want);
   });
 
+  it('mounted on a route rather than first: the full template also when the handler fails', async () => {
+    // Here the router matches before the middleware runs, so the route hook (installed on the
+    // middleware's first call) already holds the template: the middleware must keep it, not
+    // start afresh and fall back to req.baseUrl at close, which the error has reset to ''.
+    const { sink, emitter } = capture();
+    const app = express();
+    const mw = expressMetrics({ emitter });
+    const api = express.Router();
+    api.get('/users/:id', mw, (_req, res) => void res.send('user'));
+    api.delete('/users/:id', mw, () => {
+      throw new Error('handler failed');
+    });
+    app.use('/api/v1', api);
+    app.use((_err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => void res.status(500).send('error'));
+    const port = await listen(app);
+    // The first request installs the hook; it is routed before that, so it is not part of the claim.
+    await runLoad(port, [{ method: 'GET', path: '/api/v1/users/1' }], 1);
+    const N = 40;
+    const statuses = await runLoad(port, Array.from({ length: N }, (_, i) => ({ method: i % 2 ? 'DELETE' : 'GET', path: `/api/v1/users/${i}` })), 4);
+    expect(statuses.filter((s) => s === 500)).toHaveLength(N / 2);
+    await sink.waitFor((s) => total(s) >= N + 1);
+    expect(Object.fromEntries(sink.counters())).toEqual({
+      'test.api.http.requests.api_v1_users_id.get.2xx': N / 2 + 1,
+      'test.api.http.requests.api_v1_users_id.delete.5xx': N / 2,
+    });
+  });
+
   it('route cap applies to Express templates too', async () => {
     const { sink, emitter } = capture();
     const app = express();
