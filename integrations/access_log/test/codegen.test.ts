@@ -11,6 +11,7 @@ import { DEFAULT_METHODS } from '../config.js';
 import { compileFormat, PRESETS } from '../format.js';
 import { MethodTable, newParsedLine, parseLine, QuoteFinder } from '../parse.js';
 import { REAL_LOG, requireData, TRICKY } from './harness.js';
+import { seededRandom } from '../../../test/helpers/random.js';
 
 const methods = new MethodTable([...DEFAULT_METHODS]);
 
@@ -60,21 +61,9 @@ function parsers(format: string): { interp: Parse; compiled: Parse } {
   };
 }
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Probe lines with random bytes replaced, inserted or deleted, from the bytes formats care about. */
 function fuzz(lines: readonly string[], n: number, seed: number): string[] {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const alphabet = ' "\\[]-.:0123456789GETPOSabc/?';
   const out: string[] = [];
   for (let i = 0; i < n; i++) {

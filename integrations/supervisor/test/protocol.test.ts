@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { codePointLength, createProtocolParser, formatEnvelope, parseHeaderLine, type ParseItem } from '../protocol.js';
+import { seededRandom } from '../../../test/helpers/random.js';
 
 interface Ev {
   eventname: string;
@@ -50,18 +51,6 @@ function replay(chunks: Buffer[]): { events: { eventname: string; payload: strin
   return { events, junk };
 }
 
-/** A deterministic PRNG so a failing fuzz case can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('supervisor protocol parser', () => {
   it('counts len as Python 3 does: code points, not UTF-16 units or bytes', () => {
     const b = Buffer.from('héllo ✓ 🐍');
@@ -103,7 +92,7 @@ describe('supervisor protocol parser', () => {
       const single: Buffer[] = [];
       for (let i = 0; i < bytes.length; i++) single.push(bytes.subarray(i, i + 1));
       expect(replay(single).events).toEqual(want);
-      const rand = rng(unit === 'chars' ? 1 : 2);
+      const rand = seededRandom(unit === 'chars' ? 1 : 2);
       for (let round = 0; round < 200; round++) {
         const chunks: Buffer[] = [];
         for (let i = 0; i < bytes.length; ) {
@@ -185,7 +174,7 @@ describe('supervisor protocol parser', () => {
   });
 
   it('fuzz: junk between events is discarded and counted; every real event still parses', () => {
-    const rand = rng(42);
+    const rand = seededRandom(42);
     const { envelopes } = stream('chars');
     for (let round = 0; round < 300; round++) {
       const parts: Buffer[] = [];
@@ -220,7 +209,7 @@ describe('supervisor protocol parser', () => {
   });
 
   it('fuzz: arbitrary bytes never throw, and every event reported has a consistent payload', () => {
-    const rand = rng(7);
+    const rand = seededRandom(7);
     for (let round = 0; round < 500; round++) {
       const n = Math.floor(rand() * 2000);
       const bytes = Buffer.alloc(n);

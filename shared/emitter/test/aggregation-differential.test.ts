@@ -8,24 +8,13 @@ import { startLineServer, startStatsd, type LineServer, type Statsd } from '../.
 import { createEmitter } from '../emitter.js';
 import { createGraphiteSink } from '../graphite-sink.js';
 import { createStatsdSink } from '../statsd-sink.js';
+import { seededRandom } from '../../../test/helpers/random.js';
 
 const FLUSH_MS = 2000;
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-/** Deterministic pseudo-random stream (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a |= 0;
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function toMap(lines: string[]): Map<string, number> {
   const m = new Map<string, number>();
@@ -77,7 +66,7 @@ describe.each([false, true])('telltale graphite aggregation == Etsy statsd (lega
     const before = fromStatsd.lines.length;
     await fromStatsd.waitFor((l) => l.length > before, FLUSH_MS * 3);
 
-    const r = rng(legacy ? 7 : 42);
+    const r = seededRandom(legacy ? 7 : 42);
     for (let i = 0; i < 400; i++) {
       const k = Math.floor(r() * 6);
       const v = Math.round(r() * 10_000) / 10;

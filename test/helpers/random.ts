@@ -1,0 +1,14 @@
+/**
+ * A seeded PRNG (mulberry32) for fuzz and generated-input tests: a failing case replays from its
+ * seed, and the same seed gives the same stream on every machine.
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
