@@ -11,17 +11,32 @@
  * How it stays fair on a shared, noisy machine: each bare/instrumented pair is two server
  * processes, and one load-generator process (keep-alive connections, fixed concurrency) loads
  * them in alternating short windows in ABBA order, so whatever else the machine is doing hits
- * both sides alike, window by window. Rounds repeat that with fresh processes; the table shows
- * medians. Two measures per server: requests/s over its windows, and server CPU time per request
+ * both sides alike, window by window. Each ABBA block of four windows gives one ratio
+ * (instrumented req/s over bare req/s; a load change that is linear across the block cancels);
+ * the table shows the median block ratio over all rounds, a distribution-free 95% confidence
+ * interval of that median, and the spread (middle half). Rounds repeat that with fresh processes. Two more pairs tell the cost of telltale
+ * from noise and from Express itself: an A/A control (bare against bare: the spread that noise
+ * alone produces on this machine right now) and an empty Express middleware (what any
+ * middleware costs before it does anything). Per server also the CPU time per request
  * (process.cpuUsage; a server is idle outside its windows). Then the recorder alone, in process.
  *
- * Usage: npm run build && node bench/library.mjs [--rounds 3] [--seconds 4] [--window 200] [--concurrency 16] [--only node|express]
+ * Usage: npm run build && node bench/library.mjs [--rounds 3] [--seconds 4] [--window 200] [--concurrency 16] [--only node|express] [--controls 0]
+ *
+ * --callgrind [--seeds 3] [--requests 4000]: instead, count the instructions each server
+ * variant executes per request under valgrind's callgrind, with the same keep-alive concurrency
+ * (valgrind slows the server ~50x, so every event-loop turn finds all connections ready: the
+ * batching no longer depends on timing), V8 made deterministic (--predictable, fixed hash and
+ * random seeds, one run per seed because the seed alone moves a count by ~2%), no flush timer.
+ * Repeatable to well under 1% per seed on a busy machine; blind to the kernel (the statsd
+ * datagrams, the response writes), caches and GC threads, all of which the req/s rounds see.
  * (TELLTALE_LIB=/path/to/index.js benchmarks another build of the library.)
  */
-import { fork } from 'node:child_process';
+import { execFileSync, fork, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import { availableParallelism, loadavg } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -36,7 +51,14 @@ const { values } = parseArgs({
     windows: { type: 'string' },
     concurrency: { type: 'string', default: '16' },
     only: { type: 'string' },
+    // 0 leaves out the A/A control and empty-middleware pairs (faster, less to read).
+    controls: { type: 'string', default: '1' },
     port: { type: 'string' },
+    callgrind: { type: 'boolean', default: false },
+    seeds: { type: 'string', default: '3' },
+    requests: { type: 'string', default: '4000' },
+    // Server only: the app's flush interval (callgrind mode turns the timer off).
+    flush: { type: 'string' },
   },
 });
 
@@ -70,6 +92,8 @@ async function client() {
   const agents = ports.map(() => new http.Agent({ keepAlive: true, maxSockets: concurrency }));
   const done = [0, 0];
   const timeNs = [0, 0];
+  // Per measured window: which target, requests completed, duration. Main forms ABBA blocks.
+  const perWindow = [];
   let errors = 0;
   const one = (t) =>
     new Promise((resolve) => {
@@ -87,6 +111,7 @@ async function client() {
       });
     });
   const window = async (t, ms) => {
+    const d0 = done[t];
     const t0 = process.hrtime.bigint();
     const end = Date.now() + ms;
     await Promise.all(
@@ -94,18 +119,21 @@ async function client() {
         while (Date.now() < end) await one(t);
       }),
     );
-    timeNs[t] += Number(process.hrtime.bigint() - t0);
+    const ns = Number(process.hrtime.bigint() - t0);
+    timeNs[t] += ns;
+    perWindow.push({ t, n: done[t] - d0, ns });
   };
   // Warm-up (JIT, connections) on both, then reset and tell main to start the servers' clocks.
   await window(0, 300);
   await window(1, 300);
   done[0] = done[1] = 0;
   timeNs[0] = timeNs[1] = 0;
+  perWindow.length = 0;
   process.send({ type: 'warm' });
   await new Promise((r) => process.once('message', r));
   for (let i = 0; i < windows; i++) await window([0, 1, 1, 0][i % 4], windowMs);
   for (const a of agents) a.destroy();
-  process.send({ type: 'result', rps: done.map((d, t) => d / (timeNs[t] / 1e9)), done, errors, rssKb: process.resourceUsage().maxRSS });
+  process.send({ type: 'result', rps: done.map((d, t) => d / (timeNs[t] / 1e9)), perWindow, done, errors, rssKb: process.resourceUsage().maxRSS });
   process.disconnect();
 }
 
@@ -114,10 +142,11 @@ async function server() {
   const libPath = process.env.TELLTALE_LIB ?? fileURLToPath(new URL('../dist/shared/index.js', import.meta.url));
   const lib = await import(pathToFileURL(libPath).href);
   const variant = values.variant;
-  const stats = () => lib.createApp({ name: 'web', argv: ['--stats', '--stats-port', String(values.port)], env: {}, handleExit: false }).stats;
+  const flush = values.flush === undefined ? {} : { flushIntervalMs: Number(values.flush) };
+  const stats = () => lib.createApp({ name: 'web', argv: ['--stats', '--stats-port', String(values.port)], env: {}, handleExit: false, ...flush }).stats;
   const handler = (_req, res) => res.end('ok');
   let srv;
-  if (variant === 'node:http bare') srv = http.createServer(handler);
+  if (variant.startsWith('node:http bare')) srv = http.createServer(handler);
   else if (variant === 'node:http + instrumentServer') {
     srv = http.createServer((req, res) => {
       web.setRoute(req, '/users/:id');
@@ -130,6 +159,8 @@ async function server() {
     app.set('etag', false);
     app.set('x-powered-by', false);
     if (variant === 'express + expressMetrics') app.use(lib.expressMetrics({ emitter: stats() }));
+    // The floor for any middleware: Express's router runs one more layer per request.
+    if (variant === 'express + empty middleware') app.use((_req, _res, next) => next());
     app.get('/users/:id', handler);
     srv = http.createServer(app);
   }
@@ -181,16 +212,31 @@ async function main() {
     () => true,
     () => false,
   );
+  const controls = values.controls !== '0';
   const pairs = [['node:http bare', 'node:http + instrumentServer']];
-  if (hasExpress) pairs.push(['express bare', 'express + expressMetrics']);
+  if (controls) pairs.push(['node:http bare', 'node:http bare (A/A control)']);
+  if (hasExpress) {
+    pairs.push(['express bare', 'express + expressMetrics']);
+    if (controls) pairs.push(['express bare', 'express bare (A/A control)'], ['express bare', 'express + empty middleware']);
+  }
   if (values.only) pairs.splice(0, pairs.length, ...pairs.filter((p) => p[0].startsWith(values.only)));
 
   const sinkChild = spawnRole('sink');
   const statsPort = (await once(sinkChild, 'port')).port;
+  if (values.callgrind) {
+    try {
+      await callgrindMode([...new Set(pairs.flat())].filter((v) => !v.includes('A/A')), statsPort);
+    } finally {
+      sinkChild.send('counts');
+    }
+    return;
+  }
   const rounds = Number(values.rounds);
   const seconds = Number(values.seconds);
   const rps = new Map();
   const cpu = new Map();
+  // Instrumented/bare ratio of every ABBA block, per pair.
+  const blocks = new Map();
   let peakServerRss = 0;
   let peakClientRss = 0;
   const push = (m, k, v) => (m.get(k) ?? m.set(k, []).get(k)).push(v);
@@ -219,9 +265,15 @@ async function main() {
       const rep = await Promise.all(reports);
       await Promise.all([...servers, clientChild].map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : null)));
       if (res.errors > 0) throw new Error(`${pair.join(' / ')}: ${res.errors} failed requests`);
+      for (let k = 0; k + 4 <= res.perWindow.length; k += 4) {
+        const w = res.perWindow.slice(k, k + 4);
+        const rate = (t) => w.filter((x) => x.t === t).reduce((a, x) => a + x.n, 0) / w.filter((x) => x.t === t).reduce((a, x) => a + x.ns, 0);
+        push(blocks, pair.join(' / '), rate(1) / rate(0));
+      }
       pair.forEach((variant, i) => {
-        push(rps, variant, res.rps[i]);
-        push(cpu, variant, rep[i].cpuUs / Math.max(1, rep[i].requests));
+        const key = `${pair.join(' / ')}#${i}`;
+        push(rps, key, res.rps[i]);
+        push(cpu, key, rep[i].cpuUs / Math.max(1, rep[i].requests));
         peakServerRss = Math.max(peakServerRss, rep[i].rssKb);
       });
       peakClientRss = Math.max(peakClientRss, res.rssKb);
@@ -252,40 +304,169 @@ async function main() {
   sinkChild.send('counts');
   const { datagrams, lines } = await once(sinkChild, 'counts');
 
-  const median = (xs) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-  };
   const rows = [];
-  for (const [bare, inst] of pairs) {
-    for (const variant of [bare, inst]) {
-      const r = median(rps.get(variant));
-      const c = median(cpu.get(variant));
-      const cb = median(cpu.get(bare));
-      // Per-round ratios (both sides measured in the same window) are steadier than ratios of medians.
-      const ratios = rps.get(variant).map((x, i) => x / rps.get(bare)[i]);
+  for (const pair of pairs) {
+    const name = pair.join(' / ');
+    const ratios = blocks.get(name);
+    pair.forEach((variant, i) => {
+      const r = median(rps.get(`${name}#${i}`));
+      const c = median(cpu.get(`${name}#${i}`));
+      const cb = median(cpu.get(`${name}#0`));
       rows.push({
         variant,
-        'req/s (median)': Math.round(r).toLocaleString('en-US'),
-        'req/s per round': rps.get(variant).map((x) => Math.round(x)).join(' / '),
-        'vs bare (median of rounds)': variant === bare ? '1.000x' : `${median(ratios).toFixed(3)}x`,
+        'req/s (median of rounds)': `${Math.round(r).toLocaleString('en-US')} (${rps.get(`${name}#${i}`).map((x) => Math.round(x)).join(' / ')})`,
+        'vs bare: median block': i === 0 ? '' : `${ratios.length} blocks: ${median(ratios).toFixed(3)}x`,
+        '95% CI of median': i === 0 ? '' : medianCi(ratios).map((x) => x.toFixed(3)).join('-'),
+        'middle half': i === 0 ? '' : `${quantile(ratios, 0.25).toFixed(3)}-${quantile(ratios, 0.75).toFixed(3)}`,
         'server CPU us/req': c.toFixed(1),
-        'CPU/req vs bare': variant === bare ? '-' : `${(((c - cb) / cb) * 100).toFixed(1)}% (${c - cb >= 0 ? '+' : ''}${(c - cb).toFixed(1)} us)`,
+        'CPU/req vs bare': i === 0 ? '-' : `${(((c - cb) / cb) * 100).toFixed(1)}% (${c - cb >= 0 ? '+' : ''}${(c - cb).toFixed(1)} us)`,
       });
-    }
+    });
   }
   const keys = Object.keys(rows[0]);
   const widths = keys.map((k) => Math.max(k.length, ...rows.map((r) => String(r[k]).length)));
   const line = (cells) => cells.map((c, i) => String(c).padEnd(widths[i])).join('  ');
   const out = [];
   out.push('', `HTTP instrumentation overhead: trivial handler, ${values.concurrency} keep-alive connections, loopback;`);
-  out.push(`bare and instrumented servers loaded in alternating ${values.window} ms windows (ABBA), ${seconds} s per pair x ${rounds} rounds`, '');
+  out.push(`bare and instrumented servers loaded in alternating ${values.window} ms windows (ABBA), ${seconds} s per pair x ${rounds} rounds;`);
+  out.push('"vs bare" is the median over all ABBA blocks of instrumented/bare req/s, with a distribution-free 95% confidence');
+  out.push('interval of that median (order statistics) and the middle half of the blocks (25th-75th percentile)', '');
   out.push(line(keys), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(Object.values(r))), '');
   out.push(`recorder alone (counter + timer through the real emitter and statsd sink): ${Math.round(median(isolated))} ns CPU per request (median of 5 x 100,000; dropped: ${JSON.stringify(dropped)})`);
   out.push(`load average during the run: ${loadavg().map((x) => x.toFixed(2)).join(' ')} on ${availableParallelism()} cores`);
   out.push(`statsd side: ${lines.toLocaleString('en-US')} lines in ${datagrams.toLocaleString('en-US')} datagrams (${(lines / Math.max(1, datagrams)).toFixed(1)} lines/packet)`);
   out.push(`peak RSS: server ${(peakServerRss / 1024).toFixed(0)} MiB, load client ${(peakClientRss / 1024).toFixed(0)} MiB, bench main ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
   out.push('goal: instrumented within 5% of bare (req/s). The load generators share the cores with the servers,');
-  out.push('so a bare node:http server is the harshest peer: its whole request costs only tens of microseconds.', '');
+  out.push('so a bare node:http server is the harshest peer: its whole request costs only tens of microseconds.');
+  if (controls) out.push('An A/A control far from 1.000x, or a wide middle half, means the machine was too noisy to tell a few percent apart.');
+  out.push('');
+  process.stdout.write(out.join('\n'));
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function quantile(xs, q) {
+  const s = [...xs].sort((a, b) => a - b);
+  const i = (s.length - 1) * q;
+  return s[Math.floor(i)] + (s[Math.ceil(i)] - s[Math.floor(i)]) * (i - Math.floor(i));
+}
+
+/** 95% confidence interval of the median from order statistics (normal approximation of the binomial). */
+function medianCi(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  const lo = Math.max(0, Math.floor(n / 2 - 0.98 * Math.sqrt(n)) - 1);
+  const hi = Math.min(n - 1, Math.ceil(n / 2 + 0.98 * Math.sqrt(n)) - 1);
+  return [s[lo], s[hi]];
+}
+
+// ------------------------------------------------------------------------ callgrind (main)
+async function callgrindMode(variants, statsPort) {
+  try {
+    execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
+  } catch {
+    throw new Error('--callgrind needs valgrind on PATH');
+  }
+  const seeds = Array.from({ length: Number(values.seeds) }, (_, i) => i + 1);
+  const requests = Number(values.requests);
+  const warm = 4000;
+  const concurrency = Number(values.concurrency);
+  const dir = mkdtempSync(join(tmpdir(), 'telltale-bench-cg-'));
+  const running = new Set();
+  const get = (port, agent) =>
+    new Promise((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port, path: '/users/42', agent }, (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+        })
+        .on('error', reject);
+    });
+  const one = async (variant, seed) => {
+    const out = join(dir, `cg.${seeds.indexOf(seed)}.${variants.indexOf(variant)}`);
+    // Instrumentation starts off (startup and warm-up run at valgrind's fast speed) and is
+    // switched on for the measured requests only.
+    const child = spawn(
+      'valgrind',
+      ['--tool=callgrind', '--instr-atstart=no', '--smc-check=all-non-file', `--callgrind-out-file=${out}`, process.execPath,
+        '--predictable', `--hash-seed=${seed}`, `--random-seed=${seed}`, SELF, '--role', 'server', '--variant', variant, '--port', String(statsPort), '--flush', '3600000'],
+      { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] },
+    );
+    running.add(child);
+    child.once('exit', () => running.delete(child));
+    let log = '';
+    child.stderr.on('data', (d) => (log = (log + d).slice(-4000)));
+    try {
+      const { port } = await once(child, 'listening');
+      const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+      const load = async (n) => {
+        let started = 0;
+        await Promise.all(
+          Array.from({ length: concurrency }, async () => {
+            while (started++ < n) await get(port, agent);
+          }),
+        );
+      };
+      await load(warm);
+      execFileSync('callgrind_control', ['-i', 'on', String(child.pid)], { stdio: 'ignore' });
+      await load(requests);
+      execFileSync('callgrind_control', ['-i', 'off', String(child.pid)], { stdio: 'ignore' });
+      agent.destroy();
+      const exited = new Promise((r) => child.once('exit', r));
+      child.send('report');
+      await once(child, 'report');
+      await exited;
+      const totals = readdirSync(dir)
+        .filter((f) => f.startsWith(out.slice(dir.length + 1)))
+        .map((f) => Number(/^totals: (\d+)/m.exec(readFileSync(join(dir, f), 'utf8'))?.[1] ?? NaN))
+        .reduce((a, b) => a + b, 0);
+      if (!(totals > 0)) throw new Error(`no callgrind totals for ${variant}`);
+      return totals / requests;
+    } catch (e) {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      throw new Error(`${variant} (seed ${seed}): ${e instanceof Error ? e.message : String(e)}\n${log}`);
+    }
+  };
+  const jobs = seeds.flatMap((seed) => variants.map((variant) => ({ seed, variant })));
+  const ir = new Map();
+  let next = 0;
+  let failed = false;
+  // One valgrind per core: the counts do not depend on how busy the machine is.
+  try {
+    await Promise.all(
+      Array.from({ length: Math.min(availableParallelism(), jobs.length) }, async () => {
+        while (next < jobs.length && !failed) {
+          const j = jobs[next++];
+          try {
+            ir.set(`${j.variant}#${j.seed}`, await one(j.variant, j.seed));
+          } catch (e) {
+            failed = true;
+            throw e;
+          }
+          process.stderr.write(`callgrind: ${j.variant}, seed ${j.seed}: ${Math.round(ir.get(`${j.variant}#${j.seed}`))} instructions/request\n`);
+        }
+      }),
+    );
+  } finally {
+    // A failed run must not leave the other valgrind behind.
+    for (const c of running) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const out = ['', `Instructions per request (callgrind; ${requests} requests after ${warm} of warm-up, ${concurrency} keep-alive connections; V8 seeds ${seeds.join(', ')}):`, ''];
+  for (const variant of variants) {
+    const base = variant.startsWith('node:http') ? 'node:http bare' : 'express bare';
+    const per = seeds.map((sd) => ir.get(`${variant}#${sd}`));
+    // Overhead per seed against the bare server of the same seed, then the median of those.
+    const over = seeds.map((sd) => ir.get(`${variant}#${sd}`) / ir.get(`${base}#${sd}`) - 1);
+    const pct = (x) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
+    out.push(
+      `${variant.padEnd(30)} ${Math.round(median(per)).toLocaleString('en-US').padStart(9)}  (${per.map((x) => Math.round(x / 1000) + 'k').join(' / ')})` +
+        (variant === base || !ir.has(`${base}#1`) ? '' : `  vs bare: ${pct(median(over))} (${over.map(pct).join(' / ')})`),
+    );
+  }
+  out.push(`load average: ${loadavg().map((x) => x.toFixed(2)).join(' ')} on ${availableParallelism()} cores`, '');
   process.stdout.write(out.join('\n'));
 }
