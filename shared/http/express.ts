@@ -57,8 +57,8 @@ export function expressMetrics(opts: ExpressMetricsOptions): ExpressMetricsMiddl
     // Express gives every app its own request prototype (app.request), so the hook is an
     // accessor there, installed once. Why nothing is stored on req itself: Express re-parents
     // req and res onto its prototypes per request (Object.setPrototypeOf), which leaves every
-    // request with a hidden class of its own, so each property added or read on them is a slow
-    // lookup (callgrind: ~20k instructions per request for an empty middleware). Measured
+    // request with a hidden class of its own (checked with %HaveSameMap: no two share one), so
+    // each property added to or read from them takes V8's slow lookup path. Measured
     // alternatives, per request: defineProperty on each req ~4 us, symbol properties added to
     // req ~2-5 us (CPU profile); a WeakMap entry costs well under 1 us.
     const proto = Object.getPrototypeOf(req) as object | null;
