@@ -1,23 +1,23 @@
 /**
  * Shared test plumbing: build an instance from raw YAML-like config through the real schema, and
- * find the shared data set (../shared/data beside the repo, as CI clones it).
+ * the real data set, copied byte for byte from ../shared/data/accesslog into fixtures/ so a clean
+ * clone anywhere has it (provenance and licence in fixtures/SOURCE.md).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { validate } from '../../../shared/config/schema.js';
 import type { Integration } from '../../../shared/integration.js';
 import { testContext, type TestContext } from '../../../test/helpers/context.js';
 import { accessLog } from '../index.js';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-export const DATA_DIR = resolve(REPO_ROOT, '../shared/data/accesslog');
+export const DATA_DIR = fileURLToPath(new URL('./fixtures/', import.meta.url));
 export const REAL_LOG = join(DATA_DIR, 'elastic-examples-apache_logs.log');
 export const TRICKY = join(DATA_DIR, 'tricky-lines.log');
 
 export function requireData(): void {
-  if (!existsSync(REAL_LOG)) throw new Error(`shared data missing: ${REAL_LOG} (clone the shared/ repository beside this one)`);
+  if (!existsSync(REAL_LOG)) throw new Error(`shared data missing: ${REAL_LOG} (integrations/access_log/test/fixtures/ is part of the repository)`);
 }
 
 export interface Instance extends TestContext {
