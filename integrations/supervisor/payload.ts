@@ -87,7 +87,6 @@ export function readPayload(payload: Buffer): PayloadFields {
   return f;
 }
 
-/** The families of event names supervisord 3.x/4.x sends; anything else is "unknown". */
 /** `PROCESS_STATE_RUNNING` → `RUNNING`: one lookup instead of a slice and a second lookup. */
 const STATE_OF_EVENT: ReadonlyMap<string, ProcessStateName> = new Map(STATE_NAMES.map((s) => [`PROCESS_STATE_${s}`, s]));
 
@@ -96,6 +95,7 @@ export function stateOfEvent(name: string): ProcessStateName | undefined {
   return STATE_OF_EVENT.get(name);
 }
 
+/** The families of event names supervisord 3.x/4.x sends; anything else is "unknown". */
 export function eventFamily(
   name: string,
 ): 'process_state' | 'tick' | 'process_group' | 'supervisor_state' | 'process_log' | 'process_communication' | 'remote_communication' | undefined {

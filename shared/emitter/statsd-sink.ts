@@ -63,6 +63,20 @@ export function createStatsdSink(o: StatsdSinkOptions): Sink {
     else transport.line(`${n}:${formatValue(v)}|g`);
   };
   const deltaLine = (n: string, delta: number): void => transport.line(`${n}:${delta >= 0 ? '+' : ''}${formatValue(delta)}|g`);
+  /** One timer value after the sink's own sampling; `head` is `name:`, `ascii` when known so. */
+  const timerLine = (head: string, ms: number, sampleRate: number, ascii: boolean): void => {
+    let rate = sampleRate;
+    if (timerRate < 1) {
+      if (random() >= timerRate) {
+        countDrop(stats, 'sampled');
+        return;
+      }
+      rate *= timerRate;
+    }
+    const text = rate < 1 ? `${head}${formatValue(ms)}|ms|@${rate}` : `${head}${formatValue(ms)}|ms`;
+    if (ascii) transport.asciiLine(text);
+    else transport.line(text);
+  };
 
   return {
     name,
@@ -86,33 +100,13 @@ export function createStatsdSink(o: StatsdSinkOptions): Sink {
       else gaugeDeltas.set(n, (gaugeDeltas.get(n) ?? 0) + delta);
     },
     timing(n, ms, sampleRate) {
-      let rate = sampleRate;
-      if (timerRate < 1) {
-        if (random() >= timerRate) {
-          countDrop(stats, 'sampled');
-          return;
-        }
-        rate *= timerRate;
-      }
-      transport.line(rate < 1 ? `${n}:${formatValue(ms)}|ms|@${rate}` : `${n}:${formatValue(ms)}|ms`);
+      timerLine(`${n}:`, ms, sampleRate, false);
     },
     timingBatch(n, values, count, sampleRate) {
       // The same lines as count timing() calls; the name's ASCII check is done once, not per line.
       const head = `${n}:`;
       const ascii = isAscii(head);
-      for (let i = 0; i < count; i++) {
-        let rate = sampleRate;
-        if (timerRate < 1) {
-          if (random() >= timerRate) {
-            countDrop(stats, 'sampled');
-            continue;
-          }
-          rate *= timerRate;
-        }
-        const text = rate < 1 ? `${head}${formatValue(values[i]!)}|ms|@${rate}` : `${head}${formatValue(values[i]!)}|ms`;
-        if (ascii) transport.asciiLine(text);
-        else transport.line(text);
-      }
+      for (let i = 0; i < count; i++) timerLine(head, values[i]!, sampleRate, ascii);
     },
     set(n, member) {
       transport.line(`${n}:${member}|s`);
