@@ -19,5 +19,13 @@ export {
   type HttpMetricsOptions,
 } from './http/http-metrics.js';
 export { instrumentServer, type ServerInstrumentation, type ServerInstrumentationOptions } from './http/node-http.js';
-export { expressMetrics, type ExpressMetricsOptions, type ExpressMetricsMiddleware, type ExpressLikeRequest } from './http/express.js';
+export {
+  instrumentExpress,
+  expressMetrics,
+  type ExpressInstrumentation,
+  type ExpressLikeApp,
+  type ExpressMetricsOptions,
+  type ExpressMetricsMiddleware,
+  type ExpressLikeRequest,
+} from './http/express.js';
 export { routeNode, guessTemplate, methodNode, statusClass } from './http/route-names.js';

@@ -1,0 +1,262 @@
+/**
+ * instrumentExpress: real Express 5 servers under load from an in-test client, every request
+ * accounted for per route, method and status class. Imported from the library entry, as users do.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createEmitter } from '../../emitter/emitter.js';
+import { createMemorySink, type MemorySink } from '../../emitter/memory-sink.js';
+import type { Emitter } from '../../emitter/types.js';
+import { expressMetrics, instrumentExpress } from '../../index.js';
+import { runLoad, type PlannedRequest } from './load.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function capture(prefix = 'test.api'): { sink: MemorySink; emitter: Emitter } {
+  const sink = createMemorySink();
+  const emitter = createEmitter({ prefix, sinks: [sink], selfMetrics: false, flushIntervalMs: 3_600_000 });
+  cleanups.push(async () => void (await emitter.close()));
+  return { sink, emitter };
+}
+
+async function listen(app: express.Express): Promise<number> {
+  const server: http.Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  cleanups.push(() => new Promise((r) => server.close(() => r())));
+  return (server.address() as AddressInfo).port;
+}
+
+const total = (s: MemorySink): number => [...s.counters().entries()].filter(([k]) => k.includes('.requests.')).reduce((a, [, v]) => a + v, 0);
+
+const errorHandler = (err: unknown, _req: express.Request, res: express.Response, next: express.NextFunction): void => {
+  if (res.headersSent) return next(err);
+  res.status(500).send('error');
+};
+
+/** An app with the usual shapes: mounted and nested routers, a sub-app, failing handlers, a catch-all. */
+function buildApp(): express.Express {
+  const app = express();
+  app.use('/static', (_req, res) => void res.send('file'));
+  const api = express.Router();
+  api.get('/users/:id', (req, res) => void res.json({ id: req.params['id'] }));
+  api.post('/users', (_req, res) => {
+    setImmediate(() => void res.status(201).json({ ok: true }));
+  });
+  api.delete('/users/:id', () => {
+    throw new Error('handler failed'); // thrown inside the router: the error handler answers 500
+  });
+  api.put('/users/:id', (_req, _res, next) => {
+    setImmediate(() => next(new Error('later'))); // passed on a later tick, after the routers returned
+  });
+  const admin = express.Router();
+  admin.get('/jobs/:id', (_req, res) => void res.send('job'));
+  api.use('/admin', admin);
+  app.use('/api/v1', api);
+  const billing = express(); // a mounted sub-app: Express swaps the request prototype for it
+  billing.get('/invoices/:id', (_req, res) => void res.send('invoice'));
+  app.use('/billing', billing);
+  app.get('/', (_req, res) => void res.send('home'));
+  app.use(errorHandler);
+  return app;
+}
+
+function buildPlan(n: number): { plan: PlannedRequest[]; expected: Map<string, number> } {
+  const plan: PlannedRequest[] = [];
+  const expected = new Map<string, number>();
+  const add = (r: PlannedRequest, key: string): void => {
+    plan.push(r);
+    expected.set(key, (expected.get(key) ?? 0) + 1);
+  };
+  for (let i = 0; i < n; i++) {
+    switch (i % 10) {
+      case 0:
+      case 1:
+        add({ method: 'GET', path: `/api/v1/users/${i}` }, 'api_v1_users_id.get.2xx');
+        break;
+      case 2:
+        add({ method: 'POST', path: '/api/v1/users' }, 'api_v1_users.post.2xx');
+        break;
+      case 3:
+        add({ method: 'DELETE', path: `/api/v1/users/${i}` }, 'api_v1_users_id.delete.5xx');
+        break;
+      case 4:
+        add({ method: 'PUT', path: `/api/v1/users/${i}` }, 'api_v1_users_id.put.5xx');
+        break;
+      case 5:
+        add({ method: 'GET', path: `/api/v1/admin/jobs/${i}` }, 'api_v1_admin_jobs_id.get.2xx');
+        break;
+      case 6:
+        add({ method: 'GET', path: `/billing/invoices/${i}?x=${i}` }, 'billing_invoices_id.get.2xx');
+        break;
+      case 7:
+        add({ method: 'GET', path: `/no/such/${i}` }, 'unmatched.get.4xx');
+        break;
+      case 8:
+        add({ method: 'HEAD', path: `/api/v1/users/${i}` }, 'api_v1_users_id.head.2xx');
+        break;
+      default:
+        if (i % 20 === 9) add({ method: 'GET', path: '/' }, 'root.get.2xx');
+        else add({ method: 'GET', path: `/static/app.${i}.js` }, 'static.get.2xx');
+    }
+  }
+  return { plan, expected };
+}
+
+describe('instrumentExpress (Express 5)', () => {
+  it('under load, counts and timer samples per route/method/status equal the requests made', async () => {
+    const { sink, emitter } = capture();
+    const app = buildApp();
+    const layers = app.router.stack.length;
+    // After the routes were added: the hook does not depend on its place in the stack.
+    const web = instrumentExpress(app, { emitter, route: (req) => (req.originalUrl?.startsWith('/static/') ? '/static' : undefined) });
+    expect(app.router.stack.length).toBe(layers); // not an Express layer
+    const port = await listen(app);
+
+    const N = 1200;
+    const { plan, expected } = buildPlan(N);
+    const statuses = await runLoad(port, plan, 16);
+    expect(statuses.filter((s) => s === 500)).toHaveLength(expected.get('api_v1_users_id.delete.5xx')! + expected.get('api_v1_users_id.put.5xx')!);
+    // Recorded on each response's close, which can trail the client's last byte.
+    await sink.waitFor((s) => total(s) >= N);
+
+    const wantCounters: Record<string, number> = {};
+    const timings = sink.timings();
+    for (const [key, n] of expected) {
+      wantCounters[`test.api.http.requests.${key}`] = n;
+      const samples = timings.get(`test.api.http.response_time.${key}`) ?? [];
+      expect(samples, key).toHaveLength(n);
+      for (const ms of samples) expect(ms).toBeGreaterThanOrEqual(0);
+    }
+    expect(Object.fromEntries(sink.counters())).toEqual(wantCounters);
+    expect([...timings.keys()].sort()).toEqual([...expected.keys()].map((k) => `test.api.http.response_time.${k}`).sort());
+    expect(web.metrics.routes().sort()).toEqual(['api_v1_admin_jobs_id', 'api_v1_users', 'api_v1_users_id', 'billing_invoices_id', 'root', 'static']);
+    expect(web.metrics.overflowed).toBe(0);
+  });
+
+  it('reports exactly what expressMetrics reports for the same requests (one app, both forms)', async () => {
+    const hooked = capture();
+    const middleware = capture();
+    const app = express();
+    instrumentExpress(app, { emitter: hooked.emitter });
+    const api = express.Router();
+    // The middleware on a route inside a mounted router: it runs after the route matched.
+    const mw = expressMetrics({ emitter: middleware.emitter });
+    api.get('/users/:id', mw, (_req, res) => void res.send('user'));
+    api.delete('/users/:id', mw, () => {
+      throw new Error('handler failed');
+    });
+    app.use('/api/v1', api);
+    app.use(errorHandler);
+    const port = await listen(app);
+    const N = 60;
+    await runLoad(port, Array.from({ length: N }, (_, i) => ({ method: i % 3 ? 'GET' : 'DELETE', path: `/api/v1/users/${i}` })), 4);
+    await hooked.sink.waitFor((s) => total(s) >= N);
+    await middleware.sink.waitFor((s) => total(s) >= N);
+    const want = { 'test.api.http.requests.api_v1_users_id.get.2xx': (2 * N) / 3, 'test.api.http.requests.api_v1_users_id.delete.5xx': N / 3 };
+    expect(Object.fromEntries(hooked.sink.counters())).toEqual(want);
+    expect(Object.fromEntries(middleware.sink.counters())).toEqual(want);
+  });
+
+  it('a client that goes away before the response is "aborted", under the route that matched', async () => {
+    const { sink, emitter } = capture();
+    let arrived!: () => void;
+    const arrival = new Promise<void>((r) => (arrived = r));
+    const pending: express.Response[] = [];
+    const app = express();
+    instrumentExpress(app, { emitter });
+    const api = express.Router();
+    api.get('/slow/:id', (_req, res) => {
+      pending.push(res); // never answered until the client is gone
+      arrived();
+    });
+    app.use('/api', api);
+    const port = await listen(app);
+    const req = http.request({ host: '127.0.0.1', port, path: '/api/slow/7', agent: false });
+    req.on('error', () => {}); // the abort we cause
+    req.end();
+    await arrival;
+    req.destroy();
+    await sink.waitFor((s) => total(s) >= 1);
+    expect(Object.fromEntries(sink.counters())).toEqual({ 'test.api.http.requests.api_slow_id.get.aborted': 1 });
+    expect(sink.timings().get('test.api.http.response_time.api_slow_id.get.aborted')).toHaveLength(1);
+    for (const r of pending) r.destroy();
+  });
+
+  it('route cap applies: routes past maxRoutes go to "other" and are counted', async () => {
+    const { sink, emitter } = capture();
+    const app = express();
+    const web = instrumentExpress(app, { emitter, maxRoutes: 2 });
+    for (const r of ['/one', '/two', '/three', '/four']) app.get(r, (_req, res) => void res.send(r));
+    const port = await listen(app);
+    await runLoad(port, ['/one', '/two', '/three', '/four', '/one'].map((path) => ({ method: 'GET', path })), 1);
+    await sink.waitFor((s) => total(s) >= 5);
+    expect(Object.fromEntries(sink.counters())).toEqual({
+      'test.api.http.requests.one.get.2xx': 2,
+      'test.api.http.requests.two.get.2xx': 1,
+      'test.api.http.requests.other.get.2xx': 2,
+      'test.api.http.route_overflow': 2,
+    });
+    expect(web.metrics.overflowed).toBe(2);
+  });
+
+  it('detach() restores app.handle and stops instrumenting new requests', async () => {
+    const { sink, emitter } = capture();
+    const app = express();
+    app.get('/:page', (_req, res) => void res.send('ok'));
+    const original = (app as unknown as { handle: unknown }).handle;
+    const web = instrumentExpress(app, { emitter });
+    expect((app as unknown as { handle: unknown }).handle).not.toBe(original);
+    const port = await listen(app);
+    await runLoad(port, [{ method: 'GET', path: '/x' }], 1);
+    await sink.waitFor((s) => s.counters().get('test.api.http.requests.page.get.2xx') === 1);
+    web.detach();
+    expect((app as unknown as { handle: unknown }).handle).toBe(original);
+    // A second instrumentation is the witness: both record in the same 'close' emit, so once
+    // the witness has seen the last request, the detached one would have too.
+    const witness = capture();
+    instrumentExpress(app, { emitter: witness.emitter });
+    await runLoad(port, [{ method: 'GET', path: '/x' }, { method: 'GET', path: '/y' }], 1);
+    await witness.sink.waitFor((s) => s.counters().get('test.api.http.requests.page.get.2xx') === 2);
+    expect(Object.fromEntries(sink.counters())).toEqual({ 'test.api.http.requests.page.get.2xx': 1 });
+  });
+
+  it('detach() after someone else wrapped app.handle: their wrapper stays, ours passes requests through', async () => {
+    const { sink, emitter } = capture();
+    const app = express();
+    app.get('/:page', (_req, res) => void res.send('ok'));
+    const web = instrumentExpress(app, { emitter });
+    const target = app as unknown as { handle: (...args: unknown[]) => unknown };
+    const ours = target.handle;
+    let theirs = 0;
+    const wrapper = function (this: unknown, ...args: unknown[]): unknown {
+      theirs++;
+      return ours.apply(this, args);
+    };
+    target.handle = wrapper;
+    const port = await listen(app);
+    await runLoad(port, [{ method: 'GET', path: '/a' }], 1);
+    await sink.waitFor((s) => total(s) === 1);
+    web.detach();
+    expect(target.handle).toBe(wrapper);
+    const witness = capture();
+    instrumentExpress(app, { emitter: witness.emitter });
+    const statuses = await runLoad(port, [{ method: 'GET', path: '/b' }, { method: 'GET', path: '/c' }], 1);
+    expect(statuses).toEqual([200, 200]);
+    await witness.sink.waitFor((s) => total(s) === 2);
+    expect(theirs).toBe(3);
+    expect(total(sink)).toBe(1);
+  });
+
+  it('refuses what is not an Express app, naming the problem', () => {
+    const { emitter } = capture();
+    const server = http.createServer();
+    expect(() => instrumentExpress(server as unknown as express.Express, { emitter })).toThrow(/app\.handle is not a function/);
+    expect(() => instrumentExpress({ handle: () => undefined } as unknown as express.Express, { emitter })).toThrow(/app\.request is not an object/);
+  });
+});
