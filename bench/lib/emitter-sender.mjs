@@ -36,7 +36,8 @@ let ms;
 if (caseName.startsWith('telltale-statsd')) {
   const aggregate = caseName.endsWith('-agg');
   const e = createEmitter({
-    sinks: [createStatsdSink({ address: { transport: 'udp', host: '127.0.0.1', port: udpPort }, aggregateCounters: aggregate, maxInFlight: 100_000 })],
+    // 1432-byte packets like the hot-shots peer, not the larger loopback default.
+    sinks: [createStatsdSink({ address: { transport: 'udp', host: '127.0.0.1', port: udpPort }, aggregateCounters: aggregate, maxInFlight: 100_000, maxPacketBytes: 1432 })],
     selfMetrics: false,
     flushIntervalMs: 1000,
   });

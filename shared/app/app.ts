@@ -26,7 +26,8 @@ export interface AppOptions {
   /**
    * Builds the statsd sink for an address such as `udp://127.0.0.1:8125`; `onError` logs
    * transport errors (rate-limited by the sink). Called once, and only with `--stats`. Default:
-   * the built-in statsd sink (UDP packets of up to 1432 bytes, counters summed per flush).
+   * the built-in statsd sink (UDP packets of up to 7168 bytes to a loopback address, 1432
+   * elsewhere; counters summed per flush).
    * Tests inject a memory sink here.
    */
   createSink?: (address: string, onError: (err: Error) => void) => Sink;

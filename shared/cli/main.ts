@@ -59,7 +59,7 @@ function overrideSinks(args: CliArgs, config: LoadedConfig): SinkConfig[] {
     if (args.statsd) {
       const a = parseAddress(args.statsd, 'udp', ['udp', 'tcp', 'unix']);
       if (typeof a === 'string') throw new UsageError(`--statsd: ${a}`);
-      sinks.push({ type: 'statsd', address: a, max_packet_bytes: 1432, aggregate_counters: true, aggregate_gauges: true, timer_sample_rate: 1, max_in_flight: 1024 });
+      sinks.push({ type: 'statsd', address: a, max_packet_bytes: undefined, aggregate_counters: true, aggregate_gauges: true, timer_sample_rate: 1, max_in_flight: 1024 });
     }
     if (args.graphite) {
       const a = parseAddress(args.graphite, 'tcp', ['tcp', 'unix']);

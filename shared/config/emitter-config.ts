@@ -34,7 +34,8 @@ const aggregationShape = {
 export const statsdSinkSchema = obj({
   /** udp://host:port (default transport), tcp://host:port or unix:///path (statsd's tcp server on a socket). */
   address: address('udp', ['udp', 'tcp', 'unix']),
-  max_packet_bytes: int({ min: 64, max: 65_507 }).default(1432),
+  /** UDP payload per packet; default by address: 7168 to loopback, 1432 elsewhere (defaultMaxPacketBytes). */
+  max_packet_bytes: int({ min: 64, max: 65_507 }).optional(),
   aggregate_counters: bool().default(true),
   aggregate_gauges: bool().default(true),
   timer_sample_rate: num({ min: 0.0001, max: 1 }).default(1),

@@ -155,7 +155,7 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions): L
 
   const host = opts.hostname ?? hostname();
   const sinks: SinkConfig[] = emitter.sinks ?? [
-    { type: 'statsd', address: parseAddress(DEFAULT_STATSD_ADDRESS, 'udp', ['udp']) as Address, max_packet_bytes: 1432, aggregate_counters: true, aggregate_gauges: true, timer_sample_rate: 1, max_in_flight: 1024 },
+    { type: 'statsd', address: parseAddress(DEFAULT_STATSD_ADDRESS, 'udp', ['udp']) as Address, max_packet_bytes: undefined, aggregate_counters: true, aggregate_gauges: true, timer_sample_rate: 1, max_in_flight: 1024 },
   ];
   const baseDir = file === '(defaults)' ? process.cwd() : dirname(resolve(file));
   return {

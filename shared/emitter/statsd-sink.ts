@@ -5,7 +5,7 @@
  * Why packets are packed: Etsy statsd absorbs ~90k datagrams/s but ~1.25M lines/s when 79 lines
  * share a 1432-byte packet (research/emitter.md §5). Why a connected socket: one DNS lookup
  * instead of one per send (which halves throughput) and ICMP port-unreachable surfaces as
- * ECONNREFUSED, a cheap "statsd is down" signal.
+ * ECONNREFUSED, a cheap "statsd is down" signal. Packet size: see {@link defaultMaxPacketBytes}.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -19,8 +19,11 @@ const ERROR_LOG_EVERY_MS = 60_000;
 export interface StatsdSinkOptions {
   name?: string;
   address: Address;
-  /** Packet payload limit: 1432 (Fast Ethernet), 8932 (jumbo frames), 512 (internet). */
-  maxPacketBytes?: number;
+  /**
+   * Packet payload limit: 1432 (Fast Ethernet), 8932 (jumbo frames), 512 (internet). Default
+   * {@link defaultMaxPacketBytes}: 7168 to a loopback address, 1432 to anything else.
+   */
+  maxPacketBytes?: number | undefined;
   /** Sum counters locally and send one line per name per flush (default true). */
   aggregateCounters?: boolean;
   /**
@@ -39,10 +42,45 @@ export interface StatsdSinkOptions {
   random?: () => number;
 }
 
+/** UDP payload per packet to anything but loopback: fits a 1500-byte Ethernet MTU unfragmented. */
+export const NETWORK_MAX_PACKET_BYTES = 1432;
+/** UDP payload per packet to a loopback address; see {@link defaultMaxPacketBytes}. */
+export const LOOPBACK_MAX_PACKET_BYTES = 7168;
+
+const LOOPBACK = new net.BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/**
+ * The packet size used when none is configured. To a loopback address (127.0.0.0/8, ::1 in any
+ * spelling, IPv4-mapped included, or `localhost`) nothing fragments (the loopback MTU is 64 KiB),
+ * and each datagram costs the sender a system call and the receiver a wake-up: larger packets
+ * mean fewer of both (an instrumented Express server spent 2.8 µs per request in `send` with
+ * 1432-byte packets, 0.7 µs with 8 KiB). 7168 rather than 8192: Linux accounts a datagram's
+ * buffer against the receiver's socket buffer in power-of-two slabs, and an 8192-byte payload
+ * plus headers spills into a 16 KiB one, so statsd's default 208 KiB receive buffer would hold
+ * less (96 KiB of lines) than with 1432-byte packets (129 KiB); 7168 stays in the 8 KiB slab
+ * with room for larger kernel overheads (175 KiB). Datagrams that size are read whole by Etsy
+ * statsd and Telegraf (64 KiB buffers) and by the Datadog agent (8 KiB). Anything else gets
+ * {@link NETWORK_MAX_PACKET_BYTES}: an IP fragment lost on a real network loses the whole
+ * datagram. A host name other than `localhost` is not resolved for this: configure
+ * `max_packet_bytes` when it is local. Stream transports (tcp, unix) have no packets.
+ */
+export function defaultMaxPacketBytes(address: Address): number {
+  if (address.transport !== 'udp') return NETWORK_MAX_PACKET_BYTES;
+  return isLoopbackHost(address.host) ? LOOPBACK_MAX_PACKET_BYTES : NETWORK_MAX_PACKET_BYTES;
+}
+
+function isLoopbackHost(host: string): boolean {
+  if (host.toLowerCase() === 'localhost') return true;
+  const family = net.isIP(host);
+  return family !== 0 && LOOPBACK.check(host, family === 6 ? 'ipv6' : 'ipv4');
+}
+
 export function createStatsdSink(o: StatsdSinkOptions): Sink {
   const stats: SinkStats = emptySinkStats();
   const name = o.name ?? 'statsd';
-  const maxPacket = o.maxPacketBytes ?? 1432;
+  const maxPacket = o.maxPacketBytes ?? defaultMaxPacketBytes(o.address);
   const aggregate = o.aggregateCounters ?? true;
   const timerRate = o.timerSampleRate ?? 1;
   const random = o.random ?? Math.random;

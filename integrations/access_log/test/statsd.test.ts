@@ -19,8 +19,8 @@ describe('access_log once() through the statsd sink', () => {
   afterAll(() => tmp.cleanup());
 
   it('sends every response time of a backlog of many read chunks (no in-flight overflow)', async () => {
-    // 60,000 lines (~6 MB, 6 read chunks): ~1,600 packets of timer lines, more than the sink's
-    // default 1,024 datagrams in flight. Line i has a response time of i µs.
+    // 60,000 lines (~6 MB, 6 read chunks): ~1,600 packets of timer lines at 1432 bytes, more
+    // than the sink's default 1,024 datagrams in flight. Line i has a response time of i µs.
     const N = 60_000;
     let text = '';
     for (let i = 0; i < N; i++) {
@@ -31,7 +31,9 @@ describe('access_log once() through the statsd sink', () => {
 
     const udp = await startUdpServer();
     try {
-      const sink = createStatsdSink({ address: { transport: 'udp', host: '127.0.0.1', port: udp.port } });
+      // 1432-byte packets, the default before loopback got larger ones: at the loopback default
+      // this backlog is only ~320 packets and would no longer outrun the in-flight window.
+      const sink = createStatsdSink({ address: { transport: 'udp', host: '127.0.0.1', port: udp.port }, maxPacketBytes: 1432 });
       const root = createEmitter({ sinks: [sink], selfMetrics: false, flushIntervalMs: 3_600_000 });
       const v = validate(accessLog.schema, { path, format: 'nginx_combined_rt', name: 'web' });
       if ('issues' in v) throw new Error(JSON.stringify(v.issues));

@@ -1,8 +1,11 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startUdpServer, startStatsd, freePort, until, type UdpServer } from '../../../test/helpers/servers.js';
+import { loadConfigText } from '../../config/load.js';
+import { createLogger } from '../../log/logger.js';
+import { buildSinks } from '../../runtime/sinks.js';
 import { createEmitter } from '../emitter.js';
-import { createStatsdSink } from '../statsd-sink.js';
+import { createStatsdSink, defaultMaxPacketBytes, LOOPBACK_MAX_PACKET_BYTES, NETWORK_MAX_PACKET_BYTES } from '../statsd-sink.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -192,6 +195,80 @@ describe('statsd sink on the wire', () => {
       expect(await statsd.mgmt('gauges')).toContain("'real.temp': -7");
       expect(await statsd.mgmt('timers')).toContain("'real.lat': [ 12 ]");
     }
+  });
+});
+
+describe('statsd sink: default packet size by address', () => {
+  it('loopback addresses in any spelling get the loopback size; everything else the network size', () => {
+    const udp = (host: string): number => defaultMaxPacketBytes({ transport: 'udp', host, port: 8125 });
+    for (const host of ['127.0.0.1', '127.1.2.3', '127.255.255.254', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', 'localhost', 'LocalHost']) {
+      expect(udp(host), host).toBe(LOOPBACK_MAX_PACKET_BYTES);
+    }
+    // Not resolved, so a name that happens to point at loopback keeps the safe size.
+    for (const host of ['10.0.0.5', '128.0.0.1', '126.255.255.255', '::2', '::ffff:10.0.0.1', 'statsd', 'localhost.example.com', '127.0.0.1.nip.io']) {
+      expect(udp(host), host).toBe(NETWORK_MAX_PACKET_BYTES);
+    }
+    expect(LOOPBACK_MAX_PACKET_BYTES).toBe(7168);
+    expect(NETWORK_MAX_PACKET_BYTES).toBe(1432);
+  });
+
+  it('integrations.yaml without max_packet_bytes gets the size by address; an explicit value wins', async () => {
+    const srv = await udp();
+    const sizes = async (extra: string): Promise<number[]> => {
+      const yaml = `emitter:\n  sinks:\n    - type: statsd\n      address: udp://127.0.0.1:${srv.port}\n${extra}`;
+      const config = loadConfigText('integrations.yaml', yaml, { registry: [], env: {} });
+      const sinks = buildSinks(config.emitter.sinks, 1000, createLogger({ level: 'silent' }), () => undefined);
+      const e = createEmitter({ sinks, selfMetrics: false });
+      const before = srv.datagrams.length;
+      for (let i = 0; i < 2000; i++) e.timing('cfg.t', i);
+      await e.close();
+      await srv.waitFor((s) => s.datagrams.slice(before).reduce((a, d) => a + d.toString().split('\n').length, 0) === 2000);
+      return srv.datagrams.slice(before).map((d) => d.length);
+    };
+    const dflt = await sizes('');
+    expect(Math.max(...dflt)).toBeGreaterThan(LOOPBACK_MAX_PACKET_BYTES - 32);
+    expect(Math.max(...dflt)).toBeLessThanOrEqual(LOOPBACK_MAX_PACKET_BYTES);
+    const explicit = await sizes('      max_packet_bytes: 1432\n');
+    expect(Math.max(...explicit)).toBeGreaterThan(1432 - 32);
+    expect(Math.max(...explicit)).toBeLessThanOrEqual(1432);
+  });
+
+  it('to real Etsy statsd on loopback: 7 KiB datagrams by default, every line of them arrives', async () => {
+    // A long flush interval keeps statsd's counters, its own packet count included, for the query.
+    const statsd = await startStatsd({ flushIntervalMs: 3_600_000 });
+    cleanups.push(() => statsd.stop());
+    const counters = async (): Promise<Map<string, number>> =>
+      new Map([...(await statsd.mgmt('counters')).matchAll(/'([^']+)': (\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
+    const N = 3000;
+    const send = async (name: string, maxPacketBytes?: number): Promise<number> => {
+      const sink = createStatsdSink({ address: { transport: 'udp', host: '127.0.0.1', port: statsd.port }, ...(maxPacketBytes ? { maxPacketBytes } : {}) });
+      const e = createEmitter({ sinks: [sink], selfMetrics: false, prefix: name });
+      for (let i = 0; i < N; i++) e.counter(`c${i}`, (i % 7) + 1);
+      const stats = await e.close();
+      return stats.sinks['statsd']!.bytes;
+    };
+    const expectAll = (got: Map<string, number>, name: string): void => {
+      const missing: string[] = [];
+      for (let i = 0; i < N; i++) if (got.get(`${name}.c${i}`) !== (i % 7) + 1) missing.push(`${name}.c${i}=${got.get(`${name}.c${i}`)}`);
+      expect(missing).toEqual([]);
+    };
+
+    const bytes = await send('dflt');
+    await until(async () => (await counters()).get('statsd.metrics_received') === N, 10_000, 'statsd metrics_received');
+    const first = await counters();
+    expectAll(first, 'dflt');
+    const packets = first.get('statsd.packets_received')!;
+    expect(first.get('statsd.bad_lines_seen')).toBe(0);
+    // Every datagram but the last filled to within one ~15-byte line of the loopback size.
+    expect(packets).toBeLessThanOrEqual(Math.ceil(bytes / (LOOPBACK_MAX_PACKET_BYTES - 32)));
+
+    // Control: the same lines at the network size take about five times as many datagrams, so
+    // statsd's packet count is counting what this test says it counts.
+    await send('mtu', NETWORK_MAX_PACKET_BYTES);
+    await until(async () => (await counters()).get('statsd.metrics_received') === 2 * N, 10_000, 'statsd metrics_received');
+    const second = await counters();
+    expectAll(second, 'mtu');
+    expect(second.get('statsd.packets_received')! - packets).toBeGreaterThan(4 * packets);
   });
 });
 
