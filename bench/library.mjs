@@ -3,7 +3,8 @@
  * Library benchmark: the cost of the HTTP instrumentation per request. A trivial handler
  * (`res.end('ok')`) is served
  *   - by plain node:http, bare and with instrumentServer(),
- *   - by Express, bare and with expressMetrics(),
+ *   - by Express, bare, with instrumentExpress() (wraps app.handle) and with expressMetrics()
+ *     (a middleware),
  * the instrumented servers sending through createApp's emitter (the real emitter and statsd sink,
  * as a program gets with --stats) to a UDP port on loopback, held by a child process that only
  * counts what arrives.
@@ -159,6 +160,7 @@ async function server() {
     app.set('etag', false);
     app.set('x-powered-by', false);
     if (variant === 'express + expressMetrics') app.use(lib.expressMetrics({ emitter: stats() }));
+    if (variant === 'express + instrumentExpress') lib.instrumentExpress(app, { emitter: stats() });
     // The floor for any middleware: Express's router runs one more layer per request.
     if (variant === 'express + empty middleware') app.use((_req, _res, next) => next());
     app.get('/users/:id', handler);
@@ -216,7 +218,7 @@ async function main() {
   const pairs = [['node:http bare', 'node:http + instrumentServer']];
   if (controls) pairs.push(['node:http bare', 'node:http bare (A/A control)']);
   if (hasExpress) {
-    pairs.push(['express bare', 'express + expressMetrics']);
+    pairs.push(['express bare', 'express + instrumentExpress'], ['express bare', 'express + expressMetrics']);
     if (controls) pairs.push(['express bare', 'express bare (A/A control)'], ['express bare', 'express + empty middleware']);
   }
   if (values.only) pairs.splice(0, pairs.length, ...pairs.filter((p) => p[0].startsWith(values.only)));
