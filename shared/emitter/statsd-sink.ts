@@ -138,7 +138,9 @@ export function createStatsdSink(o: StatsdSinkOptions): Sink {
       else gaugeDeltas.set(n, (gaugeDeltas.get(n) ?? 0) + delta);
     },
     timing(n, ms, sampleRate) {
-      timerLine(`${n}:`, ms, sampleRate, false);
+      // The line is ASCII when the name is (the value and suffix are). Scanning the name, a flat
+      // string, is cheaper than scanning the just-concatenated line, which V8 flattens first.
+      timerLine(`${n}:`, ms, sampleRate, isAscii(n));
     },
     timingBatch(n, values, count, sampleRate) {
       // The same lines as count timing() calls; the name's ASCII check is done once, not per line.
