@@ -21,7 +21,12 @@
  * middleware costs before it does anything). Per server also the CPU time per request
  * (process.cpuUsage; a server is idle outside its windows). Then the recorder alone, in process.
  *
- * Usage: npm run build && node bench/library.mjs [--rounds 3] [--seconds 4] [--window 200] [--concurrency 16] [--only node|express] [--controls 0]
+ * Usage: npm run build && node bench/library.mjs [--rounds 3] [--seconds 4] [--window 200] [--concurrency 16] [--only node|express] [--controls 0] [--pin]
+ *
+ * --pin: every server on CPU 0 and the load generator on CPU 1 (taskset; the statsd stand-in
+ * floats). Both servers of a pair then run on the same core and the client never competes with
+ * them, which on the 2-core development machine narrowed the A/A control from 0.95-1.08 to
+ * 0.97-1.01. It also measures a different machine: one with a core per role.
  *
  * --callgrind [--seeds 3] [--requests 4000]: instead, count the instructions each server
  * variant executes per request under valgrind's callgrind, with the same keep-alive concurrency
@@ -60,6 +65,7 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '4000' },
     // Server only: the app's flush interval (callgrind mode turns the timer off).
     flush: { type: 'string' },
+    pin: { type: 'boolean', default: false },
   },
 });
 
@@ -79,6 +85,10 @@ function once(child, type) {
 }
 
 function spawnRole(role, args = []) {
+  if (values.pin && (role === 'server' || role === 'client')) {
+    const cpu = role === 'server' ? '0' : '1';
+    return spawn('taskset', ['-c', cpu, process.execPath, SELF, '--role', role, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  }
   return fork(SELF, ['--role', role, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
@@ -330,7 +340,7 @@ async function main() {
   const line = (cells) => cells.map((c, i) => String(c).padEnd(widths[i])).join('  ');
   const out = [];
   out.push('', `HTTP instrumentation overhead: trivial handler, ${values.concurrency} keep-alive connections, loopback;`);
-  out.push(`bare and instrumented servers loaded in alternating ${values.window} ms windows (ABBA), ${seconds} s per pair x ${rounds} rounds;`);
+  out.push(`bare and instrumented servers loaded in alternating ${values.window} ms windows (ABBA), ${seconds} s per pair x ${rounds} rounds;${values.pin ? ' servers pinned to CPU 0, load generator to CPU 1;' : ''}`);
   out.push('"vs bare" is the median over all ABBA blocks of instrumented/bare req/s, with a distribution-free 95% confidence');
   out.push('interval of that median (order statistics) and the middle half of the blocks (25th-75th percentile)', '');
   out.push(line(keys), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(Object.values(r))), '');
