@@ -1,10 +1,12 @@
 /**
- * instrumentExpress: real Express 5 servers under load from an in-test client, every request
- * accounted for per route, method and status class. Imported from the library entry, as users do.
+ * instrumentExpress: real Express 5 and Express 4 servers under load from an in-test client,
+ * every request accounted for per route, method and status class. Imported from the library
+ * entry, as users do.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import express4 from 'express4';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEmitter } from '../../emitter/emitter.js';
 import { createMemorySink, type MemorySink } from '../../emitter/memory-sink.js';
@@ -39,8 +41,17 @@ const errorHandler = (err: unknown, _req: express.Request, res: express.Response
   res.status(500).send('error');
 };
 
+type ExpressLib = typeof express;
+const versions: [string, ExpressLib][] = [
+  ['Express 5', express],
+  ['Express 4', express4],
+];
+
+/** Express 4 builds its router lazily as app._router (and throws on app.router); Express 5 has app.router. */
+const layerCount = (app: express.Express): number => ((app as unknown as { _router?: { stack: unknown[] } })._router ?? app.router).stack.length;
+
 /** An app with the usual shapes: mounted and nested routers, a sub-app, failing handlers, a catch-all. */
-function buildApp(): express.Express {
+function buildApp(express: ExpressLib): express.Express {
   const app = express();
   app.use('/static', (_req, res) => void res.send('file'));
   const api = express.Router();
@@ -108,14 +119,14 @@ function buildPlan(n: number): { plan: PlannedRequest[]; expected: Map<string, n
   return { plan, expected };
 }
 
-describe('instrumentExpress (Express 5)', () => {
+describe.each(versions)('instrumentExpress (%s)', (_version, express) => {
   it('under load, counts and timer samples per route/method/status equal the requests made', async () => {
     const { sink, emitter } = capture();
-    const app = buildApp();
-    const layers = app.router.stack.length;
+    const app = buildApp(express);
+    const layers = layerCount(app);
     // After the routes were added: the hook does not depend on its place in the stack.
     const web = instrumentExpress(app, { emitter, route: (req) => (req.originalUrl?.startsWith('/static/') ? '/static' : undefined) });
-    expect(app.router.stack.length).toBe(layers); // not an Express layer
+    expect(layerCount(app)).toBe(layers); // not an Express layer
     const port = await listen(app);
 
     const N = 1200;
@@ -187,7 +198,9 @@ describe('instrumentExpress (Express 5)', () => {
     expect(sink.timings().get('test.api.http.response_time.api_slow_id.get.aborted')).toHaveLength(1);
     for (const r of pending) r.destroy();
   });
+});
 
+describe('instrumentExpress (Express 5)', () => {
   it('route cap applies: routes past maxRoutes go to "other" and are counted', async () => {
     const { sink, emitter } = capture();
     const app = express();
