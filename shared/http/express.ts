@@ -65,10 +65,11 @@ type Handle = (req: ExpressLikeRequest, res: ServerResponse, next?: (err?: unkno
  * ```
  *
  * Why not a middleware: Express's router charges every layer on every request (matching, its
- * `next()` bookkeeping, property reads on a request whose hidden class is its own), measured at
- * about half of what the middleware form costs. This form wraps `app.handle`, which the server
- * calls once per request before any routing, and installs the route hook on `app.request` at
- * once; Express itself runs exactly as without telltale.
+ * `next()` bookkeeping, property reads on a request whose hidden class is its own). This form
+ * wraps `app.handle`, which the server calls once per request before any routing, and installs
+ * the route hook on `app.request` at once, so Express's router runs the same layers as without
+ * telltale. In the same bench runs it cost about half of what the middleware form did (the
+ * Overhead section of shared/app/README.md).
  *
  * Same metrics as the middleware (see {@link createHttpMetrics}): the template is the mount path
  * of the router that matched plus the route's path, also when a handler fails and an error
