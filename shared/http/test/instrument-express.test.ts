@@ -4,44 +4,16 @@
  * entry, as users do.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import express4 from 'express4';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createEmitter } from '../../emitter/emitter.js';
-import { createMemorySink, type MemorySink } from '../../emitter/memory-sink.js';
+import { describe, expect, it } from 'vitest';
 import type { Emitter } from '../../emitter/types.js';
 import { expressMetrics, instrumentExpress } from '../../index.js';
-import { runLoad, type PlannedRequest } from './load.js';
+import { httpHarness, requestTotal } from './harness.js';
+import { buildApp, buildPlan, errorHandler, type ExpressLib } from './express-app.js';
+import { runLoad } from './load.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-function capture(prefix = 'test.api'): { sink: MemorySink; emitter: Emitter } {
-  const sink = createMemorySink();
-  const emitter = createEmitter({ prefix, sinks: [sink], selfMetrics: false, flushIntervalMs: 3_600_000 });
-  cleanups.push(async () => void (await emitter.close()));
-  return { sink, emitter };
-}
-
-async function listen(app: express.Express): Promise<number> {
-  const server: http.Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  cleanups.push(() => new Promise((r) => server.close(() => r())));
-  return (server.address() as AddressInfo).port;
-}
-
-const total = (s: MemorySink): number => [...s.counters().entries()].filter(([k]) => k.includes('.requests.')).reduce((a, [, v]) => a + v, 0);
-
-const errorHandler = (err: unknown, _req: express.Request, res: express.Response, next: express.NextFunction): void => {
-  if (res.headersSent) return next(err);
-  res.status(500).send('error');
-};
-
-type ExpressLib = typeof express;
+const { capture, listen } = httpHarness('test.api');
 const versions: [string, ExpressLib][] = [
   ['Express 5', express],
   ['Express 4', express4],
@@ -49,75 +21,6 @@ const versions: [string, ExpressLib][] = [
 
 /** Express 4 builds its router lazily as app._router (and throws on app.router); Express 5 has app.router. */
 const layerCount = (app: express.Express): number => ((app as unknown as { _router?: { stack: unknown[] } })._router ?? app.router).stack.length;
-
-/** An app with the usual shapes: mounted and nested routers, a sub-app, failing handlers, a catch-all. */
-function buildApp(express: ExpressLib): express.Express {
-  const app = express();
-  app.use('/static', (_req, res) => void res.send('file'));
-  const api = express.Router();
-  api.get('/users/:id', (req, res) => void res.json({ id: req.params['id'] }));
-  api.post('/users', (_req, res) => {
-    setImmediate(() => void res.status(201).json({ ok: true }));
-  });
-  api.delete('/users/:id', () => {
-    throw new Error('handler failed'); // thrown inside the router: the error handler answers 500
-  });
-  api.put('/users/:id', (_req, _res, next) => {
-    setImmediate(() => next(new Error('later'))); // passed on a later tick, after the routers returned
-  });
-  const admin = express.Router();
-  admin.get('/jobs/:id', (_req, res) => void res.send('job'));
-  api.use('/admin', admin);
-  app.use('/api/v1', api);
-  const billing = express(); // a mounted sub-app: Express swaps the request prototype for it
-  billing.get('/invoices/:id', (_req, res) => void res.send('invoice'));
-  app.use('/billing', billing);
-  app.get('/', (_req, res) => void res.send('home'));
-  app.use(errorHandler);
-  return app;
-}
-
-function buildPlan(n: number): { plan: PlannedRequest[]; expected: Map<string, number> } {
-  const plan: PlannedRequest[] = [];
-  const expected = new Map<string, number>();
-  const add = (r: PlannedRequest, key: string): void => {
-    plan.push(r);
-    expected.set(key, (expected.get(key) ?? 0) + 1);
-  };
-  for (let i = 0; i < n; i++) {
-    switch (i % 10) {
-      case 0:
-      case 1:
-        add({ method: 'GET', path: `/api/v1/users/${i}` }, 'api_v1_users_id.get.2xx');
-        break;
-      case 2:
-        add({ method: 'POST', path: '/api/v1/users' }, 'api_v1_users.post.2xx');
-        break;
-      case 3:
-        add({ method: 'DELETE', path: `/api/v1/users/${i}` }, 'api_v1_users_id.delete.5xx');
-        break;
-      case 4:
-        add({ method: 'PUT', path: `/api/v1/users/${i}` }, 'api_v1_users_id.put.5xx');
-        break;
-      case 5:
-        add({ method: 'GET', path: `/api/v1/admin/jobs/${i}` }, 'api_v1_admin_jobs_id.get.2xx');
-        break;
-      case 6:
-        add({ method: 'GET', path: `/billing/invoices/${i}?x=${i}` }, 'billing_invoices_id.get.2xx');
-        break;
-      case 7:
-        add({ method: 'GET', path: `/no/such/${i}` }, 'unmatched.get.4xx');
-        break;
-      case 8:
-        add({ method: 'HEAD', path: `/api/v1/users/${i}` }, 'api_v1_users_id.head.2xx');
-        break;
-      default:
-        if (i % 20 === 9) add({ method: 'GET', path: '/' }, 'root.get.2xx');
-        else add({ method: 'GET', path: `/static/app.${i}.js` }, 'static.get.2xx');
-    }
-  }
-  return { plan, expected };
-}
 
 describe.each(versions)('instrumentExpress (%s)', (_version, express) => {
   it('under load, counts and timer samples per route/method/status equal the requests made', async () => {
@@ -134,7 +37,7 @@ describe.each(versions)('instrumentExpress (%s)', (_version, express) => {
     const statuses = await runLoad(port, plan, 16);
     expect(statuses.filter((s) => s === 500)).toHaveLength(expected.get('api_v1_users_id.delete.5xx')! + expected.get('api_v1_users_id.put.5xx')!);
     // Recorded on each response's close, which can trail the client's last byte.
-    await sink.waitFor((s) => total(s) >= N);
+    await sink.waitFor((s) => requestTotal(s) >= N);
 
     const wantCounters: Record<string, number> = {};
     const timings = sink.timings();
@@ -167,8 +70,8 @@ describe.each(versions)('instrumentExpress (%s)', (_version, express) => {
     const port = await listen(app);
     const N = 60;
     await runLoad(port, Array.from({ length: N }, (_, i) => ({ method: i % 3 ? 'GET' : 'DELETE', path: `/api/v1/users/${i}` })), 4);
-    await hooked.sink.waitFor((s) => total(s) >= N);
-    await middleware.sink.waitFor((s) => total(s) >= N);
+    await hooked.sink.waitFor((s) => requestTotal(s) >= N);
+    await middleware.sink.waitFor((s) => requestTotal(s) >= N);
     const want = { 'test.api.http.requests.api_v1_users_id.get.2xx': (2 * N) / 3, 'test.api.http.requests.api_v1_users_id.delete.5xx': N / 3 };
     expect(Object.fromEntries(hooked.sink.counters())).toEqual(want);
     expect(Object.fromEntries(middleware.sink.counters())).toEqual(want);
@@ -193,7 +96,7 @@ describe.each(versions)('instrumentExpress (%s)', (_version, express) => {
     req.end();
     await arrival;
     req.destroy();
-    await sink.waitFor((s) => total(s) >= 1);
+    await sink.waitFor((s) => requestTotal(s) >= 1);
     expect(Object.fromEntries(sink.counters())).toEqual({ 'test.api.http.requests.api_slow_id.get.aborted': 1 });
     expect(sink.timings().get('test.api.http.response_time.api_slow_id.get.aborted')).toHaveLength(1);
     for (const r of pending) r.destroy();
@@ -201,14 +104,23 @@ describe.each(versions)('instrumentExpress (%s)', (_version, express) => {
 });
 
 describe('instrumentExpress (Express 5)', () => {
-  it('route cap applies: routes past maxRoutes go to "other" and are counted', async () => {
+  // Both forms share the cap (createWatcher); each is checked so a form that bypassed it would fail.
+  const forms: [string, (app: express.Express, emitter: Emitter) => { metrics: { overflowed: number } }][] = [
+    ['instrumentExpress', (app, emitter) => instrumentExpress(app, { emitter, maxRoutes: 2 })],
+    ['expressMetrics', (app, emitter) => {
+      const mw = expressMetrics({ emitter, maxRoutes: 2 });
+      app.use(mw);
+      return mw;
+    }],
+  ];
+  it.each(forms)('route cap applies to %s: routes past maxRoutes go to "other" and are counted', async (_form, mount) => {
     const { sink, emitter } = capture();
     const app = express();
-    const web = instrumentExpress(app, { emitter, maxRoutes: 2 });
+    const web = mount(app, emitter);
     for (const r of ['/one', '/two', '/three', '/four']) app.get(r, (_req, res) => void res.send(r));
     const port = await listen(app);
     await runLoad(port, ['/one', '/two', '/three', '/four', '/one'].map((path) => ({ method: 'GET', path })), 1);
-    await sink.waitFor((s) => total(s) >= 5);
+    await sink.waitFor((s) => requestTotal(s) >= 5);
     expect(Object.fromEntries(sink.counters())).toEqual({
       'test.api.http.requests.one.get.2xx': 2,
       'test.api.http.requests.two.get.2xx': 1,
@@ -254,16 +166,16 @@ describe('instrumentExpress (Express 5)', () => {
     target.handle = wrapper;
     const port = await listen(app);
     await runLoad(port, [{ method: 'GET', path: '/a' }], 1);
-    await sink.waitFor((s) => total(s) === 1);
+    await sink.waitFor((s) => requestTotal(s) === 1);
     web.detach();
     expect(target.handle).toBe(wrapper);
     const witness = capture();
     instrumentExpress(app, { emitter: witness.emitter });
     const statuses = await runLoad(port, [{ method: 'GET', path: '/b' }, { method: 'GET', path: '/c' }], 1);
     expect(statuses).toEqual([200, 200]);
-    await witness.sink.waitFor((s) => total(s) === 2);
+    await witness.sink.waitFor((s) => requestTotal(s) === 2);
     expect(theirs).toBe(3);
-    expect(total(sink)).toBe(1);
+    expect(requestTotal(sink)).toBe(1);
   });
 
   it('refuses what is not an Express app, naming the problem', () => {

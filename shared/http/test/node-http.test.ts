@@ -1,29 +1,10 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createEmitter } from '../../emitter/emitter.js';
-import { createMemorySink, type MemorySink } from '../../emitter/memory-sink.js';
-import type { Emitter } from '../../emitter/types.js';
+import { describe, expect, it } from 'vitest';
 import { instrumentServer, type ServerInstrumentation } from '../node-http.js';
+import { httpHarness } from './harness.js';
 import { runLoad, type PlannedRequest } from './load.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-function capture(): { sink: MemorySink; emitter: Emitter } {
-  const sink = createMemorySink();
-  const emitter = createEmitter({ prefix: 'test.web', sinks: [sink], selfMetrics: false, flushIntervalMs: 3_600_000 });
-  cleanups.push(async () => void (await emitter.close()));
-  return { sink, emitter };
-}
-
-async function listen(server: http.Server): Promise<number> {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(() => new Promise((r) => server.close(() => r())));
-  return (server.address() as AddressInfo).port;
-}
+const { capture, listen } = httpHarness('test.web');
 
 /** A small hand-written router, as plain node:http programs have, naming its routes. */
 function app(hook: () => ServerInstrumentation): http.RequestListener {

@@ -1,0 +1,44 @@
+/**
+ * What every HTTP test file needs around its servers: an emitter capturing into memory, a server
+ * listening on loopback, and both closed after each test. One place, so that the three test files
+ * cannot drift apart in how they clean up.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach } from 'vitest';
+import { createEmitter } from '../../emitter/emitter.js';
+import { createMemorySink, type MemorySink } from '../../emitter/memory-sink.js';
+import type { Emitter } from '../../emitter/types.js';
+
+export interface HttpHarness {
+  /** An emitter under `prefix` that never flushes on its own, and the sink it records into. */
+  capture(): { sink: MemorySink; emitter: Emitter };
+  /** Listens on 127.0.0.1, an ephemeral port; an Express app or a handler gets a node:http server. */
+  listen(server: http.Server | http.RequestListener): Promise<number>;
+}
+
+/** Call once at the top of a test file: registers the afterEach that closes what was handed out. */
+export function httpHarness(prefix: string): HttpHarness {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  return {
+    capture() {
+      const sink = createMemorySink();
+      const emitter = createEmitter({ prefix, sinks: [sink], selfMetrics: false, flushIntervalMs: 3_600_000 });
+      cleanups.push(async () => void (await emitter.close()));
+      return { sink, emitter };
+    },
+    async listen(target) {
+      const server = typeof target === 'function' ? http.createServer(target) : target;
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      cleanups.push(() => new Promise((r) => server.close(() => r())));
+      return (server.address() as AddressInfo).port;
+    },
+  };
+}
+
+/** Requests counted at the sink, all routes, methods and statuses together. */
+export const requestTotal = (s: MemorySink): number =>
+  [...s.counters().entries()].filter(([k]) => k.includes('.requests.')).reduce((a, [, v]) => a + v, 0);
