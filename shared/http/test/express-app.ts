@@ -3,6 +3,7 @@
  * (instrumentExpress and expressMetrics) are held to the same routes and the same expectations.
  */
 import express from 'express';
+import type { ExpressLikeRequest } from '../express.js';
 import type { PlannedRequest } from './load.js';
 
 export type ExpressLib = typeof express;
@@ -11,6 +12,9 @@ export const errorHandler = (err: unknown, _req: express.Request, res: express.R
   if (res.headersSent) return next(err);
   res.status(500).send('error');
 };
+
+/** buildApp's `/static` files are a middleware, not a route: this `route` option names them. */
+export const staticRoute = (req: ExpressLikeRequest): string | undefined => (req.originalUrl?.startsWith('/static/') ? '/static' : undefined);
 
 /**
  * An app with the usual shapes: mounted and nested routers, a sub-app, failing handlers, a
@@ -85,3 +89,4 @@ export function buildPlan(n: number): { plan: PlannedRequest[]; expected: Map<st
   }
   return { plan, expected };
 }
+

@@ -2,16 +2,16 @@ import express from 'express';
 import { describe, expect, it } from 'vitest';
 import { expressMetrics } from '../express.js';
 import { httpHarness, requestTotal } from './harness.js';
-import { buildApp, buildPlan } from './express-app.js';
+import { buildApp, buildPlan, staticRoute } from './express-app.js';
 import { runLoad } from './load.js';
 
-const { capture, listen } = httpHarness('test.api');
+const { capture, listen, expectReported } = httpHarness('test.api');
 
 describe('expressMetrics (Express 5)', () => {
   it('under load, reports each request under its route template (mounted routers and sub-apps included)', async () => {
     const { sink, emitter } = capture();
     const app = buildApp(express, (app) => {
-      app.use(expressMetrics({ emitter, route: (req) => (req.originalUrl?.startsWith('/static/') ? '/static' : undefined) }));
+      app.use(expressMetrics({ emitter, route: staticRoute }));
     });
     const port = await listen(app);
 
@@ -21,12 +21,7 @@ describe('expressMetrics (Express 5)', () => {
     expect(statuses).toHaveLength(N);
     await sink.waitFor((s) => requestTotal(s) >= N);
 
-    const want: Record<string, number> = {};
-    for (const [key, n] of expected) {
-      want[`test.api.http.requests.${key}`] = n;
-      expect(sink.timings().get(`test.api.http.response_time.${key}`), key).toHaveLength(n);
-    }
-    expect(Object.fromEntries(sink.counters())).toEqual(want);
+    expectReported(sink, expected);
   });
 
   it('mounted on a route rather than first: the full template also when the handler fails', async () => {

@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { createEmitter } from '../../emitter/emitter.js';
 import { createMemorySink, type MemorySink } from '../../emitter/memory-sink.js';
 import type { Emitter } from '../../emitter/types.js';
@@ -15,6 +15,11 @@ export interface HttpHarness {
   capture(): { sink: MemorySink; emitter: Emitter };
   /** Listens on 127.0.0.1, an ephemeral port; an Express app or a handler gets a node:http server. */
   listen(server: http.Server | http.RequestListener): Promise<number>;
+  /**
+   * The sink holds exactly `expected` (route.method.class → requests): one counter per request
+   * and one non-negative timer sample per request under each, and no other request series.
+   */
+  expectReported(sink: MemorySink, expected: ReadonlyMap<string, number>): void;
 }
 
 /** Call once at the top of a test file: registers the afterEach that closes what was handed out. */
@@ -35,6 +40,18 @@ export function httpHarness(prefix: string): HttpHarness {
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       cleanups.push(() => new Promise((r) => server.close(() => r())));
       return (server.address() as AddressInfo).port;
+    },
+    expectReported(sink, expected) {
+      const wantCounters: Record<string, number> = {};
+      const timings = sink.timings();
+      for (const [key, n] of expected) {
+        wantCounters[`${prefix}.http.requests.${key}`] = n;
+        const samples = timings.get(`${prefix}.http.response_time.${key}`) ?? [];
+        expect(samples, key).toHaveLength(n);
+        for (const ms of samples) expect(ms).toBeGreaterThanOrEqual(0);
+      }
+      expect(Object.fromEntries(sink.counters())).toEqual(wantCounters);
+      expect([...timings.keys()].sort()).toEqual([...expected.keys()].map((k) => `${prefix}.http.response_time.${k}`).sort());
     },
   };
 }

@@ -10,10 +10,10 @@ import { describe, expect, it } from 'vitest';
 import type { Emitter } from '../../emitter/types.js';
 import { expressMetrics, instrumentExpress } from '../../index.js';
 import { httpHarness, requestTotal } from './harness.js';
-import { buildApp, buildPlan, errorHandler, type ExpressLib } from './express-app.js';
+import { buildApp, buildPlan, errorHandler, staticRoute, type ExpressLib } from './express-app.js';
 import { runLoad } from './load.js';
 
-const { capture, listen } = httpHarness('test.api');
+const { capture, listen, expectReported } = httpHarness('test.api');
 const versions: [string, ExpressLib][] = [
   ['Express 5', express],
   ['Express 4', express4],
@@ -28,7 +28,7 @@ describe.each(versions)('instrumentExpress (%s)', (_version, express) => {
     const app = buildApp(express);
     const layers = layerCount(app);
     // After the routes were added: the hook does not depend on its place in the stack.
-    const web = instrumentExpress(app, { emitter, route: (req) => (req.originalUrl?.startsWith('/static/') ? '/static' : undefined) });
+    const web = instrumentExpress(app, { emitter, route: staticRoute });
     expect(layerCount(app)).toBe(layers); // not an Express layer
     const port = await listen(app);
 
@@ -39,16 +39,7 @@ describe.each(versions)('instrumentExpress (%s)', (_version, express) => {
     // Recorded on each response's close, which can trail the client's last byte.
     await sink.waitFor((s) => requestTotal(s) >= N);
 
-    const wantCounters: Record<string, number> = {};
-    const timings = sink.timings();
-    for (const [key, n] of expected) {
-      wantCounters[`test.api.http.requests.${key}`] = n;
-      const samples = timings.get(`test.api.http.response_time.${key}`) ?? [];
-      expect(samples, key).toHaveLength(n);
-      for (const ms of samples) expect(ms).toBeGreaterThanOrEqual(0);
-    }
-    expect(Object.fromEntries(sink.counters())).toEqual(wantCounters);
-    expect([...timings.keys()].sort()).toEqual([...expected.keys()].map((k) => `test.api.http.response_time.${k}`).sort());
+    expectReported(sink, expected);
     expect(web.metrics.routes().sort()).toEqual(['api_v1_admin_jobs_id', 'api_v1_users', 'api_v1_users_id', 'billing_invoices_id', 'root', 'static']);
     expect(web.metrics.overflowed).toBe(0);
   });

@@ -4,7 +4,7 @@ import { instrumentServer, type ServerInstrumentation } from '../node-http.js';
 import { httpHarness } from './harness.js';
 import { runLoad, type PlannedRequest } from './load.js';
 
-const { capture, listen } = httpHarness('test.web');
+const { capture, listen, expectReported } = httpHarness('test.web');
 
 /** A small hand-written router, as plain node:http programs have, naming its routes. */
 function app(hook: () => ServerInstrumentation): http.RequestListener {
@@ -76,17 +76,7 @@ describe('instrumentServer (node:http)', () => {
     // The server records on the response's 'close', which can trail the client's last byte.
     await sink.waitFor((s) => [...s.counters().values()].reduce((a, b) => a + b, 0) >= N);
 
-    const counters = Object.fromEntries(sink.counters());
-    const timings = sink.timings();
-    const wantCounters: Record<string, number> = {};
-    for (const [key, n] of expected) {
-      wantCounters[`test.web.http.requests.${key}`] = n;
-      const samples = timings.get(`test.web.http.response_time.${key}`) ?? [];
-      expect(samples, key).toHaveLength(n);
-      for (const ms of samples) expect(ms).toBeGreaterThanOrEqual(0);
-    }
-    expect(counters).toEqual(wantCounters);
-    expect([...timings.keys()].sort()).toEqual([...expected.keys()].map((k) => `test.web.http.response_time.${k}`).sort());
+    expectReported(sink, expected);
     expect(hook.metrics.overflowed).toBe(0);
     expect(hook.metrics.routes().sort()).toEqual(['nothing_id', 'root', 'users', 'users_id']);
   });
