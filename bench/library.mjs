@@ -18,7 +18,8 @@
  * interval of that median, and the spread (middle half). Rounds repeat that with fresh processes. Two more pairs tell the cost of telltale
  * from noise and from Express itself: an A/A control (bare against bare: the spread that noise
  * alone produces on this machine right now) and an empty Express middleware (what any
- * middleware costs before it does anything). Per server also the CPU time per request
+ * middleware costs before it does anything), plus a yardstick: Express with a known 5 us of CPU
+ * added per request, which shows what this setup makes of a known cost. Per server also the CPU time per request
  * (process.cpuUsage; a server is idle outside its windows). Then the recorder alone, in process.
  *
  * Usage: npm run build && node bench/library.mjs [--rounds 3] [--seconds 4] [--window 200] [--concurrency 16] [--only node|express] [--controls 0] [--pin]
@@ -47,6 +48,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const SELF = fileURLToPath(import.meta.url);
+const YARDSTICK = 'express + 5 us of CPU (yardstick)';
 const { values } = parseArgs({
   options: {
     role: { type: 'string', default: 'main' },
@@ -173,6 +175,18 @@ async function server() {
     if (variant === 'express + instrumentExpress') lib.instrumentExpress(app, { emitter: stats() });
     // The floor for any middleware: Express's router runs one more layer per request.
     if (variant === 'express + empty middleware') app.use((_req, _res, next) => next());
+    // A known cost, added where instrumentExpress adds its own (around app.handle): 5 us of CPU
+    // per request and nothing else. What this setup reports for it is the yardstick for the
+    // other ratios: on a VM the load generator's wake-ups make a server's extra microseconds
+    // cost more req/s than their share of its CPU.
+    if (variant === YARDSTICK) {
+      const handle = app.handle;
+      app.handle = function (req, res, next) {
+        const end = performance.now() + 0.005;
+        while (performance.now() < end);
+        return handle.call(this, req, res, next);
+      };
+    }
     app.get('/users/:id', handler);
     srv = http.createServer(app);
   }
@@ -229,7 +243,7 @@ async function main() {
   if (controls) pairs.push(['node:http bare', 'node:http bare (A/A control)']);
   if (hasExpress) {
     pairs.push(['express bare', 'express + instrumentExpress'], ['express bare', 'express + expressMetrics']);
-    if (controls) pairs.push(['express bare', 'express bare (A/A control)'], ['express bare', 'express + empty middleware']);
+    if (controls) pairs.push(['express bare', 'express bare (A/A control)'], ['express bare', 'express + empty middleware'], ['express bare', YARDSTICK]);
   }
   if (values.only) pairs.splice(0, pairs.length, ...pairs.filter((p) => p[0].startsWith(values.only)));
 
@@ -249,6 +263,10 @@ async function main() {
   const cpu = new Map();
   // Instrumented/bare ratio of every ABBA block, per pair.
   const blocks = new Map();
+  // And of every round as a whole. Each round starts fresh processes, and on the development VM
+  // the same variant in two fresh processes differs by up to 10-15% (JIT and memory layout):
+  // blocks within a round share that luck, rounds do not.
+  const roundRatios = new Map();
   let peakServerRss = 0;
   let peakClientRss = 0;
   const push = (m, k, v) => (m.get(k) ?? m.set(k, []).get(k)).push(v);
@@ -282,6 +300,7 @@ async function main() {
         const rate = (t) => w.filter((x) => x.t === t).reduce((a, x) => a + x.n, 0) / w.filter((x) => x.t === t).reduce((a, x) => a + x.ns, 0);
         push(blocks, pair.join(' / '), rate(1) / rate(0));
       }
+      push(roundRatios, pair.join(' / '), res.rps[1] / res.rps[0]);
       pair.forEach((variant, i) => {
         const key = `${pair.join(' / ')}#${i}`;
         push(rps, key, res.rps[i]);
@@ -330,6 +349,7 @@ async function main() {
         'vs bare: median block': i === 0 ? '' : `${ratios.length} blocks: ${median(ratios).toFixed(3)}x`,
         '95% CI of median': i === 0 ? '' : medianCi(ratios).map((x) => x.toFixed(3)).join('-'),
         'middle half': i === 0 ? '' : `${quantile(ratios, 0.25).toFixed(3)}-${quantile(ratios, 0.75).toFixed(3)}`,
+        'vs bare: median round (range)': i === 0 ? '' : roundCell(roundRatios.get(name)),
         'server CPU us/req': c.toFixed(1),
         'CPU/req vs bare': i === 0 ? '-' : `${(((c - cb) / cb) * 100).toFixed(1)}% (${c - cb >= 0 ? '+' : ''}${(c - cb).toFixed(1)} us)`,
       });
@@ -342,7 +362,8 @@ async function main() {
   out.push('', `HTTP instrumentation overhead: trivial handler, ${values.concurrency} keep-alive connections, loopback;`);
   out.push(`bare and instrumented servers loaded in alternating ${values.window} ms windows (ABBA), ${seconds} s per pair x ${rounds} rounds;${values.pin ? ' servers pinned to CPU 0, load generator to CPU 1;' : ''}`);
   out.push('"vs bare" is the median over all ABBA blocks of instrumented/bare req/s, with a distribution-free 95% confidence');
-  out.push('interval of that median (order statistics) and the middle half of the blocks (25th-75th percentile)', '');
+  out.push('interval of that median (order statistics) and the middle half of the blocks (25th-75th percentile); "median round"');
+  out.push('is the same ratio per round (fresh processes each round), the honest unit when processes differ in speed', '');
   out.push(line(keys), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(Object.values(r))), '');
   out.push(`recorder alone (counter + timer through the real emitter and statsd sink): ${Math.round(median(isolated))} ns CPU per request (median of 5 x 100,000; dropped: ${JSON.stringify(dropped)})`);
   out.push(`load average during the run: ${loadavg().map((x) => x.toFixed(2)).join(' ')} on ${availableParallelism()} cores`);
@@ -350,9 +371,18 @@ async function main() {
   out.push(`peak RSS: server ${(peakServerRss / 1024).toFixed(0)} MiB, load client ${(peakClientRss / 1024).toFixed(0)} MiB, bench main ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
   out.push('goal: instrumented within 5% of bare (req/s). The load generators share the cores with the servers,');
   out.push('so a bare node:http server is the harshest peer: its whole request costs only tens of microseconds.');
-  if (controls) out.push('An A/A control far from 1.000x, or a wide middle half, means the machine was too noisy to tell a few percent apart.');
+  if (controls) {
+    out.push('An A/A control far from 1.000x, or a wide middle half, means the machine was too noisy to tell a few percent apart.');
+    if (hasExpress) out.push(`The yardstick adds a known 5 us of CPU per request around app.handle: compare telltale's ratios with what it shows.`);
+  }
   out.push('');
   process.stdout.write(out.join('\n'));
+}
+
+/** Median of the per-round ratios with their range; from 9 rounds on, a 95% CI of the median instead. */
+function roundCell(xs) {
+  const [lo, hi] = xs.length >= 9 ? medianCi(xs) : [Math.min(...xs), Math.max(...xs)];
+  return `${median(xs).toFixed(3)}x (${xs.length >= 9 ? 'CI ' : ''}${lo.toFixed(3)}-${hi.toFixed(3)})`;
 }
 
 function median(xs) {
