@@ -92,7 +92,7 @@ export function instrumentExpress(app: ExpressLikeApp, opts: ExpressMetricsOptio
   const states = installRouteHook(app.request);
   let attached = true;
   const instrumented = function (this: unknown, req: ExpressLikeRequest, res: ServerResponse, next?: (err?: unknown) => void): unknown {
-    if (attached) watch(req, res, states);
+    if (attached) watch(req, res, states, true);
     return (original as Handle).call(this, req, res, next);
   };
   target.handle = instrumented;
@@ -136,7 +136,7 @@ export function expressMetrics(opts: ExpressMetricsOptions): ExpressMetricsMiddl
       lastProto = proto;
       lastStates = states = known;
     }
-    watch(req, res, states);
+    watch(req, res, states, false);
     next();
   };
   return Object.assign(middleware, { metrics });
@@ -148,12 +148,21 @@ export function expressMetrics(opts: ExpressMetricsOptions): ExpressMetricsMiddl
  */
 function createWatcher(opts: ExpressMetricsOptions): {
   metrics: HttpMetrics;
-  watch: (req: ExpressLikeRequest, res: ServerResponse, states: RouteStates | null) => void;
+  /**
+   * `early`: called before Express moves req onto its prototypes (instrumentExpress), so the
+   * request's route state can live on req itself; see installRouteHook.
+   */
+  watch: (req: ExpressLikeRequest, res: ServerResponse, states: RouteStates | null, early: boolean) => void;
 } {
   const metrics = createHttpMetrics(opts);
   const routeOf = opts.route;
-  const watch = (req: ExpressLikeRequest, res: ServerResponse, states: RouteStates | null): void => {
+  const watch = (req: ExpressLikeRequest, res: ServerResponse, states: RouteStates | null, early: boolean): void => {
     const start = performance.now();
+    let own: RouteState | undefined;
+    if (early && states !== null) {
+      own = { route: undefined, template: undefined };
+      (req as Stateful)[STATE] = own;
+    }
     // Read now: for instrumentExpress, before Express moves req onto its prototypes. After that
     // every read of req or res takes V8's slow lookup path (see installRouteHook).
     const method = req.method;
@@ -172,7 +181,7 @@ function createWatcher(opts: ExpressMetricsOptions): {
       // test); the route hook captured it in `states`. The fallback covers requests whose
       // prototype is not hookable (not Express, or a sub-app that hooked its own prototype):
       // the matched route as it stands at the end.
-      const template = routeOf?.(req) ?? states?.get(req)?.template ?? closeTimeTemplate(req);
+      const template = routeOf?.(req) ?? (own ?? stateOf(req, states))?.template ?? closeTimeTemplate(req);
       metrics.record(template, method, status, performance.now() - start);
     });
   };
@@ -186,20 +195,34 @@ interface RouteState {
 type RouteStates = WeakMap<object, RouteState>;
 
 const HOOK = Symbol('telltale.express.hook');
+/** A request's route state, stored on the request itself by instrumentExpress (see installRouteHook). */
+const STATE = Symbol('telltale.express.route');
+type Stateful = object & { [STATE]?: RouteState | undefined };
+
+/** The route state of a request: its own (instrumentExpress), else the hook's table entry. */
+function stateOf(req: object, states: RouteStates | null): RouteState | undefined {
+  return (req as Stateful)[STATE] ?? states?.get(req);
+}
 
 /**
  * Make `req.route = …` (Express's router) also record `baseUrl + route.path` at that moment,
- * in a table keyed by request. Only on an Express per-app request prototype: never on
+ * in the request's route state. Only on an Express per-app request prototype: never on
  * IncomingMessage.prototype itself, which would change every request in the process. Several
  * middlewares (or a middleware and instrumentExpress) on one app share the first one's hook (its
  * table rides on the setter).
  *
- * Why a table and nothing stored on req itself: Express re-parents req and res onto its
- * prototypes per request (Object.setPrototypeOf), which leaves every request with a hidden class
- * of its own (checked with %HaveSameMap: no two share one), so each property added to or read
- * from them takes V8's slow lookup path. Measured alternatives, per request: defineProperty on
- * each req ~4 us, symbol properties added to req ~2-5 us (CPU profile); a WeakMap entry costs
- * well under 1 us, and only requests a route matched get one.
+ * Where the state lives. Express re-parents req and res onto its prototypes per request
+ * (Object.setPrototypeOf), which leaves every request with a hidden class of its own (checked
+ * with %HaveSameMap: no two share one), so a property added to req after that is a slow map
+ * transition (defineProperty ~4 us, a symbol property ~2-5 us, CPU profiles). instrumentExpress
+ * adds its state object to req before Express moves it, while req still has Node's shared hidden
+ * class (a cached transition), and the setter finds it with one lookup. Everything else (the
+ * middleware form, requests nobody watches) gets an entry in the `states` WeakMap, created on
+ * the first route assignment. The WeakMap is not free either: in CPU profiles of a pinned
+ * Express server (1 Dec, perf, three processes each) the setter took 1.0-1.1% of the samples
+ * with a WeakMap entry per request, most of it the insert with its ephemeron write barrier, and
+ * the scavenger another 0.1-0.3% clearing old ephemerons; with the state on req the setter took
+ * 0.4-0.45% and the ephemeron frames were gone (~2 us less per request on that VM).
  */
 function installRouteHook(proto: object): RouteStates | null {
   if (proto === IncomingMessage.prototype) return null;
@@ -211,18 +234,19 @@ function installRouteHook(proto: object): RouteStates | null {
   // Template strings reused per route object and mount path: the same string every time keeps
   // the recorder's lookups cheap (no fresh concatenation to hash per request).
   const templates = new WeakMap<object, { base: string; template: string }>();
-  const stateOf = (req: object): RouteState => {
-    let s = states.get(req);
+  const stateFor = (req: object): RouteState => {
+    let s = stateOf(req, states);
     if (s === undefined) {
-      // Created on the first route assignment, whichever form watches the request (or none,
-      // for a middleware mounted after the router: req.route must still work).
+      // Created on the first route assignment, for requests instrumentExpress did not see: the
+      // middleware form, or none at all (a middleware mounted after the router, or detached:
+      // req.route must still work).
       s = { route: undefined, template: undefined };
       states.set(req, s);
     }
     return s;
   };
   const set = function (this: ExpressLikeRequest, v: ExpressLikeRequest['route']): void {
-    const s = stateOf(this);
+    const s = stateFor(this);
     s.route = v;
     if (v === undefined || v === null) return;
     const base = this.baseUrl ?? '';
@@ -242,10 +266,12 @@ function installRouteHook(proto: object): RouteStates | null {
     configurable: true,
     enumerable: true,
     get(this: object) {
-      return states.get(this)?.route;
+      return stateOf(this, states)?.route;
     },
     set,
   });
+  // A request without its own state then finds this one level up, not at the end of the chain.
+  Object.defineProperty(proto, STATE, { value: undefined, writable: true, configurable: true });
   return states;
 }
 

@@ -169,6 +169,53 @@ describe('instrumentExpress (Express 5)', () => {
     expect(requestTotal(sink)).toBe(1);
   });
 
+  it('application code reads req.route as in bare Express: handlers, error handlers, close listeners, detached or not', async () => {
+    // The route hook replaces Express's own req.route store, so what the app reads must come
+    // back through it. Compared with the same app uninstrumented, not with guessed values.
+    const build = (): { app: express.Express; seen: string[] } => {
+      const app = express();
+      const seen: string[] = [];
+      const api = express.Router();
+      api.get('/users/:id', (req, res) => {
+        res.on('close', () => seen.push(`close ${String(req.route?.path)}`));
+        res.send(`route ${String(req.route?.path)}`);
+      });
+      api.delete('/users/:id', () => {
+        throw new Error('handler failed');
+      });
+      app.use('/api', api);
+      app.use((_err: unknown, req: express.Request, res: express.Response, _next: express.NextFunction) => void res.status(500).send(`error ${String(req.route?.path)}`));
+      return { app, seen };
+    };
+    const run = async (app: express.Express, between?: () => void): Promise<string[]> => {
+      const port = await listen(app);
+      const ask = async (method: string, path: string): Promise<string> => {
+        const r = await fetch(`http://127.0.0.1:${port}${path}`, { method, headers: { connection: 'close' } });
+        return `${r.status} ${await r.text()}`;
+      };
+      const bodies = [await ask('GET', '/api/users/1'), await ask('DELETE', '/api/users/1')];
+      between?.();
+      bodies.push(await ask('GET', '/api/users/2'), await ask('DELETE', '/api/users/2'));
+      return bodies;
+    };
+    const bare = build();
+    const bareBodies = await run(bare.app);
+    expect(bareBodies[0]).toBe('200 route /users/:id');
+
+    const { sink, emitter } = capture();
+    const hooked = build();
+    const web = instrumentExpress(hooked.app, { emitter });
+    // After detach() the hook stays on app.request and keeps the route for requests nobody watches.
+    expect(await run(hooked.app, () => web.detach())).toEqual(bareBodies);
+    await sink.waitFor((s) => requestTotal(s) >= 2);
+    expect(hooked.seen).toEqual(bare.seen);
+    expect(hooked.seen).toEqual(['close /users/:id', 'close /users/:id']);
+    expect(Object.fromEntries(sink.counters())).toEqual({
+      'test.api.http.requests.api_users_id.get.2xx': 1,
+      'test.api.http.requests.api_users_id.delete.5xx': 1,
+    });
+  });
+
   it('refuses what is not an Express app, naming the problem', () => {
     const { emitter } = capture();
     const server = http.createServer();
