@@ -22,7 +22,7 @@
  * added per request, which shows what this setup makes of a known cost. Per server also the CPU time per request
  * (process.cpuUsage; a server is idle outside its windows). Then the recorder alone, in process.
  *
- * Usage: npm run build && node bench/library.mjs [--rounds 3] [--seconds 4] [--window 200] [--concurrency 16] [--only node|express] [--controls 0] [--pin]
+ * Usage: npm run build && node bench/library.mjs [--rounds 3] [--seconds 4] [--window 200] [--concurrency 16] [--warm 10000] [--only node|express] [--controls 0] [--pin]
  *
  * --pin: every server on CPU 0 and the load generator on CPU 1 (taskset; the statsd stand-in
  * floats). Both servers of a pair then run on the same core and the client never competes with
@@ -58,6 +58,8 @@ const { values } = parseArgs({
     window: { type: 'string', default: '200' },
     windows: { type: 'string' },
     concurrency: { type: 'string', default: '16' },
+    // Requests each server serves before the measured windows.
+    warm: { type: 'string', default: '10000' },
     only: { type: 'string' },
     // 0 leaves out the A/A control and empty-middleware pairs (faster, less to read).
     controls: { type: 'string', default: '1' },
@@ -136,9 +138,18 @@ async function client() {
     timeNs[t] += ns;
     perWindow.push({ t, n: done[t] - d0, ns });
   };
-  // Warm-up (JIT, connections) on both, then reset and tell main to start the servers' clocks.
-  await window(0, 300);
-  await window(1, 300);
+  // Warm-up (JIT, connections, heap sizing) on both, then reset and tell main to start the
+  // servers' clocks. Counted in requests, not time: V8 tiers code up by how often it runs, so a
+  // count warms a slow machine as much as a fast one. 300 ms each (the old warm-up) was ~600
+  // requests on the 1 Dec VM, where a fresh Express server still ran at a third of its warm
+  // rate, and the bench then measured how much code each variant had left to compile.
+  const warmRequests = Number(values.warm);
+  const warmUntil = Date.now() + 60_000;
+  while ((done[0] < warmRequests || done[1] < warmRequests) && Date.now() < warmUntil) {
+    if (done[0] < warmRequests) await window(0, 300);
+    if (done[1] < warmRequests) await window(1, 300);
+  }
+  if (done[0] < warmRequests || done[1] < warmRequests) throw new Error(`warm-up: ${done.join(' / ')} of ${warmRequests} requests in 60 s`);
   done[0] = done[1] = 0;
   timeNs[0] = timeNs[1] = 0;
   perWindow.length = 0;
@@ -282,6 +293,8 @@ async function main() {
         values.concurrency,
         '--window',
         values.window,
+        '--warm',
+        values.warm,
         '--windows',
         String(Math.max(4, Math.round((seconds * 1000) / Number(values.window)))),
       ]);
@@ -360,7 +373,8 @@ async function main() {
   const line = (cells) => cells.map((c, i) => String(c).padEnd(widths[i])).join('  ');
   const out = [];
   out.push('', `HTTP instrumentation overhead: trivial handler, ${values.concurrency} keep-alive connections, loopback;`);
-  out.push(`bare and instrumented servers loaded in alternating ${values.window} ms windows (ABBA), ${seconds} s per pair x ${rounds} rounds;${values.pin ? ' servers pinned to CPU 0, load generator to CPU 1;' : ''}`);
+  out.push(`bare and instrumented servers loaded in alternating ${values.window} ms windows (ABBA), ${seconds} s per pair x ${rounds} rounds`);
+  out.push(`after ${Number(values.warm).toLocaleString('en-US')} warm-up requests per server;${values.pin ? ' servers pinned to CPU 0, load generator to CPU 1;' : ''}`);
   out.push('"vs bare" is the median over all ABBA blocks of instrumented/bare req/s, with a distribution-free 95% confidence');
   out.push('interval of that median (order statistics) and the middle half of the blocks (25th-75th percentile); "median round"');
   out.push('is the same ratio per round (fresh processes each round), the honest unit when processes differ in speed', '');
