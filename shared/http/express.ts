@@ -160,8 +160,13 @@ function createWatcher(opts: ExpressMetricsOptions): {
     const start = performance.now();
     let own: RouteState | undefined;
     if (early && states !== null) {
-      own = { route: undefined, template: undefined };
-      (req as Stateful)[STATE] = own;
+      // Another instrumentExpress on the same app (a second emitter) may have given req its
+      // state already: share it, since the one route hook writes only to that.
+      own = (req as Stateful)[STATE];
+      if (own === undefined) {
+        own = { route: undefined, template: undefined };
+        (req as Stateful)[STATE] = own;
+      }
     }
     // Read now: for instrumentExpress, before Express moves req onto its prototypes. After that
     // every read of req or res takes V8's slow lookup path (see installRouteHook).

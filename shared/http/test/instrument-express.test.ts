@@ -92,6 +92,80 @@ describe.each(versions)('instrumentExpress (%s)', (_version, express) => {
     expect(sink.timings().get('test.api.http.response_time.api_slow_id.get.aborted')).toHaveLength(1);
     for (const r of pending) r.destroy();
   });
+
+  it('two instrumentExpress on one app (two emitters) both report the full template, also when the handler fails', async () => {
+    // Both wrappers watch the same request; they must share its route state. If each gave req a
+    // state of its own, the outer one would see no template and fall back to req.baseUrl at
+    // close, which the error has reset: 'users_id' instead of 'api_v1_users_id'.
+    const first = capture();
+    const second = capture();
+    const app = express();
+    const api = express.Router();
+    api.get('/users/:id', (_req, res) => void res.send('user'));
+    api.delete('/users/:id', () => {
+      throw new Error('handler failed');
+    });
+    app.use('/api/v1', api);
+    app.use(errorHandler);
+    instrumentExpress(app, { emitter: first.emitter });
+    instrumentExpress(app, { emitter: second.emitter });
+    const port = await listen(app);
+    const N = 20;
+    const statuses = await runLoad(port, Array.from({ length: N }, (_, i) => ({ method: i % 2 ? 'DELETE' : 'GET', path: `/api/v1/users/${i}` })), 4);
+    expect(statuses.filter((s) => s === 500)).toHaveLength(N / 2);
+    const want = { 'test.api.http.requests.api_v1_users_id.get.2xx': N / 2, 'test.api.http.requests.api_v1_users_id.delete.5xx': N / 2 };
+    for (const { sink } of [first, second]) {
+      await sink.waitFor((s) => requestTotal(s) >= N);
+      expect(Object.fromEntries(sink.counters())).toEqual(want);
+    }
+  });
+
+  it('application code reads req.route as in bare Express: handlers, error handlers, close listeners, detached or not', async () => {
+    // The route hook replaces Express's own req.route store, so what the app reads must come
+    // back through it. Compared with the same app uninstrumented, not with guessed values.
+    const build = (): { app: express.Express; seen: string[] } => {
+      const app = express();
+      const seen: string[] = [];
+      const api = express.Router();
+      api.get('/users/:id', (req, res) => {
+        res.on('close', () => seen.push(`close ${String(req.route?.path)}`));
+        res.send(`route ${String(req.route?.path)}`);
+      });
+      api.delete('/users/:id', () => {
+        throw new Error('handler failed');
+      });
+      app.use('/api', api);
+      app.use((_err: unknown, req: express.Request, res: express.Response, _next: express.NextFunction) => void res.status(500).send(`error ${String(req.route?.path)}`));
+      return { app, seen };
+    };
+    const run = async (app: express.Express, between?: () => void): Promise<string[]> => {
+      const port = await listen(app);
+      const ask = async (method: string, path: string): Promise<string> => {
+        const r = await fetch(`http://127.0.0.1:${port}${path}`, { method, headers: { connection: 'close' } });
+        return `${r.status} ${await r.text()}`;
+      };
+      const bodies = [await ask('GET', '/api/users/1'), await ask('DELETE', '/api/users/1')];
+      between?.();
+      bodies.push(await ask('GET', '/api/users/2'), await ask('DELETE', '/api/users/2'));
+      return bodies;
+    };
+    const bare = build();
+    const bareBodies = await run(bare.app);
+    expect(bareBodies[0]).toBe('200 route /users/:id');
+
+    const { sink, emitter } = capture();
+    const hooked = build();
+    const web = instrumentExpress(hooked.app, { emitter });
+    // After detach() the hook stays on app.request and keeps the route for requests nobody watches.
+    expect(await run(hooked.app, () => web.detach())).toEqual(bareBodies);
+    await sink.waitFor((s) => requestTotal(s) >= 2);
+    expect(hooked.seen).toEqual(bare.seen);
+    expect(hooked.seen).toEqual(['close /users/:id', 'close /users/:id']);
+    expect(Object.fromEntries(sink.counters())).toEqual({
+      'test.api.http.requests.api_users_id.get.2xx': 1,
+      'test.api.http.requests.api_users_id.delete.5xx': 1,
+    });
+  });
 });
 
 describe('instrumentExpress (Express 5)', () => {
@@ -167,53 +241,6 @@ describe('instrumentExpress (Express 5)', () => {
     await witness.sink.waitFor((s) => requestTotal(s) === 2);
     expect(theirs).toBe(3);
     expect(requestTotal(sink)).toBe(1);
-  });
-
-  it('application code reads req.route as in bare Express: handlers, error handlers, close listeners, detached or not', async () => {
-    // The route hook replaces Express's own req.route store, so what the app reads must come
-    // back through it. Compared with the same app uninstrumented, not with guessed values.
-    const build = (): { app: express.Express; seen: string[] } => {
-      const app = express();
-      const seen: string[] = [];
-      const api = express.Router();
-      api.get('/users/:id', (req, res) => {
-        res.on('close', () => seen.push(`close ${String(req.route?.path)}`));
-        res.send(`route ${String(req.route?.path)}`);
-      });
-      api.delete('/users/:id', () => {
-        throw new Error('handler failed');
-      });
-      app.use('/api', api);
-      app.use((_err: unknown, req: express.Request, res: express.Response, _next: express.NextFunction) => void res.status(500).send(`error ${String(req.route?.path)}`));
-      return { app, seen };
-    };
-    const run = async (app: express.Express, between?: () => void): Promise<string[]> => {
-      const port = await listen(app);
-      const ask = async (method: string, path: string): Promise<string> => {
-        const r = await fetch(`http://127.0.0.1:${port}${path}`, { method, headers: { connection: 'close' } });
-        return `${r.status} ${await r.text()}`;
-      };
-      const bodies = [await ask('GET', '/api/users/1'), await ask('DELETE', '/api/users/1')];
-      between?.();
-      bodies.push(await ask('GET', '/api/users/2'), await ask('DELETE', '/api/users/2'));
-      return bodies;
-    };
-    const bare = build();
-    const bareBodies = await run(bare.app);
-    expect(bareBodies[0]).toBe('200 route /users/:id');
-
-    const { sink, emitter } = capture();
-    const hooked = build();
-    const web = instrumentExpress(hooked.app, { emitter });
-    // After detach() the hook stays on app.request and keeps the route for requests nobody watches.
-    expect(await run(hooked.app, () => web.detach())).toEqual(bareBodies);
-    await sink.waitFor((s) => requestTotal(s) >= 2);
-    expect(hooked.seen).toEqual(bare.seen);
-    expect(hooked.seen).toEqual(['close /users/:id', 'close /users/:id']);
-    expect(Object.fromEntries(sink.counters())).toEqual({
-      'test.api.http.requests.api_users_id.get.2xx': 1,
-      'test.api.http.requests.api_users_id.delete.5xx': 1,
-    });
   });
 
   it('refuses what is not an Express app, naming the problem', () => {
