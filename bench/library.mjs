@@ -58,7 +58,7 @@ const { values } = parseArgs({
     window: { type: 'string', default: '200' },
     windows: { type: 'string' },
     concurrency: { type: 'string', default: '16' },
-    // Requests each server serves before the measured windows.
+    // Requests each server serves before the measured windows (--callgrind warms its own way).
     warm: { type: 'string', default: '10000' },
     only: { type: 'string' },
     // 0 leaves out the A/A control and empty-middleware pairs (faster, less to read).
@@ -188,8 +188,7 @@ async function server() {
     if (variant === 'express + empty middleware') app.use((_req, _res, next) => next());
     // A known cost, added where instrumentExpress adds its own (around app.handle): 5 us of CPU
     // per request and nothing else. What this setup reports for it is the yardstick for the
-    // other ratios: on a VM the load generator's wake-ups make a server's extra microseconds
-    // cost more req/s than their share of its CPU.
+    // other ratios: how far a few microseconds per request can be told apart on this machine.
     if (variant === YARDSTICK) {
       const handle = app.handle;
       app.handle = function (req, res, next) {
