@@ -13,7 +13,9 @@ const benches = readdirSync(dir)
 const failed = [];
 for (const f of benches) {
   console.log(`\n===== bench/${f} =====`);
-  const r = spawnSync(process.execPath, [dir + f], { stdio: 'inherit', timeout: 10 * 60_000 });
+  // A guard against a hung bench, not a budget: the library bench alone takes ~10 minutes on a
+  // slow VM (it needs that many ABBA blocks to tell 5% apart there).
+  const r = spawnSync(process.execPath, [dir + f], { stdio: 'inherit', timeout: 25 * 60_000 });
   if (r.status !== 0) failed.push(`${f} (exit ${r.status ?? r.signal})`);
 }
 if (failed.length > 0) {
