@@ -68,7 +68,7 @@ export function withTimers(emitter: Emitter, enabled: boolean): AppStats {
   };
   // Explicit delegation rather than a spread copy: it does not depend on how the emitter binds
   // its methods.
-  return {
+  const stats: AppStats = {
     get prefix() {
       return emitter.prefix;
     },
@@ -86,4 +86,11 @@ export function withTimers(emitter: Emitter, enabled: boolean): AppStats {
     timer,
     time,
   };
+  // Only where the emitter has hooks: the no-op emitter has none, and callers such as the HTTP
+  // recorder then call it directly, which is what keeps instrumentation free without --stats.
+  if (emitter.onFlush) {
+    const onFlush = emitter.onFlush.bind(emitter);
+    stats.onFlush = (hook) => onFlush(hook);
+  }
+  return stats;
 }

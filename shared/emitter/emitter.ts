@@ -31,6 +31,8 @@ interface Core {
   maxFuture: number;
   /** The root's flush, so children (what integrations hold) can flush everything. */
   flushRoot: () => Promise<void>;
+  /** onFlush hooks, from the root and every child. */
+  hooks: Set<(final: boolean) => void>;
 }
 
 function reject(core: Core, reason: string, n = 1): void {
@@ -51,6 +53,7 @@ export function createEmitter(opts: EmitterOptions): Emitter {
     maxPast: opts.maxPastSeconds ?? 366 * 86_400,
     maxFuture: opts.maxFutureSeconds ?? 600,
     flushRoot: async () => {},
+    hooks: new Set(),
   };
   const flushIntervalMs = opts.flushIntervalMs ?? 10_000;
   const root = makeScoped(core, sanitizePath(opts.prefix ?? ''));
@@ -74,13 +77,28 @@ export function createEmitter(opts: EmitterOptions): Emitter {
     }
   };
 
-  const flushAll = async (): Promise<void> => {
+  const runHooks = (final: boolean): void => {
+    for (const hook of [...core.hooks]) {
+      try {
+        hook(final);
+      } catch (e) {
+        // One caller's bug must not keep everyone else's metrics from going out.
+        reject(core, 'flush_hook_error');
+        opts.onError?.('flush_hook', asError(e));
+      }
+    }
+  };
+
+  // Hooks run first and synchronously, so what they hand over goes out with this flush, also
+  // from the 'exit' handler, where nothing after the first await ever runs.
+  const flushAll = async (final = false): Promise<void> => {
+    runHooks(final);
     reportSelf();
     const now = core.now();
     await Promise.all(core.sinks.map((s) => s.flush(now).catch((e: unknown) => opts.onError?.(s.name, asError(e)))));
   };
 
-  core.flushRoot = flushAll;
+  core.flushRoot = () => flushAll();
   let timer: NodeJS.Timeout | undefined = setInterval(() => void flushAll(), flushIntervalMs);
   timer.unref();
 
@@ -91,13 +109,13 @@ export function createEmitter(opts: EmitterOptions): Emitter {
   });
 
   return Object.assign(root, {
-    flush: flushAll,
+    flush: () => flushAll(),
     stats,
     close: ({ timeoutMs = 5000 }: { timeoutMs?: number } = {}): Promise<EmitterStats> => {
       closing ??= (async () => {
         if (timer) clearInterval(timer);
         timer = undefined;
-        await flushAll();
+        await flushAll(true);
         core.closed = true;
         await Promise.all(core.sinks.map((s) => s.close(timeoutMs).catch(() => undefined)));
         return stats();
@@ -241,6 +259,10 @@ function makeScoped(core: Core, prefix: string): Emitter {
     },
     child(o: ChildOptions) {
       return makeScoped(core, joinPath(prefix, sanitizePath(o.prefix ?? '')));
+    },
+    onFlush(hook: (final: boolean) => void) {
+      core.hooks.add(hook);
+      return () => void core.hooks.delete(hook);
     },
     // Children share the root's lifecycle: flushing a child flushes everything, and closing a
     // child only flushes (the root owns the sockets).

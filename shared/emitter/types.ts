@@ -36,6 +36,17 @@ export interface Emitter {
   datapoint(name: string, value: number, unixSeconds?: number): void;
   /** A scoped emitter sharing this one's sinks and buffers. */
   child(opts: ChildOptions): Emitter;
+  /**
+   * Run `hook` at the start of every flush (the periodic one, `flush()`, `close()` and the
+   * best-effort flush at process exit), before the sinks flush. For callers that hold values
+   * themselves and hand them over in batches, as the HTTP recorder does: whatever a hook hands
+   * over in that call goes out with the flush. `final` is true once, on the root's `close()`:
+   * no flush follows, so the caller should hand over directly from then on. A hook that throws
+   * is counted (`rejected.flush_hook_error`) and reported through `onError`; the flush goes on.
+   * Returns a function that removes the hook. Optional: an emitter that never flushes (the
+   * no-op emitter) has no hooks to run, and callers then call it directly.
+   */
+  onFlush?(hook: (final: boolean) => void): () => void;
   /** Push everything buffered to the sinks now. */
   flush(): Promise<void>;
   /** Flush, drain, close sockets; bounded by timeoutMs (what is left is counted as dropped). */

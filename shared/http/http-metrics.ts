@@ -7,7 +7,12 @@ import { routeNode } from './route-names.js';
 
 /** Options shared by every HTTP adapter. */
 export interface HttpMetricsOptions {
-  /** Where metrics go, e.g. `app.stats`. Calls are batched by its sinks: no packet per request. */
+  /**
+   * Where metrics go, e.g. `app.stats`. No packet per request: each series' count and response
+   * times are held here and handed over at each of the emitter's flushes (see
+   * {@link Emitter.onFlush}; every second under createApp), or sooner once a series holds
+   * {@link HELD_MAX} times. An emitter without `onFlush` is called once per request instead.
+   */
   emitter: Emitter;
   /** Node under the emitter's prefix (default `http`). */
   prefix?: string;
@@ -25,6 +30,8 @@ export const UNMATCHED_ROUTE = 'unmatched';
 export const OVERFLOW_ROUTE = 'other';
 /** Status class for requests whose client went away before the response finished. */
 export const ABORTED = 'aborted';
+/** Most response times one series holds before handing them to the emitter between flushes. */
+export const HELD_MAX = 512;
 
 /** Records finished requests. Adapters call {@link HttpMetrics.record}; so can your own code. */
 export interface HttpMetrics {
@@ -87,6 +94,26 @@ export function createHttpMetrics(opts: HttpMetricsOptions): HttpMetrics {
     return entry;
   };
 
+  // Per request only a count and an array store: each series is handed over as one counter
+  // call and one timingBatch per flush. A counter and a timer call per request through the
+  // emitter into the statsd sink were most of instrumentExpress's cost (shared/app/README.md,
+  // "Overhead"); batched, the sink formats its lines in one tight loop.
+  const series: Series[] = [];
+  const handOver = (s: Series): void => {
+    const n = s.held;
+    if (n === 0) return;
+    s.held = 0;
+    e.counter(s.counterName, n);
+    e.timingBatch(s.timerName, s.times, n);
+  };
+  let direct = e.onFlush === undefined;
+  e.onFlush?.((final) => {
+    for (const s of series) handOver(s);
+    // The emitter is closing: no flush will come for anything held after this one, so pass
+    // every later request straight on (where the closed emitter counts it as rejected).
+    if (final) direct = true;
+  });
+
   return {
     record(route, method, status, ms) {
       const entry = route === undefined ? unmatched : resolve(route);
@@ -95,15 +122,31 @@ export function createHttpMetrics(opts: HttpMetricsOptions): HttpMetrics {
       // cost ~0.5 us, measured).
       const mi = methodIndex(method);
       const ci = status === ABORTED ? ABORTED_INDEX : classIndex(status);
-      const slot = mi * CLASSES.length + ci;
-      let names = entry.names[slot];
-      if (names === undefined) {
+      const index = mi * CLASSES.length + ci;
+      let s = entry.series[index];
+      if (s === undefined) {
         const key = `${entry.node}.${METHODS[mi]}.${CLASSES[ci]}`;
-        names = entry.names[slot] = [`requests.${key}`, `response_time.${key}`];
+        s = entry.series[index] = { counterName: `requests.${key}`, timerName: `response_time.${key}`, held: 0, times: new Float64Array(16) };
+        series.push(s);
       }
-      e.counter(names[0]);
       // Microsecond resolution is plenty and keeps packets short (no 1.7207819999999998).
-      e.timing(names[1], Math.round(ms * 1000) / 1000);
+      const rounded = Math.round(ms * 1000) / 1000;
+      if (direct) {
+        e.counter(s.counterName);
+        e.timing(s.timerName, rounded);
+        return;
+      }
+      if (s.held === s.times.length) {
+        // Quiet series stay small; busy ones grow to HELD_MAX, then hand over when full.
+        if (s.times.length < HELD_MAX) {
+          const grown = new Float64Array(Math.min(HELD_MAX, s.times.length * 4));
+          grown.set(s.times);
+          s.times = grown;
+        } else {
+          handOver(s);
+        }
+      }
+      s.times[s.held++] = rounded;
     },
     routes: () => [...entries.keys()],
     get overflowed() {
@@ -114,12 +157,21 @@ export function createHttpMetrics(opts: HttpMetricsOptions): HttpMetrics {
 
 interface RouteEntry {
   node: string;
-  /** [counter name, timer name] by method index * CLASSES.length + class index. */
-  names: (readonly [string, string] | undefined)[];
+  /** By method index * CLASSES.length + class index. */
+  series: (Series | undefined)[];
+}
+
+/** One route/method/class: its two names, and what it holds until the next hand-over. */
+interface Series {
+  readonly counterName: string;
+  readonly timerName: string;
+  /** Requests held; their response times are `times[0..held)`. */
+  held: number;
+  times: Float64Array;
 }
 
 function newEntry(node: string): RouteEntry {
-  return { node, names: [] };
+  return { node, series: [] };
 }
 
 const METHODS = ['get', 'post', 'put', 'delete', 'patch', 'head', 'options', 'other'] as const;

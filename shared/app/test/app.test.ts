@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMemorySink, type MemorySink } from '../../emitter/memory-sink.js';
+import { createHttpMetrics } from '../../http/http-metrics.js';
 import { createApp, type App } from '../app.js';
 import { AppUsageError } from '../flags.js';
 
@@ -40,6 +41,16 @@ describe('createApp', () => {
     expect(Object.fromEntries(sink.counters())).toMatchObject({ 'prod.thumbnailer.resized': 2, 'prod.thumbnailer.cache.hits': 1 });
   });
 
+  it('app.stats passes onFlush through, so the HTTP recorder batches and the app flush delivers', async () => {
+    const { app, sink } = withSink(['--stats', '--stats-environment', 'prod']);
+    const web = createHttpMetrics({ emitter: app.stats });
+    web.record('/a', 'GET', 200, 1.5);
+    expect(sink.samples).toEqual([]);
+    await app.stats.flush();
+    expect(Object.fromEntries(sink.counters())).toEqual({ 'prod.thumbnailer.http.requests.a.get.2xx': 1 });
+    expect(sink.timings().get('prod.thumbnailer.http.response_time.a.get.2xx')).toEqual([1.5]);
+  });
+
   it('dotted names add hierarchy; unusable names are refused', () => {
     const { app } = withSink(['--stats'], { NODE_ENV: 'staging' }, 'billing.worker');
     expect(app.stats.prefix).toBe('staging.billing.worker');
@@ -58,6 +69,9 @@ describe('createApp', () => {
     await expect(app.stats.timer('run', async () => 'async')).resolves.toBe('async');
     expect(app.stats.child({ prefix: 'x' })).toBeDefined();
     expect(app.stats.stats()).toEqual({ rejected: {}, sinks: {} });
+    // No flush ever comes, so there is no hook: the HTTP recorder calls the no-op directly
+    // instead of holding values.
+    expect(app.stats.onFlush).toBeUndefined();
   });
 
   it('timer(): sync and async results pass through, time is recorded, failures counted and rethrown', async () => {

@@ -176,6 +176,56 @@ ${tail}
     await udp.waitFor((s) => s.lines().includes('development.exits.sent:8|c'));
   });
 
+  // The HTTP recorder holds each series' count and times until the emitter flushes: these prove
+  // the exit paths hand them over. The handler's own 'close' listener runs after the recorder's
+  // (which instrumentServer registers first), so when it has seen N, all N are recorded.
+  const server = (name: string, n: number, whenDone: string): string =>
+    script(
+      `${name}.mjs`,
+      `import http from 'node:http';
+import { createApp, instrumentServer } from 'telltale';
+const app = createApp({ name: ${JSON.stringify(name)} });
+let closed = 0;
+const server = http.createServer((req, res) => {
+  res.on('close', () => { if (++closed === ${n}) done(); });
+  res.end('ok');
+});
+instrumentServer(server, { emitter: app.stats });
+const done = () => { ${whenDone} };
+server.listen(0, '127.0.0.1', async () => {
+  for (let i = 0; i < ${n}; i++) await (await fetch(\`http://127.0.0.1:\${server.address().port}/items/\${i}\`)).text();
+});
+`,
+    );
+  /** Counter total and timer samples for one series, summed over every line that arrived. */
+  const series = (prefix: string): { count: number; times: number } => {
+    let count = 0;
+    let times = 0;
+    for (const l of udp.lines()) {
+      const counter = `${prefix}.http.requests.items_id.get.2xx:`;
+      if (l.startsWith(counter) && l.endsWith('|c')) count += Number(l.slice(counter.length, -2));
+      if (l.startsWith(`${prefix}.http.response_time.items_id.get.2xx:`) && l.endsWith('|ms')) times++;
+    }
+    return { count, times };
+  };
+  const N = 40;
+
+  it('SIGTERM right after serving: every request held by the HTTP recorder is delivered', async () => {
+    const r = run(server('webterm', N, "process.stdout.write('ready\\n');"), ['--stats', '--stats-port', String(udp.port)]);
+    await waitForOutput(r, 'ready');
+    r.child.kill('SIGTERM');
+    expect(await r.exited, r.stderr()).toEqual({ code: null, signal: 'SIGTERM' });
+    await udp.waitFor(() => series('development.webterm').count >= N && series('development.webterm').times >= N);
+    expect(series('development.webterm')).toEqual({ count: N, times: N });
+  });
+
+  it('process.exit() right after serving: the exit hook hands over what the HTTP recorder holds', async () => {
+    const r = run(server('webexit', N, 'process.exit(0);'), ['--stats', '--stats-port', String(udp.port)]);
+    expect(await r.exited, r.stderr()).toEqual({ code: 0, signal: null });
+    await udp.waitFor(() => series('development.webexit').count >= N && series('development.webexit').times >= N);
+    expect(series('development.webexit')).toEqual({ count: N, times: N });
+  });
+
   it('without --stats nothing is sent and the program ends normally', async () => {
     const r = run(sender('off', '', ''), ['--stats-port', String(udp.port)]);
     expect(await r.exited, r.stderr()).toEqual({ code: 0, signal: null });

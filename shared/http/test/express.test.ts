@@ -5,7 +5,7 @@ import { httpHarness, requestTotal } from './harness.js';
 import { buildApp, buildPlan, staticRoute } from './express-app.js';
 import { runLoad } from './load.js';
 
-const { capture, listen, expectReported } = httpHarness('test.api');
+const { capture, listen, until, expectReported } = httpHarness('test.api');
 
 describe('expressMetrics (Express 5)', () => {
   it('under load, reports each request under its route template (mounted routers and sub-apps included)', async () => {
@@ -19,7 +19,7 @@ describe('expressMetrics (Express 5)', () => {
     const { plan, expected } = buildPlan(N);
     const statuses = await runLoad(port, plan, 16);
     expect(statuses).toHaveLength(N);
-    await sink.waitFor((s) => requestTotal(s) >= N);
+    await until(sink, (s) => requestTotal(s) >= N);
 
     expectReported(sink, expected);
   });
@@ -44,7 +44,7 @@ describe('expressMetrics (Express 5)', () => {
     const N = 40;
     const statuses = await runLoad(port, Array.from({ length: N }, (_, i) => ({ method: i % 2 ? 'DELETE' : 'GET', path: `/api/v1/users/${i}` })), 4);
     expect(statuses.filter((s) => s === 500)).toHaveLength(N / 2);
-    await sink.waitFor((s) => requestTotal(s) >= N + 1);
+    await until(sink, (s) => requestTotal(s) >= N + 1);
     expect(Object.fromEntries(sink.counters())).toEqual({
       'test.api.http.requests.api_v1_users_id.get.2xx': N / 2 + 1,
       'test.api.http.requests.api_v1_users_id.delete.5xx': N / 2,
@@ -66,7 +66,7 @@ describe('expressMetrics (Express 5)', () => {
     const plainPort = await listen(plain);
     await runLoad(port, [{ method: 'GET', path: '/admin/jobs/7' }, { method: 'GET', path: '/admin/nope' }], 1);
     await runLoad(plainPort, [{ method: 'GET', path: '/x' }], 1);
-    await sink.waitFor((s) => requestTotal(s) >= 3);
+    await until(sink, (s) => requestTotal(s) >= 3);
     expect(Object.fromEntries(sink.counters())).toEqual({
       'test.api.http.requests.admin_jobs_id.get.2xx': 1,
       'test.api.http.requests.unmatched.get.4xx': 1,

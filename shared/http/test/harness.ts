@@ -13,6 +13,12 @@ import type { Emitter } from '../../emitter/types.js';
 export interface HttpHarness {
   /** An emitter under `prefix` that never flushes on its own, and the sink it records into. */
   capture(): { sink: MemorySink; emitter: Emitter };
+  /**
+   * Flush every emitter `capture()` handed out until `predicate` holds for `sink` (bounded).
+   * The recorder holds values until its emitter flushes, so waiting on the sink alone would
+   * wait forever; flushing them all also makes "the other sink saw nothing" checks sound.
+   */
+  until(sink: MemorySink, predicate: (sink: MemorySink) => boolean, timeoutMs?: number): Promise<void>;
   /** Listens on 127.0.0.1, an ephemeral port; an Express app or a handler gets a node:http server. */
   listen(server: http.Server | http.RequestListener): Promise<number>;
   /**
@@ -25,7 +31,9 @@ export interface HttpHarness {
 /** Call once at the top of a test file: registers the afterEach that closes what was handed out. */
 export function httpHarness(prefix: string): HttpHarness {
   const cleanups: (() => Promise<void>)[] = [];
+  const emitters: Emitter[] = [];
   afterEach(async () => {
+    emitters.length = 0;
     for (const c of cleanups.splice(0).reverse()) await c();
   });
   return {
@@ -33,7 +41,17 @@ export function httpHarness(prefix: string): HttpHarness {
       const sink = createMemorySink();
       const emitter = createEmitter({ prefix, sinks: [sink], selfMetrics: false, flushIntervalMs: 3_600_000 });
       cleanups.push(async () => void (await emitter.close()));
+      emitters.push(emitter);
       return { sink, emitter };
+    },
+    async until(sink, predicate, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        for (const e of emitters) await e.flush();
+        if (predicate(sink)) return;
+        if (Date.now() > deadline) throw new Error(`sink did not reach the expected state within ${timeoutMs}ms`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
     },
     async listen(target) {
       const server = typeof target === 'function' ? http.createServer(target) : target;

@@ -13,7 +13,7 @@ import { httpHarness, requestTotal } from './harness.js';
 import { buildApp, buildPlan, errorHandler, staticRoute, type ExpressLib } from './express-app.js';
 import { runLoad } from './load.js';
 
-const { capture, listen, expectReported } = httpHarness('test.api');
+const { capture, listen, until, expectReported } = httpHarness('test.api');
 const versions: [string, ExpressLib][] = [
   ['Express 5', express],
   ['Express 4', express4],
@@ -37,7 +37,7 @@ describe.each(versions)('instrumentExpress (%s)', (_version, express) => {
     const statuses = await runLoad(port, plan, 16);
     expect(statuses.filter((s) => s === 500)).toHaveLength(expected.get('api_v1_users_id.delete.5xx')! + expected.get('api_v1_users_id.put.5xx')!);
     // Recorded on each response's close, which can trail the client's last byte.
-    await sink.waitFor((s) => requestTotal(s) >= N);
+    await until(sink, (s) => requestTotal(s) >= N);
 
     expectReported(sink, expected);
     expect(web.metrics.routes().sort()).toEqual(['api_v1_admin_jobs_id', 'api_v1_users', 'api_v1_users_id', 'billing_invoices_id', 'root', 'static']);
@@ -61,8 +61,8 @@ describe.each(versions)('instrumentExpress (%s)', (_version, express) => {
     const port = await listen(app);
     const N = 60;
     await runLoad(port, Array.from({ length: N }, (_, i) => ({ method: i % 3 ? 'GET' : 'DELETE', path: `/api/v1/users/${i}` })), 4);
-    await hooked.sink.waitFor((s) => requestTotal(s) >= N);
-    await middleware.sink.waitFor((s) => requestTotal(s) >= N);
+    await until(hooked.sink, (s) => requestTotal(s) >= N);
+    await until(middleware.sink, (s) => requestTotal(s) >= N);
     const want = { 'test.api.http.requests.api_v1_users_id.get.2xx': (2 * N) / 3, 'test.api.http.requests.api_v1_users_id.delete.5xx': N / 3 };
     expect(Object.fromEntries(hooked.sink.counters())).toEqual(want);
     expect(Object.fromEntries(middleware.sink.counters())).toEqual(want);
@@ -87,7 +87,7 @@ describe.each(versions)('instrumentExpress (%s)', (_version, express) => {
     req.end();
     await arrival;
     req.destroy();
-    await sink.waitFor((s) => requestTotal(s) >= 1);
+    await until(sink, (s) => requestTotal(s) >= 1);
     expect(Object.fromEntries(sink.counters())).toEqual({ 'test.api.http.requests.api_slow_id.get.aborted': 1 });
     expect(sink.timings().get('test.api.http.response_time.api_slow_id.get.aborted')).toHaveLength(1);
     for (const r of pending) r.destroy();
@@ -115,7 +115,7 @@ describe.each(versions)('instrumentExpress (%s)', (_version, express) => {
     expect(statuses.filter((s) => s === 500)).toHaveLength(N / 2);
     const want = { 'test.api.http.requests.api_v1_users_id.get.2xx': N / 2, 'test.api.http.requests.api_v1_users_id.delete.5xx': N / 2 };
     for (const { sink } of [first, second]) {
-      await sink.waitFor((s) => requestTotal(s) >= N);
+      await until(sink, (s) => requestTotal(s) >= N);
       expect(Object.fromEntries(sink.counters())).toEqual(want);
     }
   });
@@ -158,7 +158,7 @@ describe.each(versions)('instrumentExpress (%s)', (_version, express) => {
     const web = instrumentExpress(hooked.app, { emitter });
     // After detach() the hook stays on app.request and keeps the route for requests nobody watches.
     expect(await run(hooked.app, () => web.detach())).toEqual(bareBodies);
-    await sink.waitFor((s) => requestTotal(s) >= 2);
+    await until(sink, (s) => requestTotal(s) >= 2);
     expect(hooked.seen).toEqual(bare.seen);
     expect(hooked.seen).toEqual(['close /users/:id', 'close /users/:id']);
     expect(Object.fromEntries(sink.counters())).toEqual({
@@ -185,7 +185,7 @@ describe('instrumentExpress (Express 5)', () => {
     for (const r of ['/one', '/two', '/three', '/four']) app.get(r, (_req, res) => void res.send(r));
     const port = await listen(app);
     await runLoad(port, ['/one', '/two', '/three', '/four', '/one'].map((path) => ({ method: 'GET', path })), 1);
-    await sink.waitFor((s) => requestTotal(s) >= 5);
+    await until(sink, (s) => requestTotal(s) >= 5);
     expect(Object.fromEntries(sink.counters())).toEqual({
       'test.api.http.requests.one.get.2xx': 2,
       'test.api.http.requests.two.get.2xx': 1,
@@ -204,7 +204,7 @@ describe('instrumentExpress (Express 5)', () => {
     expect((app as unknown as { handle: unknown }).handle).not.toBe(original);
     const port = await listen(app);
     await runLoad(port, [{ method: 'GET', path: '/x' }], 1);
-    await sink.waitFor((s) => s.counters().get('test.api.http.requests.page.get.2xx') === 1);
+    await until(sink, (s) => s.counters().get('test.api.http.requests.page.get.2xx') === 1);
     web.detach();
     expect((app as unknown as { handle: unknown }).handle).toBe(original);
     // A second instrumentation is the witness: both record in the same 'close' emit, so once
@@ -212,7 +212,7 @@ describe('instrumentExpress (Express 5)', () => {
     const witness = capture();
     instrumentExpress(app, { emitter: witness.emitter });
     await runLoad(port, [{ method: 'GET', path: '/x' }, { method: 'GET', path: '/y' }], 1);
-    await witness.sink.waitFor((s) => s.counters().get('test.api.http.requests.page.get.2xx') === 2);
+    await until(witness.sink, (s) => s.counters().get('test.api.http.requests.page.get.2xx') === 2);
     expect(Object.fromEntries(sink.counters())).toEqual({ 'test.api.http.requests.page.get.2xx': 1 });
   });
 
@@ -231,14 +231,14 @@ describe('instrumentExpress (Express 5)', () => {
     target.handle = wrapper;
     const port = await listen(app);
     await runLoad(port, [{ method: 'GET', path: '/a' }], 1);
-    await sink.waitFor((s) => requestTotal(s) === 1);
+    await until(sink, (s) => requestTotal(s) === 1);
     web.detach();
     expect(target.handle).toBe(wrapper);
     const witness = capture();
     instrumentExpress(app, { emitter: witness.emitter });
     const statuses = await runLoad(port, [{ method: 'GET', path: '/b' }, { method: 'GET', path: '/c' }], 1);
     expect(statuses).toEqual([200, 200]);
-    await witness.sink.waitFor((s) => requestTotal(s) === 2);
+    await until(witness.sink, (s) => requestTotal(s) === 2);
     expect(theirs).toBe(3);
     expect(requestTotal(sink)).toBe(1);
   });

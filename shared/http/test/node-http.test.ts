@@ -1,10 +1,13 @@
 import http from 'node:http';
 import { describe, expect, it } from 'vitest';
+import { createEmitter } from '../../emitter/emitter.js';
+import { createMemorySink } from '../../emitter/memory-sink.js';
+import type { Emitter } from '../../emitter/types.js';
 import { instrumentServer, type ServerInstrumentation } from '../node-http.js';
 import { httpHarness } from './harness.js';
 import { runLoad, type PlannedRequest } from './load.js';
 
-const { capture, listen, expectReported } = httpHarness('test.web');
+const { capture, listen, until, expectReported } = httpHarness('test.web');
 
 /** A small hand-written router, as plain node:http programs have, naming its routes. */
 function app(hook: () => ServerInstrumentation): http.RequestListener {
@@ -74,7 +77,7 @@ describe('instrumentServer (node:http)', () => {
     const statuses = await runLoad(port, plan, 16);
     expect(statuses.filter((s) => s >= 200 && s < 600)).toHaveLength(N);
     // The server records on the response's 'close', which can trail the client's last byte.
-    await sink.waitFor((s) => [...s.counters().values()].reduce((a, b) => a + b, 0) >= N);
+    await until(sink, (s) => [...s.counters().values()].reduce((a, b) => a + b, 0) >= N);
 
     expectReported(sink, expected);
     expect(hook.metrics.overflowed).toBe(0);
@@ -88,7 +91,7 @@ describe('instrumentServer (node:http)', () => {
     const port = await listen(server);
     const paths = ['/a', '/b', '/c', '/d', '/e', '/a', '/f/1', '/b?x=1'];
     await runLoad(port, paths.map((path) => ({ method: 'GET', path })), 1);
-    await sink.waitFor((s) => [...s.counters().entries()].filter(([k]) => k.includes('.requests.')).reduce((a, [, v]) => a + v, 0) >= paths.length);
+    await until(sink, (s) => [...s.counters().entries()].filter(([k]) => k.includes('.requests.')).reduce((a, [, v]) => a + v, 0) >= paths.length);
     expect(Object.fromEntries(sink.counters())).toEqual({
       'test.web.http.requests.a.get.2xx': 2,
       'test.web.http.requests.b.get.2xx': 2,
@@ -116,7 +119,7 @@ describe('instrumentServer (node:http)', () => {
     req.end();
     await arrival;
     req.destroy();
-    await sink.waitFor((s) => s.counters().has('test.web.http.requests.slow.get.aborted'));
+    await until(sink, (s) => s.counters().has('test.web.http.requests.slow.get.aborted'));
     expect(sink.counters().get('test.web.http.requests.slow.get.aborted')).toBe(1);
     expect(sink.timings().get('test.web.http.response_time.slow.get.aborted')).toHaveLength(1);
     for (const r of pending) r.destroy();
@@ -128,14 +131,14 @@ describe('instrumentServer (node:http)', () => {
     const hook = instrumentServer(server, { emitter });
     const port = await listen(server);
     await runLoad(port, [{ method: 'GET', path: '/x' }], 1);
-    await sink.waitFor((s) => s.counters().get('test.web.http.requests.x.get.2xx') === 1);
+    await until(sink, (s) => s.counters().get('test.web.http.requests.x.get.2xx') === 1);
     hook.detach();
     // A second hook is the witness: both would record in the same 'close' emit, so once the
     // witness has seen /y, the detached hook would have too.
     const witness = capture();
     instrumentServer(server, { emitter: witness.emitter });
     await runLoad(port, [{ method: 'GET', path: '/x' }, { method: 'GET', path: '/y' }], 1);
-    await witness.sink.waitFor((s) => s.counters().get('test.web.http.requests.y.get.2xx') === 1);
+    await until(witness.sink, (s) => s.counters().get('test.web.http.requests.y.get.2xx') === 1);
     expect(sink.counters().get('test.web.http.requests.x.get.2xx')).toBe(1);
     expect(sink.counters().has('test.web.http.requests.y.get.2xx')).toBe(false);
   });
@@ -155,6 +158,7 @@ describe('createHttpMetrics naming', () => {
     m.record('/r', 'PATCH', 302, 1);
     m.record('/r', 'PUT', 404, 1);
     m.record('/r', 'DELETE', 503, 1);
+    await emitter.flush();
     expect([...sink.counters().keys()]).toEqual([
       'test.web.http.requests.r.get.2xx',
       'test.web.http.requests.r.other.2xx',
@@ -167,5 +171,91 @@ describe('createHttpMetrics naming', () => {
       'test.web.http.requests.r.delete.5xx',
     ]);
     expect(sink.timings().get('test.web.http.response_time.r.get.2xx')).toEqual([1.235]);
+  });
+});
+
+describe('createHttpMetrics holds values until the emitter flushes', () => {
+  const load = async () => {
+    const { createHttpMetrics, HELD_MAX } = await import('../http-metrics.js');
+    return { createHttpMetrics, HELD_MAX };
+  };
+
+  it('nothing per request; each flush hands over every count and time once, in order', async () => {
+    const { createHttpMetrics } = await load();
+    const { sink, emitter } = capture();
+    const m = createHttpMetrics({ emitter });
+    const times = [0.5, 1.25, 3, 0.001];
+    for (const ms of times) m.record('/a', 'GET', 200, ms);
+    m.record('/b', 'POST', 500, 7);
+    expect(sink.samples).toEqual([]);
+    await emitter.flush();
+    expect(Object.fromEntries(sink.counters())).toEqual({ 'test.web.http.requests.a.get.2xx': 4, 'test.web.http.requests.b.post.5xx': 1 });
+    expect(sink.timings().get('test.web.http.response_time.a.get.2xx')).toEqual(times);
+    expect(sink.timings().get('test.web.http.response_time.b.post.5xx')).toEqual([7]);
+    // A second flush with nothing new sends nothing: held values are handed over exactly once.
+    const before = sink.samples.length;
+    await emitter.flush();
+    expect(sink.samples).toHaveLength(before);
+    m.record('/a', 'GET', 200, 2);
+    await emitter.flush();
+    expect(sink.counters().get('test.web.http.requests.a.get.2xx')).toBe(5);
+    expect(sink.timings().get('test.web.http.response_time.a.get.2xx')).toEqual([...times, 2]);
+  });
+
+  it('a busy series hands over every HELD_MAX times between flushes, losing none', async () => {
+    const { createHttpMetrics, HELD_MAX } = await load();
+    const { sink, emitter } = capture();
+    const m = createHttpMetrics({ emitter });
+    const n = HELD_MAX * 2 + 37;
+    const want = Array.from({ length: n }, (_, i) => i / 1000);
+    for (const ms of want) m.record('/busy', 'GET', 200, ms);
+    // Two full batches went out without a flush; the last 37 are still held.
+    expect(sink.counters().get('test.web.http.requests.busy.get.2xx')).toBe(HELD_MAX * 2);
+    expect(sink.timings().get('test.web.http.response_time.busy.get.2xx')).toHaveLength(HELD_MAX * 2);
+    await emitter.flush();
+    expect(sink.counters().get('test.web.http.requests.busy.get.2xx')).toBe(n);
+    expect(sink.timings().get('test.web.http.response_time.busy.get.2xx')).toEqual(want);
+  });
+
+  it('close() hands over what is held; requests after it are counted as rejected, not held', async () => {
+    const { createHttpMetrics } = await load();
+    const sink = createMemorySink();
+    const emitter = createEmitter({ prefix: 'test.web', sinks: [sink], selfMetrics: false, flushIntervalMs: 3_600_000 });
+    const m = createHttpMetrics({ emitter });
+    m.record('/a', 'GET', 200, 1);
+    m.record('/a', 'GET', 200, 2);
+    await emitter.close();
+    expect(Object.fromEntries(sink.counters())).toEqual({ 'test.web.http.requests.a.get.2xx': 2 });
+    expect(sink.timings().get('test.web.http.response_time.a.get.2xx')).toEqual([1, 2]);
+    m.record('/a', 'GET', 200, 3);
+    expect(emitter.stats().rejected).toEqual({ closed: 2 });
+  });
+
+  it('an emitter without onFlush is called once per request (nothing held for a flush that never comes)', async () => {
+    const { createHttpMetrics } = await load();
+    const { sink, emitter } = capture();
+    // Every method but onFlush, as a hand-written emitter would have.
+    const plain: Emitter = {
+      prefix: emitter.prefix,
+      counter: (n, v, o) => emitter.counter(n, v, o),
+      gauge: (n, v) => emitter.gauge(n, v),
+      gaugeDelta: (n, d) => emitter.gaugeDelta(n, d),
+      timing: (n, ms, o) => emitter.timing(n, ms, o),
+      timingBatch: (n, ms, c, o) => emitter.timingBatch(n, ms, c, o),
+      set: (n, mm) => emitter.set(n, mm),
+      datapoint: (n, v, ts) => emitter.datapoint(n, v, ts),
+      child: (o) => {
+        const c = { ...emitter.child(o) };
+        delete c.onFlush;
+        return c;
+      },
+      flush: () => emitter.flush(),
+      close: (o) => emitter.close(o),
+      stats: () => emitter.stats(),
+    };
+    const m = createHttpMetrics({ emitter: plain });
+    m.record('/a', 'GET', 200, 4);
+    expect(Object.fromEntries(sink.counters())).toEqual({ 'test.web.http.requests.a.get.2xx': 1 });
+    expect(sink.timings().get('test.web.http.response_time.a.get.2xx')).toEqual([4]);
   });
 });
