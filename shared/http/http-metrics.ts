@@ -36,7 +36,8 @@ export const HELD_MAX = 512;
 /** Records finished requests. Adapters call {@link HttpMetrics.record}; so can your own code. */
 export interface HttpMetrics {
   /**
-   * Record one finished request.
+   * Record one finished request. Its count and time are held and reach the emitter at its next
+   * flush (or when the series holds {@link HELD_MAX} times), unless the emitter has no `onFlush`.
    * @param route the route template (`/users/:id`), or undefined when no route matched
    * @param method the HTTP method as received (`GET`)
    * @param status the status code sent, or `'aborted'` when the client went away first
