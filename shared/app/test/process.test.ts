@@ -209,20 +209,21 @@ server.listen(0, '127.0.0.1', async () => {
     return { count, times };
   };
   const N = 40;
+  const arrived = (s: { count: number; times: number }): boolean => s.count >= N && s.times >= N;
 
   it('SIGTERM right after serving: every request held by the HTTP recorder is delivered', async () => {
     const r = run(server('webterm', N, "process.stdout.write('ready\\n');"), ['--stats', '--stats-port', String(udp.port)]);
     await waitForOutput(r, 'ready');
     r.child.kill('SIGTERM');
     expect(await r.exited, r.stderr()).toEqual({ code: null, signal: 'SIGTERM' });
-    await udp.waitFor(() => series('development.webterm').count >= N && series('development.webterm').times >= N);
+    await udp.waitFor(() => arrived(series('development.webterm')));
     expect(series('development.webterm')).toEqual({ count: N, times: N });
   });
 
   it('process.exit() right after serving: the exit hook hands over what the HTTP recorder holds', async () => {
     const r = run(server('webexit', N, 'process.exit(0);'), ['--stats', '--stats-port', String(udp.port)]);
     expect(await r.exited, r.stderr()).toEqual({ code: 0, signal: null });
-    await udp.waitFor(() => series('development.webexit').count >= N && series('development.webexit').times >= N);
+    await udp.waitFor(() => arrived(series('development.webexit')));
     expect(series('development.webexit')).toEqual({ count: N, times: N });
   });
 

@@ -9,6 +9,7 @@ import { afterEach, expect } from 'vitest';
 import { createEmitter } from '../../emitter/emitter.js';
 import { createMemorySink, type MemorySink } from '../../emitter/memory-sink.js';
 import type { Emitter } from '../../emitter/types.js';
+import { until as pollUntil } from '../../../test/helpers/servers.js';
 
 export interface HttpHarness {
   /** An emitter under `prefix` that never flushes on its own, and the sink it records into. */
@@ -45,13 +46,11 @@ export function httpHarness(prefix: string): HttpHarness {
       return { sink, emitter };
     },
     async until(sink, predicate, timeoutMs = 5000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
+      const flushedAndHolds = async (): Promise<boolean> => {
         for (const e of emitters) await e.flush();
-        if (predicate(sink)) return;
-        if (Date.now() > deadline) throw new Error(`sink did not reach the expected state within ${timeoutMs}ms`);
-        await new Promise((r) => setTimeout(r, 5));
-      }
+        return predicate(sink);
+      };
+      await pollUntil(flushedAndHolds, timeoutMs, 'the sink to reach the expected state', 5);
     },
     async listen(target) {
       const server = typeof target === 'function' ? http.createServer(target) : target;
