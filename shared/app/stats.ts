@@ -88,9 +88,6 @@ export function withTimers(emitter: Emitter, enabled: boolean): AppStats {
   };
   // Only where the emitter has hooks: the no-op emitter has none, and callers such as the HTTP
   // recorder then call it directly, which is what keeps instrumentation free without --stats.
-  if (emitter.onFlush) {
-    const onFlush = emitter.onFlush.bind(emitter);
-    stats.onFlush = (hook) => onFlush(hook);
-  }
+  if (emitter.onFlush) stats.onFlush = emitter.onFlush.bind(emitter);
   return stats;
 }
