@@ -4,7 +4,7 @@ import { SummaryReporter } from './test/helpers/summary-reporter.js';
 // vitest reads its config from a default export.
 export default defineConfig({
   test: {
-    include: ['shared/**/*.test.ts', 'integrations/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['cli/**/*.test.ts', 'shared/**/*.test.ts', 'integrations/**/*.test.ts', 'test/**/*.test.ts'],
     // Real servers (carbon, supervisord, Chromium) share 2 cores: keep parallelism modest.
     maxWorkers: 2,
     testTimeout: 60_000,

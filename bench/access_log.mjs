@@ -92,9 +92,9 @@ function generate(file, lines, seed) {
 async function child(file, stateDir, mode) {
   const { accessLog } = await import(join(dist, 'integrations/access_log/index.js'));
   const { createEmitter } = await import(join(dist, 'shared/emitter/emitter.js'));
-  const { createLogger } = await import(join(dist, 'shared/log/logger.js'));
-  const { createSelfMetrics } = await import(join(dist, 'shared/runtime/self-metrics.js'));
-  const { validate } = await import(join(dist, 'shared/config/schema.js'));
+  const { createLogger } = await import(join(dist, 'shared/core/log/logger.js'));
+  const { createSelfMetrics } = await import(join(dist, 'shared/core/runtime/self-metrics.js'));
+  const { validate } = await import(join(dist, 'shared/core/config/schema.js'));
   const counters = new Map();
   let timings = 0;
   let sumMs = 0;

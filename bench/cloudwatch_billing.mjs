@@ -12,8 +12,8 @@ import { CloudWatchClient, GetMetricStatisticsCommand, ListMetricsCommand } from
 import { cloudwatchBilling } from '../dist/integrations/cloudwatch_billing/index.js';
 import { createEmitter } from '../dist/shared/emitter/emitter.js';
 import { createMemorySink } from '../dist/shared/emitter/memory-sink.js';
-import { createLogger } from '../dist/shared/log/logger.js';
-import { createSelfMetrics } from '../dist/shared/runtime/self-metrics.js';
+import { createLogger } from '../dist/shared/core/log/logger.js';
+import { createSelfMetrics } from '../dist/shared/core/runtime/self-metrics.js';
 import { billingDataset, startFakeCloudWatch } from '../integrations/cloudwatch_billing/test/fake-cloudwatch.mjs';
 
 const SERVICES = 30;

@@ -36,9 +36,9 @@ async function child(variant) {
   const load = (p) => import(pathToFileURL(join(dist, p)).href);
   const { createEmitter } = await load('shared/emitter/emitter.js');
   const { createStatsdSink } = await load('shared/emitter/statsd-sink.js');
-  const { createLogger } = await load('shared/log/logger.js');
-  const { createSelfMetrics } = await load('shared/runtime/self-metrics.js');
-  const { validate } = await load('shared/config/schema.js');
+  const { createLogger } = await load('shared/core/log/logger.js');
+  const { createSelfMetrics } = await load('shared/core/runtime/self-metrics.js');
+  const { validate } = await load('shared/core/config/schema.js');
   const { host } = await load('integrations/host/index.js');
 
   const port = Number(process.env.HOST_BENCH_PORT);

@@ -171,7 +171,7 @@ async function client() {
 
 // ------------------------------------------------------------------------------- server (child)
 async function server() {
-  const libPath = process.env.TELLTALE_LIB ?? fileURLToPath(new URL('../dist/shared/index.js', import.meta.url));
+  const libPath = process.env.TELLTALE_LIB ?? fileURLToPath(new URL('../dist/shared/library/index.js', import.meta.url));
   const lib = await import(pathToFileURL(libPath).href);
   const variant = values.variant;
   const flush = values.flush === undefined ? {} : { flushIntervalMs: Number(values.flush) };
@@ -249,7 +249,7 @@ async function sink() {
 
 // ------------------------------------------------------------------------------------- main
 async function main() {
-  const libPath = process.env.TELLTALE_LIB ?? fileURLToPath(new URL('../dist/shared/index.js', import.meta.url));
+  const libPath = process.env.TELLTALE_LIB ?? fileURLToPath(new URL('../dist/shared/library/index.js', import.meta.url));
   const lib = await import(pathToFileURL(libPath).href).catch(() => ({}));
   if (!lib.createApp || !lib.instrumentServer) throw new Error(`${libPath} lacks createApp/instrumentServer: run npm run build`);
   const hasExpress = await import('express').then(

@@ -38,9 +38,9 @@ async function main() {
   const { createLiveHub } = await import('../dist/shared/live/hub.js');
   const { createStore } = await import('../dist/shared/live/store.js');
   const { createEmitter } = await import('../dist/shared/emitter/emitter.js');
-  const { createLogger } = await import('../dist/shared/log/logger.js');
-  const { liveSchema } = await import('../dist/shared/live/config.js');
-  const { validate } = await import('../dist/shared/config/schema.js');
+  const { createLogger } = await import('../dist/shared/core/log/logger.js');
+  const { liveSchema } = await import('../dist/shared/core/config/live-config.js');
+  const { validate } = await import('../dist/shared/core/config/schema.js');
 
   const SECONDS = Number(process.env.LIVE_BENCH_SECONDS ?? 4);
   const catalogue = [

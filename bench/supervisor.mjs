@@ -43,7 +43,7 @@ import { createProtocolParser, formatEnvelope } from '../dist/integrations/super
 
 const N = Number(process.env['BENCH_EVENTS'] ?? 100_000);
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 20_000);
-const CLI = fileURLToPath(new URL('../dist/shared/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const ACK = Buffer.from('RESULT 2\nOKREADY\n');
 const SELF = fileURLToPath(import.meta.url);
 

@@ -2,7 +2,7 @@
  * The registry: an explicit, typed list. No self-registration through import side effects, so
  * what ships is exactly what is listed here. Add one line per integration.
  */
-import type { IntegrationDefinition, Shape } from '../shared/integration.js';
+import type { IntegrationDefinition, Shape } from '../shared/core/integration.js';
 import { puppetReports } from './puppet_reports/index.js';
 import { host } from './host/index.js';
 import { supervisor } from './supervisor/index.js';

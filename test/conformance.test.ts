@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { registry } from '../integrations/index.js';
-import { loadConfigText } from '../shared/config/load.js';
+import { loadConfigText } from '../shared/core/config/load.js';
 import { testContext } from './helpers/context.js';
 import { REPO_ROOT } from './helpers/cli.js';
 

@@ -1,4 +1,4 @@
-import { bool, duration, int, list, obj, oneOf, record, str } from '../../shared/config/schema.js';
+import { bool, duration, int, list, obj, oneOf, record, str } from '../../shared/core/config/schema.js';
 
 /** Methods counted under their own name; anything else is `method.OTHER`. */
 export const DEFAULT_METHODS = [

@@ -3,7 +3,7 @@
  * classes and codes, methods, bytes and a response-time timer.
  */
 import { join, resolve } from 'node:path';
-import { defineIntegration, type MetricDoc } from '../../shared/integration.js';
+import { defineIntegration, type MetricDoc } from '../../shared/core/integration.js';
 import { schema } from './config.js';
 import { compileParser } from './codegen.js';
 import { compileFormat, FormatError, type LineFormat } from './format.js';

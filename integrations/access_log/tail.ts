@@ -9,7 +9,7 @@
  */
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { Logger } from '../../shared/log/logger.js';
+import type { Logger } from '../../shared/core/log/logger.js';
 import { expandGlob, globToRegExp } from './glob.js';
 import { scanLines, type ScanContext, type SourceStats } from './stats.js';
 import type { FileRecord, LoadResult } from './state.js';

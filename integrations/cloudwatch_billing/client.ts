@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import type { Logger } from '../../shared/log/logger.js';
+import type { Logger } from '../../shared/core/log/logger.js';
 import type { CloudwatchBillingConfig } from './config.js';
 import { BillingError, describeAwsError } from './errors.js';
 

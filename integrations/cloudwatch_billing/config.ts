@@ -1,4 +1,4 @@
-import { bool, duration, int, obj, record, str, type InferShape } from '../../shared/config/schema.js';
+import { bool, duration, int, obj, record, str, type InferShape } from '../../shared/core/config/schema.js';
 
 /**
  * Options of one `cloudwatch_billing` instance. The core adds enabled, prefix, log_level and

@@ -1,6 +1,6 @@
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { Emitter, EmitterStats } from '../../shared/emitter/types.js';
-import { defineIntegration, type IntegrationContext, type MetricDoc } from '../../shared/integration.js';
+import { defineIntegration, type IntegrationContext, type MetricDoc } from '../../shared/core/integration.js';
 import { createBillingClient, resolveCredentials } from './client.js';
 import { cloudwatchBillingSchema, type CloudwatchBillingConfig } from './config.js';
 import { BillingError, classifyAwsError, describeAwsError, type BillingFailure } from './errors.js';

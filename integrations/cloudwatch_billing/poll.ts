@@ -4,7 +4,7 @@
  * category decides the exit code.
  */
 import { GetMetricDataCommand, ListMetricsCommand, type CloudWatchClient, type MetricDataResult } from '@aws-sdk/client-cloudwatch';
-import type { Logger } from '../../shared/log/logger.js';
+import type { Logger } from '../../shared/core/log/logger.js';
 import { BillingError, classifyAwsError, describeAwsError } from './errors.js';
 import {
   cleanPoints,

@@ -3,7 +3,7 @@
  * `hold`, one when it comes back past the `clear` level for `hold`. Nothing in between, however
  * long it stays there, so a sink never needs to de-duplicate. Pure: time comes from the caller.
  */
-import type { ThresholdRule } from './catalogue.js';
+import type { ThresholdRule } from './metrics.js';
 
 export interface AlertEvent {
   /** `recovered` with `gone` set: the metric itself disappeared (a device or interface removed). */

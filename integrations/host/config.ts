@@ -16,8 +16,8 @@ import {
   type ParseContext,
   type Path,
   type Schema,
-} from '../../shared/config/schema.js';
-import { resolveThreshold, ThresholdKeyError } from './catalogue.js';
+} from '../../shared/core/config/schema.js';
+import { resolveThreshold, ThresholdKeyError } from './metrics.js';
 
 /** A threshold after parsing: the plain-number form means `{ above: N }`. */
 export interface ThresholdSpec {

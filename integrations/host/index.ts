@@ -1,7 +1,7 @@
-import { defineIntegration } from '../../shared/integration.js';
-import { hostMetrics } from './catalogue.js';
+import { defineIntegration } from '../../shared/core/integration.js';
+import { hostMetrics } from './metrics.js';
 import { hostSchema } from './config.js';
-import { createHostPoller } from './host.js';
+import { createHostPoller } from './poller.js';
 
 export const host = defineIntegration({
   type: 'host',

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Emitter } from '../../shared/emitter/types.js';
-import type { Logger } from '../../shared/log/logger.js';
+import type { Logger } from '../../shared/core/log/logger.js';
 import type { WebhookConfig } from './config.js';
 
 export interface AlertPayload {

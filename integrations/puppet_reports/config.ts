@@ -1,4 +1,4 @@
-import { bool, duration, int, num, obj, oneOf, str } from '../../shared/config/schema.js';
+import { bool, duration, int, num, obj, oneOf, str } from '../../shared/core/config/schema.js';
 
 /** Options of one `type: puppet_reports` instance. At least one of `reportdir` and `summary`. */
 export const puppetReportsSchema = obj({

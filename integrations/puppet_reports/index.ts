@@ -2,7 +2,7 @@
  * puppet_reports: watches Puppet report files (and/or an agent's last_run_summary.yaml) and emits
  * every run's metrics with the run's own timestamp, plus run status, age and fleet gauges.
  */
-import { defineIntegration, type MetricDoc } from '../../shared/integration.js';
+import { defineIntegration, type MetricDoc } from '../../shared/core/integration.js';
 import { puppetReportsSchema } from './config.js';
 import { createPuppetReports } from './service.js';
 

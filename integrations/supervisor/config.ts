@@ -1,4 +1,4 @@
-import { bool, duration, int, obj, oneOf, str } from '../../shared/config/schema.js';
+import { bool, duration, int, obj, oneOf, str } from '../../shared/core/config/schema.js';
 
 export const supervisorSchema = obj({
   /**

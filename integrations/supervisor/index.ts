@@ -1,4 +1,4 @@
-import { defineIntegration, type MetricDoc } from '../../shared/integration.js';
+import { defineIntegration, type MetricDoc } from '../../shared/core/integration.js';
 import { supervisorSchema } from './config.js';
 import { createListener, rpcTargetFrom } from './listener.js';
 

@@ -4,8 +4,8 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Emitter } from '../../shared/emitter/types.js';
-import type { Integration, SelfMetrics } from '../../shared/integration.js';
-import type { Logger } from '../../shared/log/logger.js';
+import type { Integration, SelfMetrics } from '../../shared/core/integration.js';
+import type { Logger } from '../../shared/core/log/logger.js';
 import { createModel, type Compat } from './model.js';
 import { ACK_AND_READY, createProtocolParser, READY, type ParseItem } from './protocol.js';
 import { callRpc, parseServerUrl, toProcessInfos, type RpcTarget } from './rpc.js';

@@ -3,7 +3,7 @@
  * integrations' MetricDoc lists (prefixed by the runtime); names nobody declared go under
  * "other", grouped by their parent path so siblings (`requests.200`, `requests.404`) share a chart.
  */
-import type { MetricType } from '../integration.js';
+import type { MetricType } from '../core/integration.js';
 
 /** What the runtime hands the hub: one entry per MetricDoc, with the instance prefix applied. */
 export interface LiveCatalogueEntry {

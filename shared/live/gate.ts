@@ -7,7 +7,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { isLoopbackHost } from './config.js';
+import { isLoopbackHost } from '../core/config/live-config.js';
 
 /** The one application protocol; the page always offers it next to the token. */
 export const LIVE_PROTOCOL = 'telltale-live.v1';

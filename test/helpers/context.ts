@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { createEmitter } from '../../shared/emitter/emitter.js';
 import { createMemorySink, type MemorySink } from '../../shared/emitter/memory-sink.js';
 import type { Emitter } from '../../shared/emitter/types.js';
-import { createLogger, type LogLevel } from '../../shared/log/logger.js';
-import type { IntegrationContext } from '../../shared/integration.js';
-import { createSelfMetrics } from '../../shared/runtime/self-metrics.js';
+import { createLogger, type LogLevel } from '../../shared/core/log/logger.js';
+import type { IntegrationContext } from '../../shared/core/integration.js';
+import { createSelfMetrics } from '../../shared/core/runtime/self-metrics.js';
 
 export interface TestContext {
   ctx: IntegrationContext;

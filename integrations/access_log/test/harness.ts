@@ -7,8 +7,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { validate } from '../../../shared/config/schema.js';
-import type { Integration } from '../../../shared/integration.js';
+import { validate } from '../../../shared/core/config/schema.js';
+import type { Integration } from '../../../shared/core/integration.js';
 import { testContext, type TestContext } from '../../../test/helpers/context.js';
 import { accessLog } from '../index.js';
 

@@ -5,11 +5,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { validate } from '../../../shared/config/schema.js';
+import { validate } from '../../../shared/core/config/schema.js';
 import { createEmitter } from '../../../shared/emitter/emitter.js';
 import { createStatsdSink } from '../../../shared/emitter/statsd-sink.js';
-import { createLogger } from '../../../shared/log/logger.js';
-import { createSelfMetrics } from '../../../shared/runtime/self-metrics.js';
+import { createLogger } from '../../../shared/core/log/logger.js';
+import { createSelfMetrics } from '../../../shared/core/runtime/self-metrics.js';
 import { startUdpServer } from '../../../test/helpers/servers.js';
 import { accessLog } from '../index.js';
 import { tempDir } from './harness.js';

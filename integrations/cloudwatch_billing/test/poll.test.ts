@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { validate } from '../../../shared/config/schema.js';
+import { validate } from '../../../shared/core/config/schema.js';
 import { testContext } from '../../../test/helpers/context.js';
 import { BillingError, cloudwatchBilling, EXIT_CODES } from '../index.js';
 import { billingDataset, dimsKey, startFakeCloudWatch, type FakeCloudWatch, type FakeSeries } from './fake-cloudwatch.mjs';

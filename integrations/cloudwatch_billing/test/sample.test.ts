@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
-import { loadConfigFile, loadConfigText } from '../../../shared/config/load.js';
+import { loadConfigFile, loadConfigText } from '../../../shared/core/config/load.js';
 import { cloudwatchBilling } from '../index.js';
 
 const SAMPLE = fileURLToPath(new URL('../sample.yaml', import.meta.url));

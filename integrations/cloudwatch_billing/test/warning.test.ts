@@ -4,7 +4,7 @@
  * so the SDK's once-per-process flag is fresh here and the test can see whether it would fire.
  */
 import { afterAll, expect, it } from 'vitest';
-import { validate } from '../../../shared/config/schema.js';
+import { validate } from '../../../shared/core/config/schema.js';
 import { testContext } from '../../../test/helpers/context.js';
 import { cloudwatchBilling } from '../index.js';
 import { billingDataset, startFakeCloudWatch } from './fake-cloudwatch.mjs';

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { validate } from '../../../shared/config/schema.js';
+import { validate } from '../../../shared/core/config/schema.js';
 import { testContext, type TestContext } from '../../../test/helpers/context.js';
-import type { Integration } from '../../../shared/integration.js';
+import type { Integration } from '../../../shared/core/integration.js';
 import { createAlertEngine, type AlertEvent } from '../alerts.js';
-import { resolveThreshold } from '../catalogue.js';
+import { resolveThreshold } from '../metrics.js';
 import type { ThresholdSpec } from '../config.js';
 import { host } from '../index.js';
 import { meminfo, netDev, procTree } from './proc-tree.js';

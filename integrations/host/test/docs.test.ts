@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadConfigText } from '../../../shared/config/load.js';
+import { loadConfigText } from '../../../shared/core/config/load.js';
 import { testContext } from '../../../test/helpers/context.js';
 import { host } from '../index.js';
 

@@ -6,12 +6,12 @@
  * The live page gets the same calls and must chart them as counters (per-second rates).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { validate } from '../../../shared/config/schema.js';
+import { validate } from '../../../shared/core/config/schema.js';
 import { createEmitter } from '../../../shared/emitter/emitter.js';
 import { createGraphiteSink } from '../../../shared/emitter/graphite-sink.js';
 import { createStatsdSink } from '../../../shared/emitter/statsd-sink.js';
 import type { Emitter, Sink } from '../../../shared/emitter/types.js';
-import type { Integration } from '../../../shared/integration.js';
+import type { Integration } from '../../../shared/core/integration.js';
 import { testContext } from '../../../test/helpers/context.js';
 import { startStatsd, until } from '../../../test/helpers/servers.js';
 import type { BatchMessage, ServerMessage } from '../../../shared/live/protocol.js';

@@ -3,9 +3,9 @@ import { closeSync, existsSync, openSync, readFileSync, statfsSync, writeFileSyn
 import { totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { validate } from '../../../shared/config/schema.js';
+import { validate } from '../../../shared/core/config/schema.js';
 import { testContext, type TestContext } from '../../../test/helpers/context.js';
-import type { Integration } from '../../../shared/integration.js';
+import type { Integration } from '../../../shared/core/integration.js';
 import { host } from '../index.js';
 import { diskLine, meminfo, netDev, procTree, type ProcTree } from './proc-tree.js';
 

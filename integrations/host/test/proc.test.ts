@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { counterDelta, createDeltaTable } from '../deltas.js';
 import { parseDiskstats, parseLoadavg, parseMeminfo, parseNetDev, parseStat } from '../proc.js';
 import { parseSingleNumber } from '../commands.js';
-import { mountNode } from '../catalogue.js';
+import { mountNode } from '../metrics.js';
 import { FIXTURES } from './proc-tree.js';
 
 const fixture = (f: string): string => readFileSync(join(FIXTURES, 'proc', f), 'latin1');

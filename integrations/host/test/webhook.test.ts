@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { validate } from '../../../shared/config/schema.js';
+import { validate } from '../../../shared/core/config/schema.js';
 import { testContext, type TestContext } from '../../../test/helpers/context.js';
-import type { Integration } from '../../../shared/integration.js';
+import type { Integration } from '../../../shared/core/integration.js';
 import type { WebhookConfig } from '../config.js';
 import { host } from '../index.js';
 import { createWebhookSink, webhookBody, type AlertPayload } from '../webhook.js';

@@ -10,7 +10,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { requireBinary } from '../../../test/helpers/binaries.js';
 import { testContext, type TestContext } from '../../../test/helpers/context.js';
-import type { Integration } from '../../../shared/integration.js';
+import type { Integration } from '../../../shared/core/integration.js';
 import type { Sample } from '../../../shared/emitter/memory-sink.js';
 import { puppetReports } from '../index.js';
 import { applyDirs, defaults, newestReport, puppetApply, rubyTruth, type ApplyDirs, type Truth } from './puppet.js';

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfigText } from '../../../shared/config/load.js';
-import type { IntegrationDefinition, Shape } from '../../../shared/integration.js';
+import { ConfigError, loadConfigText } from '../../../shared/core/config/load.js';
+import type { IntegrationDefinition, Shape } from '../../../shared/core/integration.js';
 import { supervisor } from '../index.js';
 
 const registry = [supervisor] as unknown as IntegrationDefinition<Shape>[];

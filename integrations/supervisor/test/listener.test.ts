@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validate } from '../../../shared/config/schema.js';
+import { validate } from '../../../shared/core/config/schema.js';
 import { testContext, type TestContext } from '../../../test/helpers/context.js';
 import { supervisorSchema } from '../config.js';
 import { supervisor } from '../index.js';

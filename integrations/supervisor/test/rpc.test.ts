@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { validate } from '../../../shared/config/schema.js';
+import { validate } from '../../../shared/core/config/schema.js';
 import { createEmitter } from '../../../shared/emitter/emitter.js';
 import { createMemorySink } from '../../../shared/emitter/memory-sink.js';
 import { testContext } from '../../../test/helpers/context.js';

@@ -1,9 +1,9 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startUdpServer, startStatsd, freePort, until, type UdpServer } from '../../../test/helpers/servers.js';
-import { loadConfigText } from '../../config/load.js';
-import { createLogger } from '../../log/logger.js';
-import { buildSinks } from '../../runtime/sinks.js';
+import { loadConfigText } from '../../core/config/load.js';
+import { createLogger } from '../../core/log/logger.js';
+import { buildSinks } from '../../core/runtime/sinks.js';
 import { createEmitter } from '../emitter.js';
 import { createStatsdSink, defaultMaxPacketBytes, LOOPBACK_MAX_PACKET_BYTES, NETWORK_MAX_PACKET_BYTES } from '../statsd-sink.js';
 

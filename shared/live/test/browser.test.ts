@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireBinary } from '../../../test/helpers/binaries.js';
-import { createLogger } from '../../log/logger.js';
+import { createLogger } from '../../core/log/logger.js';
 import { createLiveHub } from '../hub.js';
 import { CATALOGUE, liveConfig, startHub, until, type RunningHub } from './harness.js';
 

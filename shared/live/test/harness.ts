@@ -2,13 +2,13 @@
  * Starts a real hub on 127.0.0.1:0 fed by a real emitter, and connects real `ws` clients to it.
  * Shared by the protocol tests, the browser tests and (through dist/) nothing else.
  */
-import { validate } from '../../config/schema.js';
+import { validate } from '../../core/config/schema.js';
 import { createEmitter } from '../../emitter/emitter.js';
 import type { Emitter } from '../../emitter/types.js';
-import { createLogger } from '../../log/logger.js';
+import { createLogger } from '../../core/log/logger.js';
 import { WebSocket, type ClientOptions } from 'ws';
 import type { LiveCatalogueEntry } from '../catalogue.js';
-import { liveSchema, type LiveConfig } from '../config.js';
+import { liveSchema, type LiveConfig } from '../../core/config/live-config.js';
 import { LIVE_PROTOCOL, encodeTokenProtocol } from '../gate.js';
 import { createLiveHub, type LiveHub, type LiveTuning } from '../hub.js';
 import type { ServerMessage } from '../protocol.js';

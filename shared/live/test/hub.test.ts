@@ -2,7 +2,7 @@ import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEmitter } from '../../emitter/emitter.js';
 import { createMemorySink } from '../../emitter/memory-sink.js';
-import { createLogger } from '../../log/logger.js';
+import { createLogger } from '../../core/log/logger.js';
 import { LIVE_PROTOCOL } from '../gate.js';
 import { createLiveHub } from '../hub.js';
 import type { BatchMessage } from '../protocol.js';

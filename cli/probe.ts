@@ -1,0 +1,74 @@
+/**
+ * `telltale check` sink probes: a TCP/unix connect for stream sinks; for UDP a probe line and a
+ * short wait for ICMP port-unreachable (UDP can never confirm delivery, and the output says so).
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import type { SinkConfig } from '../shared/core/config/emitter-config.js';
+import type { Address } from '../shared/emitter/address.js';
+import { sinkLabel } from '../shared/core/runtime/sinks.js';
+
+export interface ProbeResult {
+  label: string;
+  ok: boolean;
+  detail: string;
+}
+
+function probeStream(a: Exclude<Address, { transport: 'udp' }>, timeoutMs: number): Promise<ProbeResult['detail'] | undefined> {
+  return new Promise((resolve) => {
+    const s = a.transport === 'unix' ? net.createConnection({ path: a.path }) : net.createConnection({ host: a.host, port: a.port });
+    const t = setTimeout(() => {
+      s.destroy();
+      resolve(`no answer within ${timeoutMs}ms`);
+    }, timeoutMs);
+    s.once('connect', () => {
+      clearTimeout(t);
+      s.end();
+      resolve(undefined);
+    });
+    s.once('error', (e) => {
+      clearTimeout(t);
+      resolve(e.message);
+    });
+  });
+}
+
+function probeUdp(host: string, port: number, waitMs: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+    let done = false;
+    const finish = (r: string | undefined): void => {
+      if (done) return;
+      done = true;
+      s.close();
+      resolve(r);
+    };
+    s.on('error', (e) => finish(e.message));
+    s.connect(port, host, () => {
+      // A zero counter changes nothing in statsd but provokes ECONNREFUSED if nobody listens.
+      s.send('telltale.check:0|c', (e) => {
+        if (e) return finish(e.message);
+        s.send('telltale.check:0|c', (e2) => (e2 ? finish(e2.message) : undefined));
+        setTimeout(() => finish(undefined), waitMs);
+      });
+    });
+  });
+}
+
+export async function probeSinks(sinks: readonly SinkConfig[], timeoutMs = 2000): Promise<ProbeResult[]> {
+  return Promise.all(
+    sinks.map(async (c): Promise<ProbeResult> => {
+      const label = sinkLabel(c);
+      if (c.type === 'console') return { label, ok: true, detail: 'prints to stderr' };
+      const a = c.address;
+      if (a.transport === 'udp') {
+        const err = await probeUdp(a.host, a.port, 300);
+        return err
+          ? { label, ok: false, detail: err }
+          : { label, ok: true, detail: 'probe sent, no ICMP error (UDP cannot confirm delivery)' };
+      }
+      const err = await probeStream(a, timeoutMs);
+      return err ? { label, ok: false, detail: err } : { label, ok: true, detail: 'connected' };
+    }),
+  );
+}

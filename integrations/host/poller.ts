@@ -1,0 +1,308 @@
+/**
+ * The host poller: one `once()` reads /proc (memory, cpu, load, processes, disk I/O, network),
+ * statfs's the configured mounts, runs the command gauges, and feeds every gauge and every
+ * kernel-counter delta through the threshold engine. Alerts go to the log and, queued, to
+ * webhooks; nothing here waits on them.
+ */
+import { statfs } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Integration, IntegrationContext } from '../../shared/core/integration.js';
+import { sanitizeNode } from '../../shared/emitter/names.js';
+import { createAlertEngine, describeAlert, type AlertEvent } from './alerts.js';
+import { mountNode, resolveThreshold } from './metrics.js';
+import { readNumberFile, runCommand, type NumberResult } from './commands.js';
+import type { CommandConfig, HostConfig } from './config.js';
+import { createDeltaTable, type DeltaTable } from './deltas.js';
+import { CPU_MODES, DISK_FIELDS, DISK_SCALE, NET_FIELDS, parseDiskstats, parseLoadavg, parseMeminfo, parseNetDev, parseStat, type Parsed } from './proc.js';
+import { createProcReader } from './reader.js';
+import { createWebhookSink, type AlertPayload, type WebhookSink } from './webhook.js';
+
+/** Virtual block devices that only add noise to disk.io.* unless asked for by name. */
+const VIRTUAL_DEVICES = /^(?:loop|ram|zram|fd|sr|nbd)\d+$/;
+/** A repeated failure is logged at most this often (it is counted every time). */
+const LOG_EVERY_MS = 60_000;
+
+export function createHostPoller(config: HostConfig, ctx: IntegrationContext): Integration {
+  // Validation first: create() must throw on a bad config and do no IO.
+  const mountNodes = config.disks.map(mountNode);
+  const dupMount = mountNodes.find((n, i) => mountNodes.indexOf(n) !== i);
+  if (dupMount !== undefined) throw new Error(`disks: two mount points map to the same metric node "${dupMount}"`);
+  const commandNames = config.commands.map((c) => c.name);
+  const dupCommand = commandNames.find((n, i) => commandNames.indexOf(n) !== i);
+  if (dupCommand !== undefined) throw new Error(`commands: the name "${dupCommand}" is used twice`);
+  const rules = Object.entries(config.thresholds).map(([key, spec]) => resolveThreshold(key, spec, { mounts: config.disks, commands: commandNames }));
+
+  const { emitter, log, clock, self } = ctx;
+  const engine = createAlertEngine(rules);
+  const webhooks: WebhookSink[] = config.alerts.flatMap((a) => (a.type === 'webhook' ? [createWebhookSink(a, { log, emitter, onLost: (n) => self.error('sending', n) })] : []));
+  const reader = createProcReader();
+  const disks = createDeltaTable();
+  const nets = createDeltaTable();
+  const deviceAllowed = config.devices ? new Set(config.devices) : undefined;
+  const ifaceAllowed = config.interfaces ? new Set(config.interfaces) : undefined;
+  // Metric names per device/interface, built once: names repeat every second.
+  const names = new Map<string, readonly string[]>();
+  const statfsPending = new Set<string>();
+  const commandState = new Map<string, { lastRun: number | undefined; running: boolean }>();
+  const lastLogged = new Map<string, { at: number; suppressed: number }>();
+  const stopCommands = new AbortController();
+  const onAbort = (): void => stopCommands.abort();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  let prevCpu: number[] | undefined;
+  let host: string | undefined;
+  let inFlight: Promise<void> | undefined;
+  let stopped = false;
+  let emitted = 0;
+
+  const warnThrottled = (key: string, msg: string, fields?: Record<string, string | number>): void => {
+    const now = clock.now();
+    const seen = lastLogged.get(key);
+    if (seen && now - seen.at < LOG_EVERY_MS) {
+      seen.suppressed++;
+      return;
+    }
+    log.warn(msg, { ...fields, ...(seen?.suppressed ? { repeated: seen.suppressed } : {}) });
+    lastLogged.set(key, { at: now, suppressed: 0 });
+  };
+
+  /** Count an error; log it at most once a minute per `logKey` (default: the counter). */
+  const fail = (counter: string, msg: string, logKey = counter): void => {
+    emitter.counter(counter);
+    self.error('receiving');
+    warnThrottled(logKey, msg);
+  };
+
+  const raise = (e: AlertEvent): void => {
+    emitter.counter(e.state === 'fired' ? 'alerts.fired' : 'alerts.recovered');
+    host ??= hostname();
+    const full = emitter.prefix ? `${emitter.prefix}.${e.metric}` : e.metric;
+    const text = describeAlert(e, full, host);
+    const round = (v: number): number => Math.round(v * 1e4) / 1e4;
+    const fields = { metric: full, value: e.gone ? undefined : round(e.value), threshold: e.threshold, clear: round(e.clear), key: e.key };
+    if (e.state === 'fired') log.warn(text, fields);
+    else log.info(text, fields);
+    if (webhooks.length === 0) return;
+    const payload: AlertPayload = {
+      text,
+      state: e.state,
+      ...(e.gone ? { gone: true } : {}),
+      metric: full,
+      key: e.key,
+      value: e.value,
+      direction: e.direction,
+      threshold: e.threshold,
+      clear: e.clear,
+      hold_ms: e.holdMs,
+      host,
+      instance: ctx.name,
+      since: new Date(e.since).toISOString(),
+      at: new Date(e.at).toISOString(),
+    };
+    for (const w of webhooks) w.send(payload);
+  };
+
+  const gauge = (name: string, value: number, now: number): void => {
+    if (!Number.isFinite(value)) return;
+    emitter.gauge(name, value);
+    emitted++;
+    if (engine.watches(name)) for (const e of engine.observe(name, value, now)) raise(e);
+  };
+
+  /**
+   * A kernel-counter delta goes out as a counter: statsd sums counters over its flush, while a
+   * gauge would keep only the last sample of it (at 1 s sampling and a 10 s flush, 9 of 10
+   * seconds of errors, drops and bytes would vanish). Thresholds still judge the one sample.
+   */
+  const delta = (name: string, value: number, now: number): void => {
+    emitter.counter(name, value);
+    emitted++;
+    if (engine.watches(name)) for (const e of engine.observe(name, value, now)) raise(e);
+  };
+
+  const readProc = (file: string, counter: string): string | undefined => {
+    try {
+      const text = reader.read(join(config.proc_root, file));
+      self.received();
+      return text;
+    } catch (e) {
+      fail(`errors.proc.${counter}`, `cannot read ${join(config.proc_root, file)}: ${e instanceof Error ? e.message : String(e)}`);
+      return undefined;
+    }
+  };
+
+  const sampleMemory = (now: number): void => {
+    const text = readProc('meminfo', 'meminfo');
+    if (text === undefined) return;
+    const m = parseMeminfo(text);
+    if (!m) return fail('errors.proc.meminfo', 'meminfo: no MemTotal/MemFree lines');
+    const used = m.totalBytes - m.availableBytes;
+    gauge('memory.total', m.totalBytes, now);
+    gauge('memory.used', used, now);
+    gauge('memory.free', m.freeBytes, now);
+    gauge('memory.available', m.availableBytes, now);
+    gauge('memory.percent', (used / m.totalBytes) * 100, now);
+  };
+
+  const sampleStat = (now: number): void => {
+    const text = readProc('stat', 'stat');
+    if (text === undefined) return;
+    const s = parseStat(text);
+    if (!s) return fail('errors.proc.stat', 'stat: no aggregate cpu line');
+    if (s.procsRunning !== undefined) gauge('procs.running', s.procsRunning, now);
+    if (s.procsBlocked !== undefined) gauge('procs.blocked', s.procsBlocked, now);
+    const prev = prevCpu;
+    prevCpu = s.cpu;
+    if (!prev) return;
+    const d = s.cpu.map((v, i) => v - prev[i]!);
+    // Jiffies never go backwards; if they did (a restored VM snapshot), skip this interval.
+    if (d.some((x) => x < 0)) {
+      emitter.counter('deltas.resets');
+      return;
+    }
+    const total = d.reduce((a, b) => a + b, 0);
+    if (total === 0) return;
+    const idle = d[CPU_MODES.indexOf('idle')]! + d[CPU_MODES.indexOf('iowait')]!;
+    gauge('cpu.percent', ((total - idle) / total) * 100, now);
+    CPU_MODES.forEach((mode, i) => gauge(`cpu.${mode}`, (d[i]! / total) * 100, now));
+  };
+
+  const sampleLoad = (now: number): void => {
+    const text = readProc('loadavg', 'loadavg');
+    if (text === undefined) return;
+    const l = parseLoadavg(text);
+    if (!l) return fail('errors.proc.loadavg', 'loadavg: unexpected format');
+    gauge('load.1', l.load1, now);
+    gauge('load.5', l.load5, now);
+    gauge('load.15', l.load15, now);
+    gauge('procs.total', l.total, now);
+  };
+
+  const sampleCounters = (
+    now: number,
+    file: string,
+    counter: string,
+    parse: (text: string) => Parsed<number[]>,
+    table: DeltaTable,
+    allowed: (name: string) => boolean,
+    base: string,
+    fields: readonly string[],
+    scale: readonly number[] | undefined,
+  ): void => {
+    const text = readProc(file, counter);
+    if (text === undefined) return;
+    const parsed = parse(text);
+    if (parsed.bad > 0) fail(`errors.proc.${counter}`, `${file}: ${parsed.bad} line(s) in an unexpected format`);
+    let resets = 0;
+    for (const [name, values] of parsed.entries) {
+      if (!allowed(name)) continue;
+      const r = table.update(name, values);
+      resets += r.resets;
+      if (!r.deltas) continue;
+      let metricNames = names.get(`${base}\u0000${name}`);
+      if (!metricNames) {
+        const node = sanitizeNode(name);
+        metricNames = fields.map((f) => `${base}.${node}.${f}`);
+        names.set(`${base}\u0000${name}`, metricNames);
+      }
+      r.deltas.forEach((d, i) => {
+        if (d !== undefined) delta(metricNames[i]!, d * (scale?.[i] ?? 1), now);
+      });
+    }
+    if (resets > 0) {
+      emitter.counter('deltas.resets', resets);
+      warnThrottled(`resets.${counter}`, `${file}: ${resets} counter(s) went backwards (device reset?); no delta for this interval`);
+    }
+    for (const gone of table.sweep()) {
+      names.delete(`${base}\u0000${gone}`);
+      for (const e of engine.forget(`${base}.${sanitizeNode(gone)}.`, now)) raise(e);
+      log.info(`${file}: ${gone} disappeared; it starts from a new baseline if it returns`);
+    }
+  };
+
+  const sampleMount = async (mount: string, node: string, now: number, deadlineMs: number): Promise<void> => {
+    if (statfsPending.has(mount)) {
+      return fail(`errors.statfs.${node}`, `statfs ${mount} from an earlier sample has still not returned (hung mount?)`, `stalled.${node}`);
+    }
+    statfsPending.add(mount);
+    const pending = statfs(mount).finally(() => statfsPending.delete(mount));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), deadlineMs)));
+    try {
+      const s = await Promise.race([pending, late]);
+      if (s === 'late') {
+        // Let it finish in the background; its result would be stale.
+        pending.catch(() => undefined);
+        return fail(`errors.statfs.${node}`, `statfs ${mount} took longer than ${deadlineMs}ms`);
+      }
+      self.received();
+      const used = (s.blocks - s.bfree) * s.bsize;
+      const free = s.bavail * s.bsize;
+      gauge(`disk.size.${node}.used`, used, now);
+      gauge(`disk.size.${node}.free`, free, now);
+      if (used + free > 0) gauge(`disk.size.${node}.percent`, (used / (used + free)) * 100, now);
+    } catch (e) {
+      fail(`errors.statfs.${node}`, `statfs ${mount}: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const sampleCommand = async (c: CommandConfig, now: number): Promise<void> => {
+    let st = commandState.get(c.name);
+    if (!st) commandState.set(c.name, (st = { lastRun: undefined, running: false }));
+    if (st.running) return;
+    if (c.interval !== undefined && st.lastRun !== undefined && now - st.lastRun < c.interval) return;
+    st.running = true;
+    st.lastRun = now;
+    try {
+      const r: NumberResult =
+        c.command !== undefined
+          ? await runCommand(c.command, c.timeout, stopCommands.signal)
+          : await readNumberFile(c.file!, c.timeout, stopCommands.signal);
+      if (r.ok) {
+        self.received();
+        gauge(`command.${c.name}`, r.value, clock.now());
+      } else if (!stopped) {
+        fail(`errors.command.${c.name}`, `command gauge ${c.name}: ${r.error}`);
+      }
+    } finally {
+      st.running = false;
+    }
+  };
+
+  const sample = async (): Promise<void> => {
+    const now = clock.now();
+    emitted = 0;
+    sampleMemory(now);
+    sampleStat(now);
+    sampleLoad(now);
+    sampleCounters(now, 'diskstats', 'diskstats', parseDiskstats, disks, (n) => (deviceAllowed ? deviceAllowed.has(n) : !VIRTUAL_DEVICES.test(n)), 'disk.io', DISK_FIELDS, DISK_SCALE);
+    sampleCounters(now, 'net/dev', 'net_dev', parseNetDev, nets, (n) => (ifaceAllowed ? ifaceAllowed.has(n) : n !== 'lo'), 'net', NET_FIELDS, undefined);
+    const deadline = Math.min(5000, Math.max(100, ctx.intervalMs));
+    await Promise.all([
+      ...config.disks.map((m, i) => sampleMount(m, mountNodes[i]!, now, deadline)),
+      ...config.commands.map((c) => sampleCommand(c, now)),
+    ]);
+    if (rules.length > 0) emitter.gauge('alerts.active', engine.active());
+    self.emitted(emitted);
+  };
+
+  return {
+    once() {
+      if (stopped) return Promise.resolve();
+      // The runtime never overlaps polls; a direct caller that does shares the running sample.
+      inFlight ??= sample().finally(() => {
+        inFlight = undefined;
+      });
+      return inFlight;
+    },
+    async stop() {
+      stopped = true;
+      stopCommands.abort();
+      ctx.signal.removeEventListener('abort', onAbort);
+      await inFlight;
+      await Promise.all(webhooks.map((w) => w.stop()));
+    },
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * The contract between the core and an integration. An integration sees only its own config and
+ * a narrow context: a child emitter already scoped to its prefix, a child logger, a clock, an
+ * abort signal and a place for state. It never sees the global config, the sinks or the other
+ * integrations.
+ */
+import type { Readable, Writable } from 'node:stream';
+export type { Shape } from "./config/schema.js";
+import type { ObjectSchema, Shape, InferShape } from './config/schema.js';
+import type { Emitter } from '../emitter/types.js';
+import type { Logger } from './log/logger.js';
+
+export type MetricType = 'counter' | 'gauge' | 'timer' | 'set' | 'datapoint';
+
+/** One entry of an integration's metric catalogue (README table, live page titles/units). */
+export interface MetricDoc {
+  /** Relative to the instance prefix; `<placeholders>` for variable parts, e.g. `<group>.<process>.starts`. */
+  name: string;
+  type: MetricType;
+  /** `count`, `ms`, `s`, `bytes`, `percent`, `USD`, `1` (a state/flag)… */
+  unit: string;
+  description: string;
+}
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+/** Standard self-metrics every integration reports (Vector's component spec, simplified). */
+export interface SelfMetrics {
+  /** Input units taken in (lines, events, reports, API datapoints). */
+  received(n?: number): void;
+  /** Metrics handed to the emitter. */
+  emitted(n?: number): void;
+  /** An error at a stage; logged by the caller, counted here. */
+  error(stage: 'receiving' | 'processing' | 'sending', n?: number): void;
+}
+
+export interface IntegrationContext {
+  /** Instance name from integrations.yaml (the map key). */
+  readonly name: string;
+  readonly emitter: Emitter;
+  readonly log: Logger;
+  readonly clock: Clock;
+  /** Aborted when the integration must stop. */
+  readonly signal: AbortSignal;
+  readonly self: SelfMetrics;
+  /** A directory this instance may keep state in (created on demand by the integration). */
+  readonly stateDir: string;
+  /** For pollers: the configured interval in ms. */
+  readonly intervalMs: number;
+  /**
+   * Standard streams, for integrations that speak a protocol (the supervisor listener).
+   * Everyone else must not touch them: stdout belongs to protocols.
+   */
+  readonly stdio: { readonly stdin: Readable; readonly stdout: Writable };
+}
+
+export interface Integration {
+  /**
+   * Long-running mode (services and listeners): start IO and resolve once running. Runs until
+   * `stop()` or the abort signal. Pollers do not implement it: the core calls `once()` on a timer.
+   */
+  start?(): Promise<void>;
+  /** Process what is available now, emit, and resolve (`--once`, cron, or one poll). */
+  once(): Promise<void>;
+  /** Idempotent; safe before start; awaits in-flight work and clears every timer/handle. */
+  stop(): Promise<void>;
+}
+
+/**
+ * - `service`: long-running, started by `telltale run` (access_log, puppet_reports).
+ * - `poller`: the core calls `once()` every `interval` (host, cloudwatch_billing).
+ * - `listener`: driven by its stdin; only runs as `telltale <type>` (supervisor).
+ */
+export type IntegrationMode = 'service' | 'poller' | 'listener';
+
+export interface IntegrationDefinition<S extends Shape = Shape> {
+  /** The config `type:` and folder name (snake_case). */
+  readonly type: string;
+  readonly summary: string;
+  readonly mode: IntegrationMode;
+  /** Pollers only: interval when the config gives none (ms). */
+  readonly defaultIntervalMs?: number;
+  /** Instance prefix when the config gives none, e.g. 'host', 'supervisor', 'aws.billing'. */
+  readonly defaultPrefix: string;
+  /** The integration's own keys; the core adds enabled/prefix/log_level/interval. */
+  readonly schema: ObjectSchema<S>;
+  readonly metrics: readonly MetricDoc[];
+  /**
+   * Whether an instance with this config emits timestamped datapoints (which statsd cannot keep).
+   * Default: whether the catalogue lists one. For datapoints that only an option turns on.
+   */
+  timestamped?(config: InferShape<S>): boolean;
+  create(config: InferShape<S>, ctx: IntegrationContext): Integration;
+}
+
+/** Identity helper that keeps the config type flowing from the schema to `create`. */
+export function defineIntegration<S extends Shape>(def: IntegrationDefinition<S>): IntegrationDefinition<S> {
+  return def;
+}

@@ -1,0 +1,181 @@
+/**
+ * Runs integration instances: services are started and restarted with backoff when they fail,
+ * pollers are called every interval without overlap, and one failing instance never takes the
+ * others down. Each instance gets its own narrow context.
+ */
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import type { InstanceConfig } from '../config/load.js';
+import type { Emitter } from '../../emitter/types.js';
+import type { Integration, IntegrationContext } from '../integration.js';
+import type { Logger } from '../log/logger.js';
+import { createSelfMetrics } from './self-metrics.js';
+
+export interface RuntimeDeps {
+  root: Emitter;
+  log: Logger;
+  stateDir: string;
+  stdio: { stdin: Readable; stdout: Writable };
+  now: () => number;
+}
+
+export interface Prepared {
+  inst: InstanceConfig;
+  ctx: IntegrationContext;
+  abort: AbortController;
+  integration: Integration;
+}
+
+export class InstanceCreateError extends Error {
+  override name = 'InstanceCreateError' as const;
+  readonly instance: string;
+  /**
+   * Where in the instance's settings the problem is, when the integration said so: an error
+   * thrown by create() with `path` (and optionally `detail`, the message without the key) is
+   * reported at that key's file:line:col.
+   */
+  readonly path: readonly (string | number)[] | undefined;
+  readonly detail: string;
+  constructor(instance: string, cause: unknown) {
+    super(`integrations.${instance}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.instance = instance;
+    const c = cause as { path?: unknown; detail?: unknown; message?: unknown };
+    this.path = Array.isArray(c?.path) ? (c.path as (string | number)[]) : undefined;
+    this.detail = typeof c?.detail === 'string' ? c.detail : String(c?.message ?? cause);
+  }
+}
+
+export function makeContext(inst: InstanceConfig, deps: RuntimeDeps, abort: AbortController): IntegrationContext {
+  return {
+    name: inst.name,
+    emitter: deps.root.child({ prefix: inst.prefix }),
+    log: deps.log.child(inst.type === inst.name ? inst.name : `${inst.type}/${inst.name}`, inst.logLevel),
+    clock: { now: deps.now },
+    signal: abort.signal,
+    self: createSelfMetrics(deps.root, inst.type, inst.name),
+    stateDir: join(deps.stateDir, inst.name),
+    intervalMs: inst.intervalMs,
+    stdio: deps.stdio,
+  };
+}
+
+/** create() for one instance; validation errors in create() surface as InstanceCreateError. */
+export function prepare(inst: InstanceConfig, deps: RuntimeDeps): Prepared {
+  const abort = new AbortController();
+  const ctx = makeContext(inst, deps, abort);
+  try {
+    const integration = inst.definition.create(inst.settings as never, ctx);
+    return { inst, ctx, abort, integration };
+  } catch (e) {
+    throw new InstanceCreateError(inst.name, e);
+  }
+}
+
+export interface Handle {
+  readonly name: string;
+  stop(): Promise<void>;
+}
+
+const RESTART_BASE_MS = 1000;
+const RESTART_CAP_MS = 60_000;
+/** A service that stayed up this long gets its restart backoff reset. */
+const HEALTHY_AFTER_MS = 5 * 60_000;
+
+/** A long-running service with restart-on-failure. */
+export function runService(first: Prepared, deps: RuntimeDeps): Handle {
+  const { inst } = first;
+  const runtime = deps.root.child({ prefix: `telltale.runtime.${inst.name}` });
+  const log = first.ctx.log;
+  let current: Prepared | undefined = first;
+  let stopped = false;
+  let attempt = 0;
+  let restartTimer: NodeJS.Timeout | undefined;
+  let startedAt = 0;
+
+  const launch = async (p: Prepared): Promise<void> => {
+    current = p;
+    startedAt = deps.now();
+    try {
+      if (!p.integration.start) throw new Error(`${inst.type} has no long-running mode`);
+      await p.integration.start();
+      runtime.gauge('up', 1);
+    } catch (e) {
+      await fail(p, e);
+    }
+  };
+
+  const fail = async (p: Prepared, e: unknown): Promise<void> => {
+    if (stopped) return;
+    runtime.counter('crashes');
+    runtime.gauge('up', 0);
+    if (deps.now() - startedAt > HEALTHY_AFTER_MS) attempt = 0;
+    const delay = Math.min(RESTART_CAP_MS, RESTART_BASE_MS * 2 ** attempt);
+    attempt++;
+    log.error(`failed: ${e instanceof Error ? e.message : String(e)}; restarting in ${Math.round(delay / 1000)}s`, { attempt });
+    p.abort.abort();
+    await p.integration.stop().catch(() => undefined);
+    current = undefined;
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      if (stopped) return;
+      runtime.counter('restarts');
+      try {
+        void launch(prepare(inst, deps));
+      } catch (err) {
+        void fail(p, err);
+      }
+    }, delay);
+  };
+
+  void launch(first);
+  return {
+    name: inst.name,
+    async stop() {
+      stopped = true;
+      if (restartTimer) clearTimeout(restartTimer);
+      const p = current;
+      if (p) {
+        p.abort.abort();
+        await p.integration.stop();
+      }
+    },
+  };
+}
+
+/** A poller: once() now, then every interval; a failed poll is logged, counted, and retried next tick. */
+export function runPoller(p: Prepared, deps: RuntimeDeps): Handle {
+  const runtime = deps.root.child({ prefix: `telltale.runtime.${p.inst.name}` });
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<void> | undefined;
+
+  const tick = async (): Promise<void> => {
+    if (stopped) return;
+    const started = deps.now();
+    inFlight = p.integration.once().then(
+      () => runtime.gauge('up', 1),
+      (e: unknown) => {
+        runtime.counter('poll_errors');
+        runtime.gauge('up', 0);
+        p.ctx.log.error(`poll failed: ${e instanceof Error ? e.message : String(e)}`);
+      },
+    );
+    await inFlight;
+    inFlight = undefined;
+    if (stopped) return;
+    // Fixed rate, never overlapping: a slow poll delays the next one instead of stacking.
+    const wait = Math.max(0, p.inst.intervalMs - (deps.now() - started));
+    timer = setTimeout(() => void tick(), wait);
+  };
+  void tick();
+  return {
+    name: p.inst.name,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      p.abort.abort();
+      await inFlight;
+      await p.integration.stop();
+    },
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * Turns `emitter.sinks` config into live Sink objects.
+ */
+import type { SinkConfig } from '../config/emitter-config.js';
+import { formatAddress } from '../../emitter/address.js';
+import type { AggregatorOptions } from '../../emitter/aggregator.js';
+import { createGraphiteSink } from '../../emitter/graphite-sink.js';
+import { createStatsdSink } from '../../emitter/statsd-sink.js';
+import type { Sink } from '../../emitter/types.js';
+import type { Logger } from '../log/logger.js';
+
+type AggregationKeys = Omit<Extract<SinkConfig, { type: 'console' }>, 'type'>;
+
+function aggregation(c: AggregationKeys): Partial<AggregatorOptions> {
+  return {
+    legacyNamespace: c.legacy_namespace,
+    globalPrefix: c.global_prefix,
+    globalSuffix: c.global_suffix,
+    prefixCounter: c.prefix_counter,
+    prefixTimer: c.prefix_timer,
+    prefixGauge: c.prefix_gauge,
+    prefixSet: c.prefix_set,
+    percentThresholds: c.percent_thresholds,
+    flushCounts: c.flush_counts,
+    deleteIdle: c.delete_idle_stats,
+  };
+}
+
+export function sinkLabel(c: SinkConfig): string {
+  return c.type === 'console' ? 'console' : `${c.type} ${formatAddress(c.address)}`;
+}
+
+export function buildSinks(configs: readonly SinkConfig[], flushIntervalMs: number, log: Logger, stderr: (t: string) => void): Sink[] {
+  const names = new Map<string, number>();
+  // Sink names appear in self-metric paths: statsd, graphite, console, statsd_2…
+  const unique = (base: string): string => {
+    const n = (names.get(base) ?? 0) + 1;
+    names.set(base, n);
+    return n === 1 ? base : `${base}_${n}`;
+  };
+  return configs.map((c) => {
+    const name = unique(c.type);
+    const onError = (err: Error): void => log.warn(`sink ${name}: ${err.message}`, { sink: sinkLabel(c) });
+    switch (c.type) {
+      case 'statsd':
+        return createStatsdSink({
+          name,
+          address: c.address,
+          maxPacketBytes: c.max_packet_bytes,
+          aggregateCounters: c.aggregate_counters,
+          aggregateGauges: c.aggregate_gauges,
+          timerSampleRate: c.timer_sample_rate,
+          maxInFlight: c.max_in_flight,
+          onError,
+        });
+      case 'graphite': {
+        const a = c.address;
+        if (a.transport === 'udp') throw new Error('graphite sink over udp is not supported');
+        return createGraphiteSink({
+          name,
+          target: { address: a.transport === 'unix' ? { transport: 'unix', path: a.path } : { transport: 'tcp', host: a.host, port: a.port } },
+          aggregation: aggregation(c),
+          flushIntervalMs,
+          maxQueueLines: c.max_queue_lines,
+          maxQueueBytes: c.max_queue_bytes,
+          replayWindowMs: c.replay_window,
+          maxKeys: c.max_keys,
+          onError,
+        });
+      }
+      case 'console':
+        return createGraphiteSink({ name, target: { write: stderr }, aggregation: aggregation(c), flushIntervalMs, maxKeys: c.max_keys });
+    }
+  });
+}
