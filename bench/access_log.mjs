@@ -90,7 +90,7 @@ function generate(file, lines, seed) {
 
 // ---------------------------------------------------------------- child: telltale once()
 async function child(file, stateDir, mode) {
-  const { accessLog } = await import(join(dist, 'integrations/access_log/service.js'));
+  const { accessLog } = await import(join(dist, 'integrations/access_log/index.js'));
   const { createEmitter } = await import(join(dist, 'shared/emitter/emitter.js'));
   const { createLogger } = await import(join(dist, 'shared/core/log/logger.js'));
   const { createSelfMetrics } = await import(join(dist, 'shared/core/runtime/self-metrics.js'));
@@ -209,7 +209,7 @@ histogram request_time_ms buckets 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000
 async function main() {
   const argLines = process.argv.indexOf('--lines');
   const N = argLines > 0 ? Number(process.argv[argLines + 1]) : 1_000_000;
-  if (!existsSync(join(dist, 'integrations/access_log/service.js'))) {
+  if (!existsSync(join(dist, 'integrations/access_log/index.js'))) {
     console.error('dist/ is missing: run `npm run build` first');
     process.exit(1);
   }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { CloudWatchClient, GetMetricStatisticsCommand, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
-import { cloudwatchBilling } from '../dist/integrations/cloudwatch_billing/poller.js';
+import { cloudwatchBilling } from '../dist/integrations/cloudwatch_billing/index.js';
 import { createEmitter } from '../dist/shared/emitter/emitter.js';
 import { createMemorySink } from '../dist/shared/emitter/memory-sink.js';
 import { createLogger } from '../dist/shared/core/log/logger.js';

@@ -6,8 +6,8 @@ import type { IntegrationDefinition, Shape } from '../shared/core/integration.js
 import { puppetReports } from './puppet_reports/index.js';
 import { host } from './host/index.js';
 import { supervisor } from './supervisor/index.js';
-import { cloudwatchBilling } from './cloudwatch_billing/poller.js';
-import { accessLog } from './access_log/service.js';
+import { cloudwatchBilling } from './cloudwatch_billing/index.js';
+import { accessLog } from './access_log/index.js';
 
 export const registry: readonly IntegrationDefinition<Shape>[] = [
   // integrations are added here, one line each

@@ -1,4 +1,4 @@
-import { bool, duration, int, list, obj, oneOf, record, str } from '../../shared/core/config/schema.js';
+import { bool, duration, int, list, obj, oneOf, record, str, type Infer } from '../../shared/core/config/schema.js';
 
 /** Methods counted under their own name; anything else is `method.OTHER`. */
 export const DEFAULT_METHODS = [
@@ -22,7 +22,7 @@ export const DEFAULT_METHODS = [
 
 const METHOD = str({ pattern: /^[A-Z]{1,10}$/, patternHint: 'an HTTP method in upper case, like GET' });
 
-export const schema = obj({
+export const accessLogSchema = obj({
   /** Log file path(s); `*`, `?` and `[…]` glob within a path segment. Relative paths are resolved against the working directory. */
   path: list(str({ nonEmpty: true }), { single: true, minItems: 1 }).describe(
     'Access log path or glob (a list is accepted): /var/log/nginx/access.log, /var/log/nginx/*.access.log',
@@ -71,3 +71,5 @@ export const schema = obj({
     legacy_mode: bool().default(true),
   }),
 });
+
+export type AccessLogConfig = Infer<typeof accessLogSchema>;

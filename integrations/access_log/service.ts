@@ -1,10 +1,10 @@
 /**
- * access_log: tails Apache/nginx access logs and turns every line into request counts, status
- * classes and codes, methods, bytes and a response-time timer.
+ * access_log's running code (a service): tails Apache/nginx access logs and turns every line into
+ * request counts, status classes and codes, methods, bytes and a response-time timer.
  */
 import { join, resolve } from 'node:path';
-import { defineIntegration, type MetricDoc } from '../../shared/core/integration.js';
-import { schema } from './config.js';
+import type { Integration, IntegrationContext } from '../../shared/core/integration.js';
+import type { AccessLogConfig } from './config.js';
 import { compileParser } from './codegen.js';
 import { compileFormat, FormatError, type LineFormat } from './format.js';
 import { MethodTable, newParsedLine, QuoteFinder } from './parse.js';
@@ -14,26 +14,6 @@ import { Tailer } from './tail.js';
 
 /** Bytes read from one file per turn while following: a backlog cannot starve the other files. */
 const TURN_BUDGET = 16 << 20;
-
-const metrics: readonly MetricDoc[] = [
-  { name: '<src>.requests', type: 'counter', unit: 'count', description: 'Parsed requests (lines with a valid status)' },
-  { name: '<src>.good', type: 'counter', unit: 'count', description: 'Requests answered 2xx or 3xx' },
-  { name: '<src>.bad', type: 'counter', unit: 'count', description: 'Requests answered 4xx or 5xx (499 included)' },
-  { name: '<src>.status.<N>xx', type: 'counter', unit: 'count', description: 'Requests per status class, 1xx to 5xx' },
-  { name: '<src>.status.<code>', type: 'counter', unit: 'count', description: 'Requests per status code (100–599)' },
-  { name: '<src>.method.<METHOD>', type: 'counter', unit: 'count', description: 'Requests per method; unknown or junk methods are OTHER' },
-  { name: '<src>.response_time', type: 'timer', unit: 'ms', description: 'Response time of each request; 101 (WebSocket lifetimes) excluded' },
-  { name: '<src>.bytes', type: 'counter', unit: 'bytes', description: 'Response bytes as logged (%b/%O, $body_bytes_sent)' },
-  { name: '<src>.unparsed', type: 'counter', unit: 'count', description: 'Lines not counted as requests: format mismatch, too long, NUL or invalid UTF-8' },
-  { name: '<src>.lines.too_long', type: 'counter', unit: 'count', description: 'Lines over max_line_bytes, skipped (also in unparsed)' },
-  { name: '<src>.lines.invalid', type: 'counter', unit: 'count', description: 'Lines with NUL bytes or invalid UTF-8, skipped (also in unparsed)' },
-  { name: '<src>.tailer.rotations', type: 'counter', unit: 'count', description: 'Files that left their path (rename rotation or delete)' },
-  { name: '<src>.tailer.truncations', type: 'counter', unit: 'count', description: 'Truncations seen (copytruncate), including regrowth past the old end' },
-  { name: '<src>.tailer.recovered_lines', type: 'counter', unit: 'count', description: 'Lines read from a rotated copy after a truncation (also counted normally)' },
-  { name: '<src>.tailer.gaps', type: 'counter', unit: 'count', description: 'Times unread lines may have been lost: truncation with no copy found, file gone while stopped' },
-  { name: '<prefix.><path.key>.<METHOD>.<STATUS><.suffix>', type: 'counter', unit: 'count', description: 'compat: mod_statsd — requests per path key, method and status' },
-  { name: '<prefix.><path.key>.<METHOD>.<STATUS><.suffix>', type: 'timer', unit: 'ms', description: 'compat: mod_statsd — integer response time per path key, method and status' },
-];
 
 function compile(format: string, jsonKeys: Record<string, string> | undefined): LineFormat {
   try {
@@ -54,170 +34,162 @@ function regexes(list: readonly string[], key: string): RegExp[] {
   });
 }
 
-export const accessLog = defineIntegration({
-  type: 'access_log',
-  summary: 'Tails Apache/nginx access logs through rotation and restarts: requests, statuses, methods, bytes, response times',
-  mode: 'service',
-  defaultPrefix: '',
-  schema,
-  metrics,
-  create(config, ctx) {
-    const format = compile(config.format, config.json_keys);
-    const methods = new MethodTable(config.methods);
-    const mc = config.mod_statsd;
-    const mod =
-      config.compat === 'mod_statsd'
-        ? new ModStatsd({
-            prefix: mc.prefix === '' || mc.prefix.endsWith('.') ? mc.prefix : `${mc.prefix}.`,
-            suffix: mc.suffix === '' || mc.suffix.startsWith('.') ? mc.suffix : `.${mc.suffix}`,
-            exclude: regexes(mc.exclude, 'mod_statsd.exclude'),
-            verbs: mc.verbs,
-            maxKeys: mc.max_keys,
-            legacyMode: mc.legacy_mode,
-          })
-        : undefined;
-    const patterns = config.path.map((p) => resolve(p));
-    const exclude = config.exclude.map((p) => resolve(p));
-    const stateFile = config.state_file !== undefined ? resolve(config.state_file) : join(ctx.stateDir, 'offsets.json');
-    const sc: ScanContext = {
-      parse: compileParser(format),
-      methods,
-      quotes: new QuoteFinder(),
-      out: newParsedLine(),
-      maxLineBytes: config.max_line_bytes,
-      wantPath: mod !== undefined,
-    };
-    const sources = new Map<string, SourceStats>();
-    const source = (name: string): SourceStats => {
-      let s = sources.get(name);
-      if (!s) sources.set(name, (s = new SourceStats(name, methods, ctx.emitter, mod, format.hasTime)));
-      return s;
-    };
-    // A named source reports zeros from the start, so its graphs exist before the first line.
-    if (config.name !== undefined) source(config.name);
-    const newTailer = (): Tailer => {
-      const t = new Tailer({
-        patterns,
-        exclude,
-        sourceName: config.name,
-        startAt: config.start_at,
-        rotateWaitMs: config.rotate_wait,
-        scan: sc,
-        source,
-        log: ctx.log,
-        now: () => ctx.clock.now(),
-      });
-      t.restore(loadState(stateFile));
-      return t;
-    };
+export function createAccessLog(config: AccessLogConfig, ctx: IntegrationContext): Integration {
+  const format = compile(config.format, config.json_keys);
+  const methods = new MethodTable(config.methods);
+  const mc = config.mod_statsd;
+  const mod =
+    config.compat === 'mod_statsd'
+      ? new ModStatsd({
+          prefix: mc.prefix === '' || mc.prefix.endsWith('.') ? mc.prefix : `${mc.prefix}.`,
+          suffix: mc.suffix === '' || mc.suffix.startsWith('.') ? mc.suffix : `.${mc.suffix}`,
+          exclude: regexes(mc.exclude, 'mod_statsd.exclude'),
+          verbs: mc.verbs,
+          maxKeys: mc.max_keys,
+          legacyMode: mc.legacy_mode,
+        })
+      : undefined;
+  const patterns = config.path.map((p) => resolve(p));
+  const exclude = config.exclude.map((p) => resolve(p));
+  const stateFile = config.state_file !== undefined ? resolve(config.state_file) : join(ctx.stateDir, 'offsets.json');
+  const sc: ScanContext = {
+    parse: compileParser(format),
+    methods,
+    quotes: new QuoteFinder(),
+    out: newParsedLine(),
+    maxLineBytes: config.max_line_bytes,
+    wantPath: mod !== undefined,
+  };
+  const sources = new Map<string, SourceStats>();
+  const source = (name: string): SourceStats => {
+    let s = sources.get(name);
+    if (!s) sources.set(name, (s = new SourceStats(name, methods, ctx.emitter, mod, format.hasTime)));
+    return s;
+  };
+  // A named source reports zeros from the start, so its graphs exist before the first line.
+  if (config.name !== undefined) source(config.name);
+  const newTailer = (): Tailer => {
+    const t = new Tailer({
+      patterns,
+      exclude,
+      sourceName: config.name,
+      startAt: config.start_at,
+      rotateWaitMs: config.rotate_wait,
+      scan: sc,
+      source,
+      log: ctx.log,
+      now: () => ctx.clock.now(),
+    });
+    t.restore(loadState(stateFile));
+    return t;
+  };
 
-    let tailer: Tailer | undefined;
-    /** Positions of the previous flush: its counts have been through a sink flush since. */
-    let previous: FileRecord[] | undefined;
-    let pollTimer: NodeJS.Timeout | undefined;
-    let flushTimer: NodeJS.Timeout | undefined;
-    let polling: Promise<void> | undefined;
-    let stopping: Promise<void> | undefined;
-    let stopped = false;
-    const pause = (): Promise<void> => new Promise((r) => setImmediate(r));
+  let tailer: Tailer | undefined;
+  /** Positions of the previous flush: its counts have been through a sink flush since. */
+  let previous: FileRecord[] | undefined;
+  let pollTimer: NodeJS.Timeout | undefined;
+  let flushTimer: NodeJS.Timeout | undefined;
+  let polling: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined;
+  let stopped = false;
+  const pause = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-    const persist = (files: FileRecord[]): void => {
+  const persist = (files: FileRecord[]): void => {
+    try {
+      saveState(stateFile, files);
+    } catch (e) {
+      ctx.self.error('processing');
+      ctx.log.error(`cannot save read positions to ${stateFile}: ${(e as Error).message}`);
+    }
+  };
+
+  /**
+   * Emit the interval's sums. The positions are snapshotted in the same tick as the counters
+   * are taken, and written one flush later (or at once when `final`): if the process dies
+   * before the emitter sends them, the lines are read again rather than lost.
+   */
+  const flush = (t: Tailer, final: boolean): void => {
+    const snap = t.snapshot();
+    let lines = 0;
+    let emitted = 0;
+    for (const s of sources.values()) {
+      lines += s.lines;
+      emitted += s.flush();
+    }
+    if (lines > 0) ctx.self.received(lines);
+    if (emitted > 0) ctx.self.emitted(emitted);
+    const toSave = final ? snap : previous;
+    previous = snap;
+    if (toSave) persist(toSave);
+  };
+
+  /** True when a file still has a backlog beyond this turn's budget. */
+  const poll = async (t: Tailer): Promise<boolean> => {
+    try {
+      t.scan('start');
+      return await t.readAll(pause, TURN_BUDGET);
+    } catch (e) {
+      ctx.self.error('receiving');
+      ctx.log.error(`reading logs failed: ${(e as Error).message}`);
+      return false;
+    }
+  };
+
+  const loop = (t: Tailer): void => {
+    if (stopped) return;
+    polling = poll(t).then((more) => {
+      polling = undefined;
+      // A backlog is read turn after turn without waiting; otherwise poll at the interval.
+      if (!stopped) pollTimer = setTimeout(() => loop(t), more ? 0 : config.poll_interval);
+    });
+  };
+
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      stopped = true;
+      tailer?.halt();
+      if (pollTimer) clearTimeout(pollTimer);
+      if (flushTimer) clearInterval(flushTimer);
+      pollTimer = undefined;
+      flushTimer = undefined;
+      await polling;
+      if (tailer) {
+        flush(tailer, true);
+        tailer.closeAll();
+        tailer = undefined;
+      }
+    })();
+    return stopping;
+  };
+
+  return {
+    async start() {
+      if (stopped || tailer) return;
+      const t = newTailer();
+      tailer = t;
+      t.scan('start');
+      ctx.log.info(`following ${t.fileCount} file(s)`, { path: patterns.join(','), format: format.name, state: stateFile });
+      ctx.signal.addEventListener('abort', () => void stop(), { once: true });
+      flushTimer = setInterval(() => {
+        if (tailer) flush(tailer, false);
+      }, config.flush_interval);
+      loop(t);
+    },
+
+    async once() {
+      const t = newTailer();
       try {
-        saveState(stateFile, files);
-      } catch (e) {
-        ctx.self.error('processing');
-        ctx.log.error(`cannot save read positions to ${stateFile}: ${(e as Error).message}`);
+        t.scan('once');
+        // A turn of the event loop between chunks: a statsd sink sends each chunk's response
+        // times as packets, and without the turn their send callbacks cannot run, so a large
+        // backlog overflows its in-flight window and drops them.
+        await t.readAll(pause);
+        flush(t, true);
+      } finally {
+        t.closeAll();
       }
-    };
+    },
 
-    /**
-     * Emit the interval's sums. The positions are snapshotted in the same tick as the counters
-     * are taken, and written one flush later (or at once when `final`): if the process dies
-     * before the emitter sends them, the lines are read again rather than lost.
-     */
-    const flush = (t: Tailer, final: boolean): void => {
-      const snap = t.snapshot();
-      let lines = 0;
-      let emitted = 0;
-      for (const s of sources.values()) {
-        lines += s.lines;
-        emitted += s.flush();
-      }
-      if (lines > 0) ctx.self.received(lines);
-      if (emitted > 0) ctx.self.emitted(emitted);
-      const toSave = final ? snap : previous;
-      previous = snap;
-      if (toSave) persist(toSave);
-    };
-
-    /** True when a file still has a backlog beyond this turn's budget. */
-    const poll = async (t: Tailer): Promise<boolean> => {
-      try {
-        t.scan('start');
-        return await t.readAll(pause, TURN_BUDGET);
-      } catch (e) {
-        ctx.self.error('receiving');
-        ctx.log.error(`reading logs failed: ${(e as Error).message}`);
-        return false;
-      }
-    };
-
-    const loop = (t: Tailer): void => {
-      if (stopped) return;
-      polling = poll(t).then((more) => {
-        polling = undefined;
-        // A backlog is read turn after turn without waiting; otherwise poll at the interval.
-        if (!stopped) pollTimer = setTimeout(() => loop(t), more ? 0 : config.poll_interval);
-      });
-    };
-
-    const stop = (): Promise<void> => {
-      stopping ??= (async () => {
-        stopped = true;
-        tailer?.halt();
-        if (pollTimer) clearTimeout(pollTimer);
-        if (flushTimer) clearInterval(flushTimer);
-        pollTimer = undefined;
-        flushTimer = undefined;
-        await polling;
-        if (tailer) {
-          flush(tailer, true);
-          tailer.closeAll();
-          tailer = undefined;
-        }
-      })();
-      return stopping;
-    };
-
-    return {
-      async start() {
-        if (stopped || tailer) return;
-        const t = newTailer();
-        tailer = t;
-        t.scan('start');
-        ctx.log.info(`following ${t.fileCount} file(s)`, { path: patterns.join(','), format: format.name, state: stateFile });
-        ctx.signal.addEventListener('abort', () => void stop(), { once: true });
-        flushTimer = setInterval(() => {
-          if (tailer) flush(tailer, false);
-        }, config.flush_interval);
-        loop(t);
-      },
-
-      async once() {
-        const t = newTailer();
-        try {
-          t.scan('once');
-          // A turn of the event loop between chunks: a statsd sink sends each chunk's response
-          // times as packets, and without the turn their send callbacks cannot run, so a large
-          // backlog overflows its in-flight window and drops them.
-          await t.readAll(pause);
-          flush(t, true);
-        } finally {
-          t.closeAll();
-        }
-      },
-
-      stop,
-    };
-  },
-});
+    stop,
+  };
+}

@@ -1,4 +1,4 @@
-import { bool, duration, int, obj, record, str, type InferShape } from '../../shared/core/config/schema.js';
+import { bool, duration, int, obj, record, str, type Infer } from '../../shared/core/config/schema.js';
 
 /**
  * Options of one `cloudwatch_billing` instance. The core adds enabled, prefix, log_level and
@@ -59,4 +59,4 @@ export const cloudwatchBillingSchema = obj({
     .describe('idle socket timeout per attempt'),
 });
 
-export type CloudwatchBillingConfig = InferShape<typeof cloudwatchBillingSchema.shape>;
+export type CloudwatchBillingConfig = Infer<typeof cloudwatchBillingSchema>;

@@ -17,21 +17,7 @@ import {
   type Path,
   type Schema,
 } from '../../shared/core/config/schema.js';
-import { resolveThreshold, ThresholdKeyError } from './metrics.js';
-
-/** A threshold after parsing: the plain-number form means `{ above: N }`. */
-export interface ThresholdSpec {
-  direction: 'above' | 'below';
-  /** Fires when the value goes strictly past this. */
-  value: number;
-  /**
-   * Recovers when the value comes back to this (hysteresis). Undefined: 5 % of |value| back from
-   * the threshold, so a value hovering at the line does not flap.
-   */
-  clear: number | undefined;
-  /** The condition must hold this long before firing, and recovery this long before recovering. */
-  holdMs: number;
-}
+import { resolveThreshold, ThresholdKeyError, type ThresholdSpec } from './metrics.js';
 
 const richThreshold = obj({
   /** Fire when the metric goes above this value. */

@@ -1,7 +1,7 @@
 import { defineIntegration } from '../../shared/core/integration.js';
 import { hostMetrics } from './metrics.js';
 import { hostSchema } from './config.js';
-import { createHostPoller } from './poller.js';
+import { createHost } from './poller.js';
 
 export const host = defineIntegration({
   type: 'host',
@@ -11,5 +11,5 @@ export const host = defineIntegration({
   defaultIntervalMs: 1000,
   schema: hostSchema,
   metrics: hostMetrics,
-  create: (config, ctx) => createHostPoller(config, ctx),
+  create: createHost,
 });

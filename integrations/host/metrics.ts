@@ -6,7 +6,6 @@
 import type { MetricDoc } from '../../shared/core/integration.js';
 import { closest } from '../../shared/core/config/schema.js';
 import { CPU_MODES } from './proc.js';
-import type { ThresholdSpec } from './config.js';
 
 const cpuModes: MetricDoc[] = CPU_MODES.map((mode) => ({
   name: `cpu.${mode}`,
@@ -87,6 +86,20 @@ export function mountNode(mount: string): string {
 
 /** Threshold keys that are shorthands for a concrete metric. */
 const ALIASES: Record<string, string> = { load: 'load.1' };
+
+/** A threshold after parsing: the plain-number form means `{ above: N }`. */
+export interface ThresholdSpec {
+  direction: 'above' | 'below';
+  /** Fires when the value goes strictly past this. */
+  value: number;
+  /**
+   * Recovers when the value comes back to this (hysteresis). Undefined: 5 % of |value| back from
+   * the threshold, so a value hovering at the line does not flap.
+   */
+  clear: number | undefined;
+  /** The condition must hold this long before firing, and recovery this long before recovering. */
+  holdMs: number;
+}
 
 export interface ThresholdRule extends ThresholdSpec {
   /** The key as written in the config. */

@@ -23,7 +23,7 @@ const VIRTUAL_DEVICES = /^(?:loop|ram|zram|fd|sr|nbd)\d+$/;
 /** A repeated failure is logged at most this often (it is counted every time). */
 const LOG_EVERY_MS = 60_000;
 
-export function createHostPoller(config: HostConfig, ctx: IntegrationContext): Integration {
+export function createHost(config: HostConfig, ctx: IntegrationContext): Integration {
   // Validation first: create() must throw on a bad config and do no IO.
   const mountNodes = config.disks.map(mountNode);
   const dupMount = mountNodes.find((n, i) => mountNodes.indexOf(n) !== i);

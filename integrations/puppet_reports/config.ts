@@ -1,4 +1,4 @@
-import { bool, duration, int, num, obj, oneOf, str } from '../../shared/core/config/schema.js';
+import { bool, duration, int, num, obj, oneOf, str, type Infer } from '../../shared/core/config/schema.js';
 
 /** Options of one `type: puppet_reports` instance. At least one of `reportdir` and `summary`. */
 export const puppetReportsSchema = obj({
@@ -49,3 +49,5 @@ export const puppetReportsSchema = obj({
   /** Poll instead of inotify (NFS-mounted reportdirs). */
   polling: bool().default(false).describe('poll the filesystem (NFS) instead of inotify'),
 });
+
+export type PuppetReportsConfig = Infer<typeof puppetReportsSchema>;

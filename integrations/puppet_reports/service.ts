@@ -14,12 +14,9 @@ import { hostname } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Integration, IntegrationContext } from '../../shared/core/integration.js';
-import type { InferShape } from '../../shared/core/config/schema.js';
-import type { puppetReportsSchema } from './config.js';
+import type { PuppetReportsConfig } from './config.js';
 import { KNOWN_REPORT_FORMATS, parseReport, parseSummary, RunParseError, type Run, type RunStatus } from './parse.js';
 import { hostNode, runPoints, type NamingOptions } from './points.js';
-
-export type PuppetReportsConfig = InferShape<(typeof puppetReportsSchema)['shape']>;
 
 /** `<YYYYMMDDHHMM>.yaml` (and `.json` for the json terminus); never Puppet's temp names. */
 export const REPORT_NAME_RE = /^\d{12}\.(?:yaml|json)$/;

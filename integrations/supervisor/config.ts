@@ -1,4 +1,4 @@
-import { bool, duration, int, obj, oneOf, str } from '../../shared/core/config/schema.js';
+import { bool, duration, int, obj, oneOf, str, type Infer } from '../../shared/core/config/schema.js';
 
 export const supervisorSchema = obj({
   /**
@@ -41,3 +41,5 @@ export const supervisorSchema = obj({
    */
   len_grace: duration({ minMs: 10, maxMs: 5000 }).default(250).describe('wait for more payload bytes before reading len as bytes (supervisor 3.x)'),
 });
+
+export type SupervisorConfig = Infer<typeof supervisorSchema>;

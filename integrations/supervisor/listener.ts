@@ -4,8 +4,9 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Emitter } from '../../shared/emitter/types.js';
-import type { Integration, SelfMetrics } from '../../shared/core/integration.js';
+import type { Integration, IntegrationContext, SelfMetrics } from '../../shared/core/integration.js';
 import type { Logger } from '../../shared/core/log/logger.js';
+import type { SupervisorConfig } from './config.js';
 import { createModel, type Compat } from './model.js';
 import { ACK_AND_READY, createProtocolParser, READY, type ParseItem } from './protocol.js';
 import { callRpc, parseServerUrl, toProcessInfos, type RpcTarget } from './rpc.js';
@@ -222,4 +223,48 @@ export function createListener(o: ListenerOptions): Integration {
 export function rpcTargetFrom(url: string | undefined): RpcTarget | string | undefined {
   if (url === undefined || url === '') return undefined;
   return parseServerUrl(url);
+}
+
+/** The integration's create(): reads supervisord's environment and wires the listener to the context. */
+export function createSupervisor(config: SupervisorConfig, ctx: IntegrationContext): Integration {
+  const env = process.env;
+  const selfProcess = env['SUPERVISOR_PROCESS_NAME'];
+  const selfGroup = env['SUPERVISOR_GROUP_NAME'];
+  const detectDrops =
+    config.detect_drops === 'on' ||
+    // A pool with numprocs > 1 names its members <pool>_<n>: each member sees only some serials.
+    (config.detect_drops === 'auto' && (selfProcess === undefined || selfGroup === undefined || selfProcess === selfGroup));
+  let rpc;
+  if (config.resync) {
+    const target = rpcTargetFrom(config.server_url ?? env['SUPERVISOR_SERVER_URL']);
+    if (typeof target === 'string') throw new Error(`supervisor: server_url: ${target}`);
+    if (target) {
+      rpc = {
+        target,
+        everyTicks: config.resync_every,
+        timeoutMs: config.rpc_timeout,
+        username: env['SUPERVISOR_USERNAME'],
+        password: env['SUPERVISOR_PASSWORD'],
+      };
+    } else {
+      ctx.log.debug('no SUPERVISOR_SERVER_URL and no server_url: resync off');
+    }
+  }
+  return createListener({
+    stdin: ctx.stdio.stdin,
+    stdout: ctx.stdio.stdout,
+    emitter: ctx.emitter,
+    log: ctx.log,
+    now: () => ctx.clock.now(),
+    self: ctx.self,
+    signal: ctx.signal,
+    compat: config.compat,
+    sulphiteSuffix: config.sulphite_suffix,
+    detectDrops,
+    includeSelf: config.include_self,
+    selfProcess,
+    selfGroup,
+    rpc,
+    lenGraceMs: config.len_grace,
+  });
 }

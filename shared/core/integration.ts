@@ -93,6 +93,13 @@ export interface IntegrationDefinition<S extends Shape = Shape> {
    * Default: whether the catalogue lists one. For datapoints that only an option turns on.
    */
   timestamped?(config: InferShape<S>): boolean;
+  /**
+   * Validates (no IO) and builds the running integration. It lives in the integration's run file
+   * (`service.ts`, `poller.ts` or `listener.ts`, named by `mode`), and that function is all
+   * `index.ts` takes from it: everything else here (type, summary, mode, schema, metrics) comes
+   * from `config.ts` and `metrics.ts`, so `--help`, `--version` and the catalogue never need the
+   * running code, and the run file's import can become a lazy `import()`.
+   */
   create(config: InferShape<S>, ctx: IntegrationContext): Integration;
 }
 

@@ -10,7 +10,7 @@ import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { accessLog } from '../../integrations/access_log/service.js';
+import { accessLog } from '../../integrations/access_log/index.js';
 import { requireBinary } from '../helpers/binaries.js';
 import { runCli } from '../helpers/cli.js';
 import { validate } from '../../shared/core/config/schema.js';

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { validate } from '../../../shared/core/config/schema.js';
 import type { Integration } from '../../../shared/core/integration.js';
 import { testContext, type TestContext } from '../../../test/helpers/context.js';
-import { accessLog } from '../service.js';
+import { accessLog } from '../index.js';
 
 export const DATA_DIR = fileURLToPath(new URL('./fixtures/', import.meta.url));
 export const REAL_LOG = join(DATA_DIR, 'elastic-examples-apache_logs.log');

@@ -11,7 +11,7 @@ import { createStatsdSink } from '../../../shared/emitter/statsd-sink.js';
 import { createLogger } from '../../../shared/core/log/logger.js';
 import { createSelfMetrics } from '../../../shared/core/runtime/self-metrics.js';
 import { startUdpServer } from '../../../test/helpers/servers.js';
-import { accessLog } from '../service.js';
+import { accessLog } from '../index.js';
 import { tempDir } from './harness.js';
 
 describe('access_log once() through the statsd sink', () => {

@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { validate } from '../../../shared/core/config/schema.js';
 import { testContext } from '../../../test/helpers/context.js';
-import { BillingError, cloudwatchBilling, EXIT_CODES } from '../poller.js';
+import { BillingError, EXIT_CODES } from '../errors.js';
+import { cloudwatchBilling } from '../index.js';
 import { billingDataset, dimsKey, startFakeCloudWatch, type FakeCloudWatch, type FakeSeries } from './fake-cloudwatch.mjs';
 import { FIXTURES, setAwsEnv, staticKeysEnv } from './env.js';
 

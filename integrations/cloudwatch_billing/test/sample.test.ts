@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { loadConfigFile, loadConfigText } from '../../../shared/core/config/load.js';
-import { cloudwatchBilling } from '../poller.js';
+import { cloudwatchBilling } from '../index.js';
 
 const SAMPLE = fileURLToPath(new URL('../sample.yaml', import.meta.url));
 const README = fileURLToPath(new URL('../README.md', import.meta.url));

@@ -6,7 +6,7 @@
 import { afterAll, expect, it } from 'vitest';
 import { validate } from '../../../shared/core/config/schema.js';
 import { testContext } from '../../../test/helpers/context.js';
-import { cloudwatchBilling } from '../poller.js';
+import { cloudwatchBilling } from '../index.js';
 import { billingDataset, startFakeCloudWatch } from './fake-cloudwatch.mjs';
 import { setAwsEnv, staticKeysEnv } from './env.js';
 

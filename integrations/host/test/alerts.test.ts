@@ -3,8 +3,7 @@ import { validate } from '../../../shared/core/config/schema.js';
 import { testContext, type TestContext } from '../../../test/helpers/context.js';
 import type { Integration } from '../../../shared/core/integration.js';
 import { createAlertEngine, type AlertEvent } from '../alerts.js';
-import { resolveThreshold } from '../metrics.js';
-import type { ThresholdSpec } from '../config.js';
+import { resolveThreshold, type ThresholdSpec } from '../metrics.js';
 import { host } from '../index.js';
 import { meminfo, netDev, procTree } from './proc-tree.js';
 

@@ -1,0 +1,14 @@
+import { defineIntegration } from '../../shared/core/integration.js';
+import { accessLogSchema } from './config.js';
+import { accessLogMetrics } from './metrics.js';
+import { createAccessLog } from './service.js';
+
+export const accessLog = defineIntegration({
+  type: 'access_log',
+  summary: 'Tails Apache/nginx access logs through rotation and restarts: requests, statuses, methods, bytes, response times',
+  mode: 'service',
+  defaultPrefix: '',
+  schema: accessLogSchema,
+  metrics: accessLogMetrics,
+  create: createAccessLog,
+});
