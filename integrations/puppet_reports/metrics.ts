@@ -34,6 +34,7 @@ export const puppetReportsMetrics: readonly MetricDoc[] = [
   { name: '_watcher.clock_skew', type: 'counter', unit: 'count', description: 'Reports timed more than 5 min in the future, emitted at now' },
   { name: '_watcher.errors.incomplete', type: 'counter', unit: 'count', description: 'Truncated/partial files, not emitted' },
   { name: '_watcher.errors.parse', type: 'counter', unit: 'count', description: 'Unparseable files, not emitted' },
+  { name: '_watcher.errors.limit', type: 'counter', unit: 'count', description: 'Files whose YAML aliases expand past the limits (alias bombs), not emitted' },
   { name: '_watcher.errors.vanished', type: 'counter', unit: 'count', description: 'Files deleted or replaced before they could be read' },
   { name: '_watcher.errors.access', type: 'counter', unit: 'count', description: 'Files that could not be read: permission denied' },
   { name: '_watcher.errors.read', type: 'counter', unit: 'count', description: 'Other read/list errors' },

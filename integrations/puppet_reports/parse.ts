@@ -8,7 +8,7 @@
  * throws a `RunParseError` of kind `incomplete` rather than returning half a run.
  */
 import { load } from 'js-yaml';
-import { PUPPET_YAML_SCHEMA } from './yaml-schema.js';
+import { AliasLimitError, checkAliasExpansion, PUPPET_YAML_SCHEMA } from './yaml-schema.js';
 
 export type RunStatus = 'failed' | 'changed' | 'unchanged';
 
@@ -57,9 +57,15 @@ export interface Run {
   parsedBy: 'fast' | 'full' | 'summary';
 }
 
+/**
+ * `parse`: not a report; `incomplete`: cut short (a later change may complete it); `limit`: over a
+ * bound that protects the process (alias expansion), never retried with the full parse.
+ */
+export type RunParseErrorKind = 'parse' | 'incomplete' | 'limit';
+
 export class RunParseError extends Error {
-  readonly kind: 'parse' | 'incomplete';
-  constructor(kind: 'parse' | 'incomplete', message: string) {
+  readonly kind: RunParseErrorKind;
+  constructor(kind: RunParseErrorKind, message: string) {
     super(message);
     this.kind = kind;
     this.name = 'RunParseError';
@@ -86,6 +92,27 @@ export interface ParseOptions {
 }
 
 type Obj = Record<string, unknown>;
+
+/** Longest excerpt of file content put into an error message. */
+const EXCERPT_CHARS = 80;
+
+/**
+ * A value from the file, for an error message: strings cut to EXCERPT_CHARS, collections named by
+ * kind and length. Never JSON.stringify/String() a parsed value: an alias bomb expands to GBs.
+ */
+export function excerpt(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > EXCERPT_CHARS ? `${v.slice(0, EXCERPT_CHARS)}…` : v);
+  if (Array.isArray(v)) return `(a list of ${v.length})`;
+  if (v instanceof Date) return Number.isFinite(v.getTime()) ? v.toISOString() : '(an invalid date)';
+  if (v !== null && typeof v === 'object') return '(a mapping)';
+  return String(v);
+}
+
+/** First line of a library error, bounded: js-yaml messages quote tags and aliases from the file. */
+function firstLine(e: unknown): string {
+  const line = (e as Error).message.split('\n')[0] ?? '';
+  return line.length > 2 * EXCERPT_CHARS ? `${line.slice(0, 2 * EXCERPT_CHARS)}…` : line;
+}
 
 function isObj(v: unknown): v is Obj {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -178,7 +205,7 @@ function readMetrics(raw: unknown, where: string): RunMetric[] {
   const out: RunMetric[] = [];
   for (const [rawCat, block] of Object.entries(raw)) {
     const category = unsym(rawCat);
-    if (!category || !isObj(block)) throw new RunParseError('parse', `${where}: metrics.${rawCat} is not a mapping`);
+    if (!category || !isObj(block)) throw new RunParseError('parse', `${where}: metrics.${excerpt(rawCat)} is not a mapping`);
     const values = block['values'];
     if (!Array.isArray(values)) throw new RunParseError('incomplete', `${where}: metrics.${category}.values is not a list`);
     for (const triple of values) {
@@ -188,7 +215,7 @@ function readMetrics(raw: unknown, where: string): RunMetric[] {
       const name = unsym(triple[0]);
       const value = finiteNumber(triple[2]);
       if (!name || value === undefined) {
-        throw new RunParseError('parse', `${where}: metrics.${category} entry ${JSON.stringify(triple[0])} has no finite value`);
+        throw new RunParseError('parse', `${where}: metrics.${category} entry ${excerpt(triple[0])} has no finite value`);
       }
       out.push({ category, name, label: typeof triple[1] === 'string' ? triple[1] : undefined, value });
     }
@@ -236,11 +263,19 @@ function failedResources(statuses: unknown): FailedResource[] {
 }
 
 function loadYaml(text: string, where: string): unknown {
+  let doc: unknown;
   try {
-    return load(text, { schema: PUPPET_YAML_SCHEMA, filename: where });
+    doc = load(text, { schema: PUPPET_YAML_SCHEMA, filename: where });
   } catch (e) {
-    throw new RunParseError('parse', `${where}: ${(e as Error).message.split('\n')[0]}`);
+    throw new RunParseError('parse', `${where}: ${firstLine(e)}`);
   }
+  try {
+    checkAliasExpansion(doc, text);
+  } catch (e) {
+    if (e instanceof AliasLimitError) throw new RunParseError('limit', `${where}: ${e.message}`);
+    throw e;
+  }
+  return doc;
 }
 
 /** The json terminus (`lastrunreport` routed to JSON): JSON.parse is exact and far faster. */
@@ -248,7 +283,7 @@ function loadJson(text: string, where: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    throw new RunParseError(text.trimEnd().endsWith('}') ? 'parse' : 'incomplete', `${where}: ${(e as Error).message}`);
+    throw new RunParseError(text.trimEnd().endsWith('}') ? 'parse' : 'incomplete', `${where}: ${firstLine(e)}`);
   }
 }
 
@@ -263,7 +298,7 @@ function buildRun(
   const host = typeof doc['host'] === 'string' ? doc['host'].trim() : typeof doc['name'] === 'string' ? doc['name'].trim() : '';
   if (host === '') throw new RunParseError('incomplete', `${where}: no host`);
   const time = parseRunTime(doc['time']);
-  if (time === undefined) throw new RunParseError('incomplete', `${where}: no parseable time (${JSON.stringify(String(doc['time']))})`);
+  if (time === undefined) throw new RunParseError('incomplete', `${where}: no parseable time (${excerpt(doc['time'])})`);
   const metrics = readMetrics(doc['metrics'], where);
   const rawStatus = unsym(doc['status']);
   let status: RunStatus | undefined;
@@ -272,7 +307,7 @@ function buildRun(
   else if (rawStatus === undefined) {
     status = deriveStatus(metrics);
     statusSource = 'derived';
-  } else throw new RunParseError('parse', `${where}: unknown status ${JSON.stringify(rawStatus)}`);
+  } else throw new RunParseError('parse', `${where}: unknown status ${excerpt(rawStatus)}`);
   const reportFormat = finiteNumber(doc['report_format']);
   const uuid = typeof doc['transaction_uuid'] === 'string' && doc['transaction_uuid'] !== '' ? doc['transaction_uuid'] : undefined;
   const total = metricValue(metrics, 'time', 'total');
@@ -436,14 +471,15 @@ export function parseReport(text: string, where: string, opts: ParseOptions = {}
       const run = parseFast(text, where, maxRs);
       if (run) return run;
     } catch (e) {
-      // Missing pieces are missing for the full parse too, and this message is the precise one.
-      if (e instanceof RunParseError && e.kind === 'incomplete') throw e;
+      // Missing pieces are missing for the full parse too, and this message is the precise one;
+      // a limit hit on the head is hit again by the whole document, so do not pay twice.
+      if (e instanceof RunParseError && e.kind !== 'parse') throw e;
       // Anything else the fast path disliked: the full parse applies the same checks and gives
       // the error for the whole document.
     }
   }
   const doc = text.startsWith('{') ? loadJson(text, where) : loadYaml(text, where);
-  if (!isObj(doc)) throw new RunParseError('incomplete', `${where}: not a YAML/JSON mapping (got ${doc === null ? 'null' : typeof doc})`);
+  if (!isObj(doc)) throw new RunParseError('incomplete', `${where}: not a YAML/JSON mapping (got ${doc === null ? 'null' : Array.isArray(doc) ? 'a list' : typeof doc})`);
   const fmt = finiteNumber(doc['report_format']);
   checkTail(doc, fmt, where);
   const run = buildRun(doc, where, countLogLevels(doc['logs']), undefined, 'full');

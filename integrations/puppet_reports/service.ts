@@ -211,9 +211,10 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
       run = kind === 'summary' ? parseSummary(text, summaryHost, path) : parseReport(text, path, { resourceStatusesMaxBytes: 16 * 1024 * 1024 });
     } catch (e) {
       ctx.self.error('processing');
-      const incomplete = e instanceof RunParseError && e.kind === 'incomplete';
-      count(incomplete ? 'errors.incomplete' : 'errors.parse');
-      log.error(incomplete ? 'incomplete file: not emitted' : 'unparseable file: not emitted', { file: path, error: (e as Error).message });
+      const kind = e instanceof RunParseError ? e.kind : 'parse';
+      count(kind === 'incomplete' ? 'errors.incomplete' : kind === 'limit' ? 'errors.limit' : 'errors.parse');
+      const what = kind === 'incomplete' ? 'incomplete file' : kind === 'limit' ? 'file over a parse limit (alias expansion)' : 'unparseable file';
+      log.error(`${what}: not emitted`, { file: path, error: (e as Error).message });
       return 'bad';
     }
     return emitRun(run, path);

@@ -28,8 +28,18 @@ export interface LoggerOptions {
   now?: () => number;
 }
 
+/**
+ * Longest message or field value written: values often come from files and sockets (a resource
+ * title, an exec's output), and one line must never become megabytes of stderr.
+ */
+export const MAX_LOG_VALUE_CHARS = 2048;
+
+function bound(s: string): string {
+  return s.length > MAX_LOG_VALUE_CHARS ? `${s.slice(0, MAX_LOG_VALUE_CHARS)}…(+${s.length - MAX_LOG_VALUE_CHARS} chars)` : s;
+}
+
 function formatValue(v: string | number | boolean): string {
-  const s = String(v);
+  const s = bound(String(v));
   // Quote anything with spaces, quotes or = so a line stays machine-splittable.
   return /[\s"=]/.test(s) || s === '' ? JSON.stringify(s) : s;
 }
@@ -43,7 +53,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
 
   const emit = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: LogFields): void => {
     if (RANK[lvl] < min) return;
-    let line = `${new Date(now()).toISOString()} ${lvl.padEnd(5)} ${scope ? `[${scope}] ` : ''}${msg.replace(/\n/g, '\\n')}`;
+    let line = `${new Date(now()).toISOString()} ${lvl.padEnd(5)} ${scope ? `[${scope}] ` : ''}${bound(msg).replace(/\n/g, '\\n')}`;
     if (fields) {
       for (const [k, v] of Object.entries(fields)) {
         if (v === undefined || v === null) continue;
