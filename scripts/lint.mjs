@@ -56,6 +56,7 @@ const CONTRACT = new Set([
   'shared/core/integration.ts',
   'shared/core/config/schema.ts',
   'shared/core/log/logger.ts',
+  'shared/core/fs/regular-file.ts',
   'shared/emitter/types.ts',
   'shared/emitter/names.ts',
 ]);

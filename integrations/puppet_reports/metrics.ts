@@ -38,7 +38,8 @@ export const puppetReportsMetrics: readonly MetricDoc[] = [
   { name: '_watcher.errors.vanished', type: 'counter', unit: 'count', description: 'Files deleted or replaced before they could be read' },
   { name: '_watcher.errors.access', type: 'counter', unit: 'count', description: 'Files that could not be read: permission denied' },
   { name: '_watcher.errors.read', type: 'counter', unit: 'count', description: 'Other read/list errors' },
-  { name: '_watcher.errors.too_big', type: 'counter', unit: 'count', description: 'Files over max_report_bytes, skipped' },
+  { name: '_watcher.errors.too_big', type: 'counter', unit: 'count', description: 'Files over max_report_bytes (by fstat or while reading), skipped' },
+  { name: '_watcher.errors.not_regular', type: 'counter', unit: 'count', description: 'Report names that are FIFOs, devices, sockets or directories, skipped without reading' },
   { name: '_watcher.errors.watch', type: 'counter', unit: 'count', description: 'Filesystem watcher errors' },
   { name: '_watcher.errors.internal', type: 'counter', unit: 'count', description: 'Unexpected errors (bugs); logged' },
 ];

@@ -13,6 +13,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { watch, type FSWatcher } from 'chokidar';
+import { FileTooBigError, NotRegularFileError, readRegularFile } from '../../shared/core/fs/regular-file.js';
 import type { Integration, IntegrationContext } from '../../shared/core/integration.js';
 import type { PuppetReportsConfig } from './config.js';
 import { KNOWN_REPORT_FORMATS, parseReport, parseSummary, RunParseError, type Run, type RunStatus } from './parse.js';
@@ -177,19 +178,21 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
     if (kind === 'report') noteHandled(path);
     let text: string;
     try {
-      const st = await stat(path);
-      if (kind === 'summary') summaryMtimeMs = st.mtimeMs;
-      if (st.size > config.max_report_bytes) {
-        count('errors.too_big');
-        ctx.self.error('receiving');
-        log.error('report file over max_report_bytes: skipped', { file: path, bytes: st.size, max: config.max_report_bytes });
-        return 'bad';
-      }
-      text = await readFile(path, 'utf8');
+      // One open, fstat of that descriptor, at most max+1 bytes read: a FIFO, a device, a link
+      // to /dev/zero or a file swapped after it was sized can neither hang nor balloon us.
+      const file = await readRegularFile(path, config.max_report_bytes);
+      if (kind === 'summary') summaryMtimeMs = file.stat.mtimeMs;
+      text = file.data.toString('utf8');
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       ctx.self.error('receiving');
-      if (code === 'ENOENT') {
+      if (e instanceof NotRegularFileError) {
+        count('errors.not_regular');
+        log.error('not a regular file: skipped', { file: path, kind: e.kind });
+      } else if (e instanceof FileTooBigError) {
+        count('errors.too_big');
+        log.error('report file over max_report_bytes: skipped', { file: path, bytes: e.bytes, max: config.max_report_bytes });
+      } else if (code === 'ENOENT') {
         // tidy, or a same-minute report replaced it before we got here: expected, so quiet.
         count('errors.vanished');
         log.debug('file vanished before it could be read', { file: path });

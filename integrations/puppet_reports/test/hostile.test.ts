@@ -4,10 +4,12 @@
  * the puppet binary (the base report is a committed fixture written by Puppet 7).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testContext, type TestContext } from '../../../test/helpers/context.js';
+import { FileTooBigError, readRegularFile } from '../../../shared/core/fs/regular-file.js';
 import { parseReport, RunParseError } from '../parse.js';
 import { ALIAS_LIMITS } from '../yaml-schema.js';
 import { puppetReports } from '../index.js';
@@ -49,10 +51,44 @@ function parseError(text: string): RunParseError {
 }
 
 let roots: string[] = [];
+let fifos: string[] = [];
 afterEach(() => {
+  // A reader stuck on a FIFO (the bug) is released by opening the writer side; with no reader
+  // the non-blocking open fails with ENXIO, which is the expected case.
+  for (const f of fifos) {
+    try {
+      closeSync(openSync(f, constants.O_WRONLY | constants.O_NONBLOCK));
+    } catch {
+      // ENXIO: nobody is reading it.
+    }
+  }
   for (const r of roots) rmSync(r, { recursive: true, force: true });
   roots = [];
+  fifos = [];
 });
+
+function mkfifo(path: string): string {
+  execFileSync('mkfifo', [path]);
+  fifos.push(path);
+  return path;
+}
+
+/** The base report as another host's run, so several files can be emitted side by side. */
+function otherHost(host: string, uuid: string): string {
+  return BASE.replace(/^host: .*$/m, `host: ${host}`).replace(/^transaction_uuid: .*$/m, `transaction_uuid: ${uuid}`);
+}
+
+async function once(dir: string, extra: Record<string, unknown> = {}): Promise<TestContext> {
+  const t = testContext({ prefix: 'puppet', type: 'puppet_reports' });
+  const inst = puppetReports.create({ ...defaults(), reportdir: dir, ...extra }, t.ctx);
+  await inst.once!();
+  await inst.stop?.();
+  return t;
+}
+
+function emittedHosts(t: TestContext): string[] {
+  return [...new Set(t.sink.datapoints().filter((d) => d.name.endsWith('.resources.total')).map((d) => d.name.split('.')[1]!))].sort();
+}
 
 function reportdir(): { root: string; dir: string; hostDir: string } {
   const root = mkdtempSync(join(tmpdir(), 'telltale-puppet-hostile-'));
@@ -99,10 +135,7 @@ describe('puppet_reports: alias bombs (issue 18 item 1)', () => {
   it('a bomb in the reportdir is counted as errors.limit and logged in one short line', async () => {
     const { dir, hostDir } = reportdir();
     writeFileSync(join(hostDir, '202611222225.yaml'), withBomb(BASE, 6, 'metric-name'));
-    const t = testContext({ prefix: 'puppet', type: 'puppet_reports' });
-    const inst = puppetReports.create({ ...defaults(), reportdir: dir }, t.ctx);
-    await inst.once!();
-    await inst.stop?.();
+    const t = await once(dir);
     expect(counter(t, 'errors.limit')).toBe(1);
     expect(t.logs.some((l) => l.includes('alias') && l.includes('202611222225.yaml'))).toBe(true);
     expect(longestLine(t)).toBeLessThan(2000);
@@ -110,3 +143,63 @@ describe('puppet_reports: alias bombs (issue 18 item 1)', () => {
   });
 });
 
+
+describe('puppet_reports: only regular files are read (issue 18 items 2 and 3)', () => {
+  it('a FIFO named like a report is skipped and counted; the other hosts are still emitted', async () => {
+    const { dir, hostDir } = reportdir();
+    mkfifo(join(hostDir, '202611222225.yaml'));
+    mkdirSync(join(dir, 'web02.example.com'));
+    writeFileSync(join(dir, 'web02.example.com', '202611222225.yaml'), otherHost('web02.example.com', 'u-web02'));
+    const t = await once(dir);
+    expect(counter(t, 'errors.not_regular')).toBe(1);
+    expect(t.logs.some((l) => l.includes('not a regular file') && l.includes('kind=fifo'))).toBe(true);
+    expect(emittedHosts(t)).toEqual(['web02_example_com']);
+  });
+
+  it('a FIFO appearing while watching does not stall the queue: the next report is emitted', async () => {
+    const { dir, hostDir } = reportdir();
+    const t = testContext({ prefix: 'puppet', type: 'puppet_reports' });
+    const inst = puppetReports.create({ ...defaults(), reportdir: dir, settle: 0, rescan: 200, tick: 60_000 }, t.ctx);
+    try {
+      await inst.start!();
+      mkfifo(join(hostDir, '202611222225.yaml'));
+      await t.sink.waitFor(() => counter(t, 'errors.not_regular') >= 1, 15_000);
+      writeFileSync(join(hostDir, '202611222226.yaml'), otherHost('node01.example.com', 'u-after-fifo'));
+      await t.sink.waitFor(() => emittedHosts(t).includes(NODE), 15_000);
+    } finally {
+      await inst.stop!();
+    }
+  });
+
+  it('a link to /dev/zero (size 0 by stat) is refused as a device, never read', async () => {
+    const { dir, hostDir } = reportdir();
+    symlinkSync('/dev/zero', join(hostDir, '202611222225.yaml'));
+    const t = await once(dir);
+    expect(counter(t, 'errors.not_regular')).toBe(1);
+    expect(t.logs.some((l) => l.includes('kind="character device"'))).toBe(true);
+  });
+
+  it('max_report_bytes holds when stat under-reports the size: at most max+1 bytes are read', async () => {
+    // procfs files stat as size 0 and read as several KB: the size check alone lets them through.
+    const maps = readFileSync('/proc/self/maps');
+    expect(maps.length).toBeGreaterThan(2048);
+    const err = await readRegularFile('/proc/self/maps', 1024).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(FileTooBigError);
+    expect((err as FileTooBigError).bytes).toBe(1025);
+    const { dir, hostDir } = reportdir();
+    symlinkSync('/proc/self/maps', join(hostDir, '202611222225.yaml'));
+    const t = await once(dir, { max_report_bytes: 1024 });
+    expect(counter(t, 'errors.too_big')).toBe(1);
+    expect(counter(t, 'errors.parse')).toBe(0);
+  });
+
+  it('a regular report over max_report_bytes is skipped by its fstat size; under it is emitted', async () => {
+    const { dir, hostDir } = reportdir();
+    writeFileSync(join(hostDir, '202611222225.yaml'), BASE);
+    expect((await once(dir, { max_report_bytes: BASE.length - 1 })).sink.counters().get('puppet._watcher.errors.too_big')).toBe(1);
+    expect(emittedHosts(await once(dir, { max_report_bytes: BASE.length }))).toEqual([NODE]);
+  });
+});
