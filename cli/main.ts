@@ -64,7 +64,7 @@ function overrideSinks(args: CliArgs, config: LoadedConfig): SinkConfig[] {
     if (args.graphite) {
       const a = parseAddress(args.graphite, 'tcp', ['tcp', 'unix']);
       if (typeof a === 'string') throw new UsageError(`--graphite: ${a}`);
-      sinks.push({ type: 'graphite', address: a as Address, max_queue_lines: 100_000, max_queue_bytes: 16 * 1024 * 1024, replay_window: 10_000, ...aggregationDefaults });
+      sinks.push({ type: 'graphite', address: a as Address, max_queue_lines: 100_000, max_queue_bytes: 16 * 1024 * 1024, replay_window: 10_000, replay_max_lines: 100_000, ...aggregationDefaults });
     }
   }
   if (args.print) sinks = [...sinks, { type: 'console', ...aggregationDefaults }];

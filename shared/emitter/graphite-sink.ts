@@ -28,6 +28,8 @@ export interface GraphiteSinkOptions {
   maxQueueLines?: number;
   maxQueueBytes?: number;
   replayWindowMs?: number;
+  /** Lines kept for replay (default 100,000); window lines beyond it are counted when cut. */
+  replayMaxLines?: number;
   /** Cap on distinct aggregated keys; beyond it new keys are dropped and counted. */
   maxKeys?: number;
   onError?: (err: Error) => void;
@@ -51,6 +53,7 @@ export function createGraphiteSink(o: GraphiteSinkOptions): Sink {
       maxQueueLines: o.maxQueueLines ?? 100_000,
       maxQueueBytes: o.maxQueueBytes ?? 16 * 1024 * 1024,
       replayWindowMs: o.replayWindowMs ?? 10_000,
+      ...(o.replayMaxLines !== undefined ? { replayMaxLines: o.replayMaxLines } : {}),
       ...(o.onError ? { onError: o.onError } : {}),
       now,
     });

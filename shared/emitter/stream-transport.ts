@@ -9,7 +9,14 @@
  * - Optional replay window: Node's write callback only means "handed to the kernel"; a carbon
  *   restart loses the last few hundred ms that were acknowledged. Graphite overwrites the same
  *   path+timestamp, so re-sending the recent tail after an unplanned disconnect is safe there
- *   (never for statsd counters, where replay would double count).
+ *   (never for statsd counters, where replay would double count). The replay buffer holds at
+ *   most `replayMaxLines`.
+ *
+ * Drop accounting (what `dropped` means, so the counts equal what was lost):
+ * - `overflow`: lines pushed out of the full queue.
+ * - `replay_overflow`: lines written once, inside the replay window, that were not re-sent after
+ *   a disconnect because `replayMaxLines` had cut them from the replay buffer. Lost if the
+ *   receiver had not read them (a stalled or killed carbon), delivered otherwise.
  */
 import net from 'node:net';
 import { countDrop, type SinkStats } from './types.js';
@@ -23,6 +30,7 @@ export interface StreamTransportOptions {
   maxQueueBytes?: number;
   /** Re-send lines written within this window after an unplanned disconnect (0 = off). */
   replayWindowMs?: number;
+  /** At most this many lines are kept for replay; older lines in the window are counted when cut. */
   replayMaxLines?: number;
   connectTimeoutMs?: number;
   backoffBaseMs?: number;
@@ -44,12 +52,15 @@ export interface StreamTransport {
 
 const CHUNK_BYTES = 64 * 1024;
 
+/** Default replay bound: the graphite sink's default queue, which a replay goes into. */
+export const DEFAULT_REPLAY_MAX_LINES = 100_000;
+
 export function createStreamTransport(o: StreamTransportOptions): StreamTransport {
   const stats = o.stats;
   const maxLines = o.maxQueueLines ?? 100_000;
   const maxBytes = o.maxQueueBytes ?? 16 * 1024 * 1024;
   const replayMs = o.replayWindowMs ?? 0;
-  const replayMax = o.replayMaxLines ?? 20_000;
+  const replayMax = o.replayMaxLines ?? DEFAULT_REPLAY_MAX_LINES;
   const now = o.now ?? Date.now;
   const random = o.random ?? Math.random;
   const baseMs = o.backoffBaseMs ?? 250;
@@ -58,8 +69,15 @@ export function createStreamTransport(o: StreamTransportOptions): StreamTranspor
   let queue: string[] = [];
   let head = 0;
   let queuedBytes = 0;
-  // Recently written lines, with the time they were written, for replay after a disconnect.
-  let replay: { t: number; line: string }[] = [];
+  // Recently written lines and the time each was written, for replay after a disconnect; a
+  // head index instead of shift()/slice() so trimming stays O(1) per line at any rate.
+  let replayLines: string[] = [];
+  let replayTimes: number[] = [];
+  let replayHead = 0;
+  // Lines cut from the replay buffer by replayMax, as (time written, count): at a disconnect the
+  // ones still inside the window are the lines the replay should have re-sent and cannot.
+  let cut: { t: number; n: number }[] = [];
+
   let socket: net.Socket | undefined;
   let connected = false;
   let connecting = false;
@@ -102,6 +120,29 @@ export function createStreamTransport(o: StreamTransportOptions): StreamTranspor
     compact();
   };
 
+  const replayCount = (): number => replayLines.length - replayHead;
+
+  /** Keeps the replay buffer to the window and to replayMax lines; cap cuts are remembered. */
+  const trimReplay = (t: number): void => {
+    const since = t - replayMs;
+    while (replayCount() > 0 && replayTimes[replayHead]! < since) replayHead++;
+    while (replayCount() > replayMax) {
+      const wt = replayTimes[replayHead]!;
+      const last = cut[cut.length - 1];
+      if (last?.t === wt) last.n++;
+      else cut.push({ t: wt, n: 1 });
+      replayHead++;
+    }
+    if (replayHead > 4096 && replayHead * 2 > replayLines.length) {
+      replayLines = replayLines.slice(replayHead);
+      replayTimes = replayTimes.slice(replayHead);
+      replayHead = 0;
+    }
+    let old = 0;
+    while (old < cut.length && cut[old]!.t < since) old++;
+    if (old > 0) cut = cut.slice(old);
+  };
+
   const pump = (): void => {
     if (!connected || !socket || writing || waitingDrain) return;
     writing = true;
@@ -117,12 +158,15 @@ export function createStreamTransport(o: StreamTransportOptions): StreamTranspor
           queuedBytes -= line.length + 1;
           chunk += line + '\n';
           n++;
-          if (replayMs > 0) replay.push({ t, line });
+          if (replayMs > 0) {
+            replayLines.push(line);
+            replayTimes.push(t);
+          }
         }
         compact();
         stats.sent += n;
         stats.bytes += Buffer.byteLength(chunk);
-        if (replay.length > replayMax) replay = replay.slice(replay.length - replayMax);
+        if (replayMs > 0) trimReplay(t);
         const more = socket.write(chunk);
         if (!more) {
           waitingDrain = true;
@@ -176,8 +220,12 @@ export function createStreamTransport(o: StreamTransportOptions): StreamTranspor
     }
     if (wasConnected && replayMs > 0 && !closing) {
       // Put the recent tail back in front of the queue: at-least-once into Graphite.
-      const since = now() - replayMs;
-      const tail = replay.filter((r) => r.t >= since).map((r) => r.line);
+      trimReplay(now());
+      const tail = replayLines.slice(replayHead);
+      // Written inside the window but already cut by replayMax: this replay cannot re-send them.
+      let cutInWindow = 0;
+      for (const c of cut) cutInWindow += c.n;
+      if (cutInWindow > 0) countDrop(stats, 'replay_overflow', cutInWindow);
       if (tail.length > 0) {
         queue = [...tail, ...queue.slice(head)];
         head = 0;
@@ -186,7 +234,10 @@ export function createStreamTransport(o: StreamTransportOptions): StreamTranspor
         updateQueued();
       }
     }
-    replay = [];
+    replayLines = [];
+    replayTimes = [];
+    replayHead = 0;
+    cut = [];
     scheduleReconnect();
   };
 

@@ -47,6 +47,8 @@ export const graphiteSinkSchema = obj({
   max_queue_lines: int({ min: 1 }).default(100_000),
   max_queue_bytes: int({ min: 1024 }).default(16 * 1024 * 1024),
   replay_window: duration().default(10_000),
+  /** Lines kept for replay; lines of the window beyond it are counted as dropped.replay_overflow. */
+  replay_max_lines: int({ min: 1 }).default(100_000),
   ...aggregationShape,
 });
 

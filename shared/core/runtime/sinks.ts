@@ -64,6 +64,7 @@ export function buildSinks(configs: readonly SinkConfig[], flushIntervalMs: numb
           maxQueueLines: c.max_queue_lines,
           maxQueueBytes: c.max_queue_bytes,
           replayWindowMs: c.replay_window,
+          replayMaxLines: c.replay_max_lines,
           maxKeys: c.max_keys,
           onError,
         });
