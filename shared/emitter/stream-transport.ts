@@ -13,10 +13,12 @@
  *   most `replayMaxLines`.
  *
  * Drop accounting (what `dropped` means, so the counts equal what was lost):
- * - `overflow`: lines pushed out of the full queue.
+ * - `overflow`: lines never written, pushed out of the full queue. Certainly lost.
  * - `replay_overflow`: lines written once, inside the replay window, that were not re-sent after
- *   a disconnect because `replayMaxLines` had cut them from the replay buffer. Lost if the
- *   receiver had not read them (a stalled or killed carbon), delivered otherwise.
+ *   a disconnect: cut from the replay buffer by `replayMaxLines`, pushed out of the full queue
+ *   ahead of fresh lines, or still queued at close. Lost if the receiver had not read them
+ *   (a stalled or killed carbon), delivered otherwise: they are counted apart from `overflow` so
+ *   neither count claims lines that arrived.
  */
 import net from 'node:net';
 import { countDrop, type SinkStats } from './types.js';
@@ -77,7 +79,8 @@ export function createStreamTransport(o: StreamTransportOptions): StreamTranspor
   // Lines cut from the replay buffer by replayMax, as (time written, count): at a disconnect the
   // ones still inside the window are the lines the replay should have re-sent and cannot.
   let cut: { t: number; n: number }[] = [];
-
+  // How many lines at the front of the queue are replayed lines (written once already).
+  let replayedQueued = 0;
   let socket: net.Socket | undefined;
   let connected = false;
   let connecting = false;
@@ -115,7 +118,10 @@ export function createStreamTransport(o: StreamTransportOptions): StreamTranspor
       queue[head] = '';
       head++;
       queuedBytes -= line.length + 1;
-      countDrop(stats, 'overflow');
+      if (replayedQueued > 0) {
+        replayedQueued--;
+        countDrop(stats, 'replay_overflow');
+      } else countDrop(stats, 'overflow');
     }
     compact();
   };
@@ -158,6 +164,7 @@ export function createStreamTransport(o: StreamTransportOptions): StreamTranspor
           queuedBytes -= line.length + 1;
           chunk += line + '\n';
           n++;
+          if (replayedQueued > 0) replayedQueued--;
           if (replayMs > 0) {
             replayLines.push(line);
             replayTimes.push(t);
@@ -229,6 +236,7 @@ export function createStreamTransport(o: StreamTransportOptions): StreamTranspor
       if (tail.length > 0) {
         queue = [...tail, ...queue.slice(head)];
         head = 0;
+        replayedQueued += tail.length;
         for (const l of tail) queuedBytes += l.length + 1;
         dropOldest();
         updateQueued();
@@ -320,7 +328,12 @@ export function createStreamTransport(o: StreamTransportOptions): StreamTranspor
       if (reconnectTimer) clearTimeout(reconnectTimer);
       reconnectTimer = undefined;
       const left = queuedCount();
-      if (!ok && left > 0) countDrop(stats, 'closed', left);
+      if (!ok && left > 0) {
+        const replayedLeft = Math.min(replayedQueued, left);
+        if (replayedLeft > 0) countDrop(stats, 'replay_overflow', replayedLeft);
+        if (left > replayedLeft) countDrop(stats, 'closed', left - replayedLeft);
+      }
+      replayedQueued = 0;
       queue = [];
       head = 0;
       queuedBytes = 0;

@@ -101,6 +101,34 @@ describe('graphite sink drop accounting', () => {
   /** Lines of item 6: more than the replay cap, few enough (~650 KB) to sit in loopback buffers. */
   const TOTAL = 26_000;
 
+  it('item 7: receiver down longer than the queue holds: dropped.overflow equals the lines that never arrived', async () => {
+    const rx = await receiver();
+    const sink = sinkTo(rx.port, { maxQueueLines: 1000 });
+    const e = createEmitter({ sinks: [sink], selfMetrics: false });
+    const ts = Math.floor(Date.now() / 1000);
+    // Phase 1: 3,000 lines delivered and read (they sit in the replay buffer afterwards), sent in
+    // slices the 1,000-line queue holds.
+    for (let i = 0; i < 3000; i += 500) {
+      for (let j = i; j < i + 500; j++) e.datapoint('acct.seq', j, ts);
+      await until(() => sink.stats().queued === 0, 20_000, 'a slice to be written');
+    }
+    await until(() => rx.seen.size === 3000, 20_000, 'phase 1 delivered');
+    expect(sink.stats().dropped).toEqual({});
+    await rx.kill();
+    await until(() => sink.stats().errors > 0, 20_000, 'the sink to notice the receiver is gone');
+    // Phase 2: 5,000 lines while it is down; the queue keeps the newest 1,000.
+    for (let i = 3000; i < 8000; i++) e.datapoint('acct.seq', i, ts);
+    await rx.restart();
+    await until(() => sink.stats().queued === 0 && rx.seen.size >= 4000, 40_000, 'reconnect and drain');
+    await e.close({ timeoutMs: 5000 });
+    const s = sink.stats();
+    const lost = missing(rx.seen, 8000);
+    expect(lost).toBe(4000);
+    expect(s.dropped['overflow']).toBe(lost);
+    // The replayed tail (already read once) was pushed out of the full queue: counted apart.
+    expect(s.dropped['replay_overflow']).toBe(3000);
+  });
+
   it('item 6: lines of the replay window cut by replay_max_lines are counted; together the counts equal what was lost', async () => {
     const rx = await receiver();
     // 20,000 was the hard-coded cap before replay_max_lines existed.
