@@ -47,7 +47,11 @@ export interface Aggregator {
   flush(tsSec: number, intervalMs: number): string[];
   /** Distinct keys held, for the cardinality guard. */
   size(): number;
+  /** Whether this key is already held for this kind (the cardinality guard admits it). */
+  has(kind: AggregateKind, key: string): boolean;
 }
+
+export type AggregateKind = 'counter' | 'gauge' | 'timer' | 'set';
 
 export function createAggregator(o: AggregatorOptions): Aggregator {
   const counters = new Map<string, number>();
@@ -96,6 +100,7 @@ export function createAggregator(o: AggregatorOptions): Aggregator {
       s.add(member);
     },
     size: () => counters.size + timers.size + gauges.size + sets.size,
+    has: (kind, key) => (kind === 'counter' ? counters : kind === 'gauge' ? gauges : kind === 'timer' ? timers : sets).has(key),
     flush(ts, intervalMs) {
       const lines: string[] = [];
       const add = (n: string, v: number): void => {

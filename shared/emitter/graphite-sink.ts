@@ -7,7 +7,7 @@
  *   series names and values.
  * The same sink writes to carbon over TCP or, as the `console` sink, to a stream (stderr).
  */
-import { createAggregator, STATSD_DEFAULTS, type AggregatorOptions } from './aggregator.js';
+import { createAggregator, STATSD_DEFAULTS, type AggregateKind, type AggregatorOptions } from './aggregator.js';
 import { formatGraphiteValue, MAX_GRAPHITE_LINE } from './graphite-format.js';
 import { createStreamTransport, type StreamAddress } from './stream-transport.js';
 import { countDrop, emptySinkStats, type Sink, type SinkStats } from './types.js';
@@ -86,20 +86,21 @@ export function createGraphiteSink(o: GraphiteSinkOptions): Sink {
     }
     write(line);
   };
-  // New keys past the cap are refused: a runaway label must not exhaust memory.
-  const admit = (): boolean => {
-    if (agg.size() < maxKeys) return true;
+  // New keys past the cap are refused: a runaway label must not exhaust memory. Keys already
+  // held always take their updates, or a full table would freeze every existing series.
+  const admit = (kind: AggregateKind, key: string): boolean => {
+    if (agg.size() < maxKeys || agg.has(kind, key)) return true;
     countDrop(stats, 'too_many_keys');
     return false;
   };
 
   return {
     name,
-    counter: (n, v, rate) => admit() && agg.counter(n, v, rate),
-    gauge: (n, v) => admit() && agg.gauge(n, v),
-    gaugeDelta: (n, d) => admit() && agg.gaugeDelta(n, d),
-    timing: (n, ms, rate) => admit() && agg.timing(n, ms, rate),
-    set: (n, m) => admit() && agg.set(n, m),
+    counter: (n, v, rate) => admit('counter', n) && agg.counter(n, v, rate),
+    gauge: (n, v) => admit('gauge', n) && agg.gauge(n, v),
+    gaugeDelta: (n, d) => admit('gauge', n) && agg.gaugeDelta(n, d),
+    timing: (n, ms, rate) => admit('timer', n) && agg.timing(n, ms, rate),
+    set: (n, m) => admit('set', n) && agg.set(n, m),
     datapoint(n, value, ts) {
       const text = formatGraphiteValue(value);
       if (text === undefined) {
