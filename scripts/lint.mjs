@@ -57,6 +57,7 @@ const CONTRACT = new Set([
   'shared/core/config/schema.ts',
   'shared/core/log/logger.ts',
   'shared/core/fs/regular-file.ts',
+  'shared/core/yaml/alias-expansion.ts',
   'shared/emitter/types.ts',
   'shared/emitter/names.ts',
 ]);

@@ -8,7 +8,8 @@
  * throws a `RunParseError` of kind `incomplete` rather than returning half a run.
  */
 import { load } from 'js-yaml';
-import { AliasLimitError, checkAliasExpansion, PUPPET_YAML_SCHEMA } from './yaml-schema.js';
+import { AliasLimitError } from '../../shared/core/yaml/alias-expansion.js';
+import { checkReportAliases, PUPPET_YAML_SCHEMA } from './yaml-schema.js';
 
 export type RunStatus = 'failed' | 'changed' | 'unchanged';
 
@@ -270,7 +271,7 @@ function loadYaml(text: string, where: string): unknown {
     throw new RunParseError('parse', `${where}: ${firstLine(e)}`);
   }
   try {
-    checkAliasExpansion(doc, text);
+    checkReportAliases(doc, text);
   } catch (e) {
     if (e instanceof AliasLimitError) throw new RunParseError('limit', `${where}: ${e.message}`);
     throw e;

@@ -12,7 +12,8 @@ import type { IntegrationDefinition, Shape } from '../integration.js';
 import type { LogLevel } from '../log/logger.js';
 import { checkLiveConfig, liveSchema, type LiveConfig } from './live-config.js';
 import { DEFAULT_STATSD_ADDRESS, emitterSchema, logLevelSchema, type SinkConfig } from './emitter-config.js';
-import { formatIssue, readYaml, type YamlSource } from './positions.js';
+import { aliasProblem, formatIssue, nthAlias, readYaml, type YamlSource } from './positions.js';
+import { AliasLimitError, checkAliasExpansion, type AliasLimits } from '../yaml/alias-expansion.js';
 import { bool, duration, INVALID, obj, str, type Issue, type ParseContext, type Schema } from './schema.js';
 
 export class ConfigError extends Error {
@@ -111,11 +112,42 @@ export function defaultConfig(opts: LoadOptions): LoadedConfig {
   return loadConfigText('(defaults)', '{}', opts);
 }
 
+/**
+ * Alias bounds for integrations.yaml. The yaml library's own guard (uses of an anchor times the
+ * aliases inside it, default 100) refused a real config of 101 instances sharing two anchors; a
+ * fleet config has hundreds to thousands. The same number bounds the aliases in the file (the
+ * library's alias resolution is quadratic in them), and since neither counts size, the expanded
+ * size is bounded separately (a real config is a few thousand nodes).
+ */
+export const CONFIG_MAX_ALIAS_COUNT = 10_000;
+export const CONFIG_ALIAS_LIMITS: AliasLimits = { maxAliases: 10_000, maxExpandedNodes: 1_000_000 };
+
+/** The document as plain data; alias excesses are config errors with FILE:LINE:COL. */
+function configValue(src: YamlSource): unknown {
+  // The library resolves each alias by scanning the aliases before it: bound their number first.
+  const tooMany = nthAlias(src, CONFIG_MAX_ALIAS_COUNT + 1);
+  if (tooMany) throw new ConfigError([tooMany]);
+  let raw: unknown;
+  try {
+    raw = src.doc.toJS({ maxAliasCount: CONFIG_MAX_ALIAS_COUNT }) ?? {};
+  } catch (e) {
+    if (e instanceof ReferenceError) throw new ConfigError([aliasProblem(src, `aliases expand too much (more than ${CONFIG_MAX_ALIAS_COUNT} expansions of one anchor)`)]);
+    throw e;
+  }
+  try {
+    checkAliasExpansion(raw, CONFIG_ALIAS_LIMITS);
+  } catch (e) {
+    if (e instanceof AliasLimitError) throw new ConfigError([formatIssue(src, { path: e.path, message: e.message })]);
+    throw e;
+  }
+  return raw;
+}
+
 export function loadConfigText(file: string, text: string, opts: LoadOptions): LoadedConfig {
   const env = opts.env ?? process.env;
   const src = readYaml(file, text, env);
   if (src.errors.length > 0) throw new ConfigError(src.errors);
-  const raw: unknown = src.doc.toJS() ?? {};
+  const raw = configValue(src);
   if (opts.select) applySelect(raw, opts.select);
   const ctx: ParseContext = { issues: [] };
   // Each top-level section is validated on its own so a typo in `emitter:` does not hide the

@@ -3,7 +3,7 @@
  * back to FILE:LINE:COL (js-yaml only knows positions for syntax errors; eemeli/yaml keeps them
  * for every node, which is why the config loader uses it).
  */
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, Scalar, visit, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, Scalar, visit, type Alias, type Document, type Node } from 'yaml';
 import type { Issue, Path } from './schema.js';
 
 export interface YamlSource {
@@ -82,4 +82,41 @@ export function formatIssue(src: YamlSource, issue: Issue): string {
   const pos = range ? src.lineCounter.linePos(range[0]) : { line: 1, col: 1 };
   const key = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
   return `${src.file}:${pos.line}:${pos.col}: ${key}: ${issue.message}`;
+}
+
+/**
+ * FILE:LINE:COL for an alias problem the yaml library reports without a position: the first use
+ * of the anchor used most often.
+ */
+export function aliasProblem(src: YamlSource, message: string): string {
+  const uses = new Map<string, Alias[]>();
+  visit(src.doc, {
+    Alias(_key, node) {
+      if (!isAlias(node)) return;
+      const list = uses.get(node.source);
+      if (list) list.push(node);
+      else uses.set(node.source, [node]);
+    },
+  });
+  let worst: Alias[] = [];
+  for (const list of uses.values()) if (list.length > worst.length) worst = list;
+  const first = worst[0];
+  const pos = first?.range ? src.lineCounter.linePos(first.range[0]) : { line: 1, col: 1 };
+  return `${src.file}:${pos.line}:${pos.col}: ${first ? `*${first.source.slice(0, 80)} (used ${worst.length} times): ` : ''}${message}`;
+}
+
+/** A FILE:LINE:COL problem at the n-th alias of the file, or undefined when it has fewer. */
+export function nthAlias(src: YamlSource, n: number): string | undefined {
+  let seen = 0;
+  let at: Alias | undefined;
+  visit(src.doc, {
+    Alias(_key, node) {
+      if (++seen < n) return undefined;
+      at = node;
+      return visit.BREAK;
+    },
+  });
+  if (!at) return undefined;
+  const pos = at.range ? src.lineCounter.linePos(at.range[0]) : { line: 1, col: 1 };
+  return `${src.file}:${pos.line}:${pos.col}: more than ${n - 1} aliases in one file`;
 }
