@@ -1,8 +1,10 @@
 /**
- * integrations.yaml as hostile or odd input (issue 18): aliases a real fleet config needs and
- * alias bombs, through the real `telltale check` (exit 78, FILE:LINE:COL, no stack trace).
+ * integrations.yaml as hostile or odd input (issue 18): aliases a real fleet config needs, alias
+ * bombs, a FIFO or a device as the config path, through the real `telltale check` (exit 78,
+ * FILE:LINE:COL, no stack trace).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -10,7 +12,16 @@ import { runCli, type CliRun } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'telltale-config-hostile-'));
 const runs: CliRun[] = [];
+const fifos: string[] = [];
 afterEach(async () => {
+  // A reader stuck on a FIFO (the bug) is released by opening the writer side; ENXIO otherwise.
+  for (const f of fifos.splice(0)) {
+    try {
+      closeSync(openSync(f, constants.O_WRONLY | constants.O_NONBLOCK));
+    } catch {
+      // nobody is reading it
+    }
+  }
   for (const r of runs.splice(0)) {
     if (r.child.exitCode === null && r.child.signalCode === null) {
       r.child.kill('SIGKILL');
@@ -70,5 +81,22 @@ describe('integrations.yaml aliases (issue 18 item 9)', () => {
     const r = await check(config('wide.yaml', t));
     expect(r.code, r.stderr).toBe(78);
     expect(r.stderr).toMatch(/wide\.yaml:\d+:\d+: .*aliases expand to more than/);
+  });
+});
+
+describe('the config path is not a regular file (issue 18, degraded)', () => {
+  it('a FIFO is refused at once with exit 78 (it used to hang)', async () => {
+    const f = join(dir, 'fifo.yaml');
+    execFileSync('mkfifo', [f]);
+    fifos.push(f);
+    const r = await check(f);
+    expect(r.code, r.stderr).toBe(78);
+    expect(r.stderr).toContain(`${f}: not a regular file (fifo)`);
+  });
+
+  it('/dev/zero is refused with exit 78 (it used to abort with std::bad_alloc)', async () => {
+    const r = await check('/dev/zero');
+    expect(r.code, r.stderr).toBe(78);
+    expect(r.stderr).toContain('/dev/zero: not a regular file (character device)');
   });
 });

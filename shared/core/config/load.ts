@@ -3,13 +3,13 @@
  * integration instance, all validated strictly. Every problem is collected and reported at once
  * as FILE:LINE:COL: dotted.key: message, and nothing starts while any exist.
  */
-import { readFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseAddress, type Address } from '../../emitter/address.js';
 import { sanitizeNode } from '../../emitter/names.js';
 import type { IntegrationDefinition, Shape } from '../integration.js';
 import type { LogLevel } from '../log/logger.js';
+import { FileTooBigError, NotRegularFileError, readRegularFileSync } from '../fs/regular-file.js';
 import { checkLiveConfig, liveSchema, type LiveConfig } from './live-config.js';
 import { DEFAULT_STATSD_ADDRESS, emitterSchema, logLevelSchema, type SinkConfig } from './emitter-config.js';
 import { aliasProblem, formatIssue, nthAlias, readYaml, type YamlSource } from './positions.js';
@@ -97,11 +97,17 @@ export function expandPrefix(prefix: string, host = hostname()): string {
   return prefix.replaceAll('{host}', sanitizeNode(short)).replaceAll('{fqdn}', sanitizeNode(host));
 }
 
+/** Largest integrations.yaml read: a fleet of thousands of instances is a few hundred KB. */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
 export function loadConfigFile(file: string, opts: LoadOptions): LoadedConfig {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    // A FIFO would hang the start and /dev/zero abort it (std::bad_alloc): regular files only.
+    text = readRegularFileSync(file, MAX_CONFIG_BYTES).data.toString('utf8');
   } catch (e) {
+    if (e instanceof NotRegularFileError) throw new ConfigError([`${file}: not a regular file (${e.kind}); the config must be a file`]);
+    if (e instanceof FileTooBigError) throw new ConfigError([`${file}: larger than ${MAX_CONFIG_BYTES} bytes; not a config file?`]);
     throw new ConfigError([`${file}: cannot read: ${(e as Error).message}`]);
   }
   return loadConfigText(file, text, opts);
