@@ -231,10 +231,13 @@ export function createProtocolParser(opts: ParserOptions = {}): ProtocolParser {
   const maxLen = opts.maxLen ?? 64 * 1024 * 1024;
   const maxKeep = opts.maxKeepBytes ?? 1024 * 1024;
 
-  // Header mode: bytes of the current line so far. `overlong` = discarding until the next newline.
+  // Header mode: bytes of the current line so far. `overlong` = discarding until the next newline
+  // or the next `ver:`, whichever comes first; `carry` keeps the last 3 discarded bytes so a
+  // `ver:` split across two reads is still found.
   let line: Buffer[] = [];
   let lineBytes = 0;
   let overlong = false;
+  let carry: Buffer = Buffer.alloc(0);
   let payload: PayloadState | undefined;
 
   /** The header line buf[start..end) (newline excluded), or undefined for junk (reported). */
@@ -251,6 +254,17 @@ export function createProtocolParser(opts: ParserOptions = {}): ProtocolParser {
       at += start;
     }
     return parseHeaderLine(buf.toString('utf8', at, end), maxLen);
+  };
+
+  /** A complete line over maxHeader: junk, unless a header that fits starts inside it. */
+  const overlongLine = (buf: Buffer, start: number, end: number, out: ParseItem[]): ParsedLine | undefined => {
+    const at = buf.subarray(start, end).lastIndexOf(VER);
+    if (at > 0 && end - start - at <= maxHeader) {
+      out.push({ kind: 'junk', reason: `header line longer than ${maxHeader} bytes`, bytes: at });
+      return parseHeaderLine(buf.toString('utf8', start + at, end), maxLen);
+    }
+    out.push({ kind: 'junk', reason: `header line longer than ${maxHeader} bytes`, bytes: end - start + 1 });
+    return undefined;
   };
 
   const startPayload = ({ header, problem }: ParsedLine, out: ParseItem[]): void => {
@@ -380,36 +394,65 @@ export function createProtocolParser(opts: ParserOptions = {}): ProtocolParser {
         continue;
       }
       const nl = chunk.indexOf(NL, i);
+      if (overlong) {
+        // Junk with no newline must not swallow the next event: supervisord writes a header only
+        // after its previous event was answered, so the header it sends next starts with `ver:`
+        // somewhere in what looks like the same overlong line. Resynchronise there.
+        const end = nl < 0 ? n : nl;
+        const region = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(i, end)]) : chunk.subarray(i, end);
+        const at = region.lastIndexOf(VER);
+        if (at >= 0 && region.length - at <= maxHeader) {
+          overlong = false;
+          if (at < carry.length) {
+            line = [Buffer.from(carry.subarray(at))];
+            lineBytes = carry.length - at;
+          } else i += at - carry.length;
+          carry = Buffer.alloc(0);
+          continue;
+        }
+        if (nl < 0) {
+          carry = Buffer.from(region.subarray(Math.max(0, region.length - (VER.length - 1))));
+          return;
+        }
+        overlong = false;
+        carry = Buffer.alloc(0);
+        i = nl + 1;
+        continue;
+      }
       if (nl < 0) {
         const rest = n - i;
-        if (!overlong && lineBytes + rest > maxHeader) {
-          overlong = true;
-          out.push({ kind: 'junk', reason: `header line longer than ${maxHeader} bytes`, bytes: lineBytes + rest });
+        if (lineBytes + rest > maxHeader) {
+          // Too long for a header. A header may still start inside it (junk glued in front of
+          // the next event): keep from the last `ver:` if that fits, else discard as overlong.
+          const region = line.length > 0 ? Buffer.concat([...line, chunk.subarray(i)]) : chunk.subarray(i);
           line = [];
           lineBytes = 0;
-        } else if (!overlong) {
+          const at = region.lastIndexOf(VER);
+          if (at > 0 && region.length - at <= maxHeader) {
+            out.push({ kind: 'junk', reason: `header line longer than ${maxHeader} bytes`, bytes: at });
+            line = [Buffer.from(region.subarray(at))];
+            lineBytes = region.length - at;
+          } else {
+            overlong = true;
+            out.push({ kind: 'junk', reason: `header line longer than ${maxHeader} bytes`, bytes: region.length });
+            carry = Buffer.from(region.subarray(Math.max(0, region.length - (VER.length - 1))));
+          }
+        } else {
           line.push(chunk.subarray(i));
           lineBytes += rest;
         }
         return;
       }
-      if (overlong) {
-        overlong = false;
-        i = nl + 1;
-        continue;
-      }
       let h: ParsedLine | undefined;
       if (line.length === 0) {
         // The whole line is in this chunk (nearly always): no copy, no array.
-        if (nl - i > maxHeader) out.push({ kind: 'junk', reason: `header line longer than ${maxHeader} bytes`, bytes: nl - i + 1 });
-        else h = readHeader(chunk, i, nl, out);
+        h = nl - i > maxHeader ? overlongLine(chunk, i, nl, out) : readHeader(chunk, i, nl, out);
       } else {
         line.push(chunk.subarray(i, nl));
         const lineBuf = Buffer.concat(line);
         line = [];
         lineBytes = 0;
-        if (lineBuf.length > maxHeader) out.push({ kind: 'junk', reason: `header line longer than ${maxHeader} bytes`, bytes: lineBuf.length + 1 });
-        else h = readHeader(lineBuf, 0, lineBuf.length, out);
+        h = lineBuf.length > maxHeader ? overlongLine(lineBuf, 0, lineBuf.length, out) : readHeader(lineBuf, 0, lineBuf.length, out);
       }
       i = nl + 1;
       if (!h) continue;
@@ -460,6 +503,7 @@ export function createProtocolParser(opts: ParserOptions = {}): ProtocolParser {
       line = [];
       lineBytes = 0;
       overlong = false;
+      carry = Buffer.alloc(0);
       return out;
     },
     get pendingBytes(): number {
