@@ -23,7 +23,11 @@ export interface GateConfig {
   maxClients: number;
 }
 
-export type RejectReason = 'path' | 'host' | 'origin' | 'token' | 'clients';
+/**
+ * `page_token`: a page request on a non-loopback bind without the token; `connections`: the
+ * HTTP server's connection cap (counted by the hub, not decided here).
+ */
+export type RejectReason = 'path' | 'host' | 'origin' | 'token' | 'clients' | 'page_token' | 'connections';
 
 export type GateResult = { ok: true } | { ok: false; status: number; reason: RejectReason };
 
@@ -101,5 +105,31 @@ export function checkHandshake(req: UpgradeRequest, clients: number, cfg: GateCo
   }
   if (cfg.token !== undefined && !tokenMatches(offeredProtocols(req), cfg.token)) return { ok: false, status: 403, reason: 'token' };
   if (clients >= cfg.maxClients) return { ok: false, status: 503, reason: 'clients' };
+  return { ok: true };
+}
+
+/** Realm of the Basic challenge a browser shows for the page on a non-loopback bind. */
+export const PAGE_REALM = 'telltale live';
+
+/** The password of an `Authorization: Basic` header (the user name is ignored). */
+function basicPassword(req: UpgradeRequest): string | undefined {
+  const auth = header(req, 'authorization');
+  if (!auth || !/^basic\s+/i.test(auth)) return undefined;
+  const decoded = Buffer.from(auth.replace(/^basic\s+/i, '').trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? undefined : decoded.slice(colon + 1);
+}
+
+/**
+ * Who may fetch the page itself (HTML, script, info.json). Host first (DNS rebinding), then, on a
+ * non-loopback bind, the token as the password of HTTP Basic auth: the browser asks for it with
+ * its own dialog, scripts send `-u :TOKEN`. Loopback binds are reached only from this machine (or
+ * an SSH tunnel) and keep the page open; the socket still needs the token when one is set.
+ */
+export function checkPage(req: UpgradeRequest, cfg: Pick<GateConfig, 'listenHost' | 'token' | 'allowedHosts'>): GateResult {
+  if (!hostAllowed(header(req, 'host'), cfg)) return { ok: false, status: 403, reason: 'host' };
+  if (cfg.token === undefined || isLoopbackHost(cfg.listenHost)) return { ok: true };
+  const password = basicPassword(req);
+  if (password === undefined || !timingSafeEqual(digest(password), digest(cfg.token))) return { ok: false, status: 401, reason: 'page_token' };
   return { ok: true };
 }

@@ -15,7 +15,7 @@ import { emptySinkStats, type Emitter, type Sink, type SinkStats } from '../emit
 import type { Logger } from '../core/log/logger.js';
 import type { LiveCatalogueEntry } from './catalogue.js';
 import { checkLiveConfig, isLoopbackHost, parseListen, type LiveConfig } from '../core/config/live-config.js';
-import { checkHandshake, hostAllowed, LIVE_PROTOCOL, type GateConfig, type RejectReason } from './gate.js';
+import { checkHandshake, checkPage, LIVE_PROTOCOL, PAGE_REALM, type GateConfig, type RejectReason } from './gate.js';
 import { PROTOCOL_VERSION, type BatchMessage, type HelloMessage } from './protocol.js';
 import { createStore, type Store } from './store.js';
 
@@ -29,7 +29,17 @@ export interface LiveTuning {
   stallMs?: number;
   /** Heartbeat: ping this often, terminate peers that did not pong since the last ping. */
   pingMs?: number;
+  /** A request whose headers are not complete this long after the connection opened is closed (408). */
+  headersTimeoutMs?: number;
+  /** An HTTP connection with no traffic this long is closed (idle keep-alive, a silent client). */
+  idleTimeoutMs?: number;
 }
+
+/**
+ * HTTP connections beyond the page sockets (`max_clients`): page loads, info.json, keep-alive.
+ * A browser opens at most 6 per host; 32 leaves room for a few tabs loading at once.
+ */
+export const PAGE_CONNECTIONS = 32;
 
 export interface LiveHubOptions {
   log: Logger;
@@ -127,6 +137,8 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
     lowWaterBytes: opts.tuning?.lowWaterBytes ?? 64 * 1024,
     stallMs: opts.tuning?.stallMs ?? 10_000,
     pingMs: opts.tuning?.pingMs ?? 15_000,
+    headersTimeoutMs: opts.tuning?.headersTimeoutMs ?? 10_000,
+    idleTimeoutMs: opts.tuning?.idleTimeoutMs ?? 30_000,
   };
   /** The hub's self-metric catalogue, once the prefix of the self emitter is known. */
   const selfCatalogue = (prefix: string): LiveCatalogueEntry[] => {
@@ -327,8 +339,16 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
 
   const onRequest = (req: IncomingMessage, res: ServerResponse, assets: Map<string, { body: Buffer; type: string }>): void => {
     const headers = { ...SECURITY_HEADERS };
-    if (!hostAllowed(req.headers.host, gateConfig)) {
-      res.writeHead(403, { ...headers, 'Content-Type': 'text/plain' }).end('host not allowed\n');
+    const page = checkPage(req, gateConfig);
+    if (!page.ok) {
+      if (page.reason === 'host') {
+        res.writeHead(403, { ...headers, 'Content-Type': 'text/plain' }).end('host not allowed\n');
+        return;
+      }
+      stats.rejected[page.reason] = (stats.rejected[page.reason] ?? 0) + 1;
+      res
+        .writeHead(401, { ...headers, 'Content-Type': 'text/plain', 'WWW-Authenticate': `Basic realm="${PAGE_REALM}", charset="UTF-8"` })
+        .end('the live page needs the token (as the password)\n');
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -450,7 +470,20 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
         clientTracking: false,
         handleProtocols: (protocols) => (protocols.has(LIVE_PROTOCOL) ? LIVE_PROTOCOL : false),
       });
-      const srv = createServer((req, res) => onRequest(req, res, assets));
+      // Bounded like any listener facing input: half-sent requests time out (checked every
+      // second, not Node's default 30 s), silent connections are closed, and connections past
+      // the cap are dropped at accept (counted). Upgraded page sockets are not idle-timed: ws
+      // clears the socket timeout and the heartbeat watches them instead.
+      const srv = createServer(
+        { headersTimeout: tuning.headersTimeoutMs, requestTimeout: tuning.headersTimeoutMs * 2, connectionsCheckingInterval: Math.min(1000, tuning.headersTimeoutMs) },
+        (req, res) => onRequest(req, res, assets),
+      );
+      srv.keepAliveTimeout = Math.min(5000, tuning.idleTimeoutMs);
+      srv.setTimeout(tuning.idleTimeoutMs, (socket) => socket.destroy());
+      srv.maxConnections = config.max_clients + PAGE_CONNECTIONS;
+      srv.on('drop', () => {
+        stats.rejected.connections = (stats.rejected.connections ?? 0) + 1;
+      });
       srv.on('upgrade', onUpgrade);
       srv.on('clientError', (_err, socket) => socket.destroy());
       await new Promise<void>((resolve, reject) => {
