@@ -86,7 +86,9 @@ export function createAccessLog(config: AccessLogConfig, ctx: IntegrationContext
 
   let tailer: Tailer | undefined;
   /** Positions of the previous flush: its counts have been through a sink flush since. */
-  let previous: FileRecord[] | undefined;
+  let previous: { version: number; files: FileRecord[] } | undefined;
+  /** Version of the positions last written: an idle service never rewrites the state file. */
+  let savedVersion: number | undefined;
   let pollTimer: NodeJS.Timeout | undefined;
   let flushTimer: NodeJS.Timeout | undefined;
   let polling: Promise<void> | undefined;
@@ -94,12 +96,14 @@ export function createAccessLog(config: AccessLogConfig, ctx: IntegrationContext
   let stopped = false;
   const pause = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-  const persist = (files: FileRecord[]): void => {
+  const persist = (files: FileRecord[]): boolean => {
     try {
       saveState(stateFile, files);
+      return true;
     } catch (e) {
       ctx.self.error('processing');
       ctx.log.error(`cannot save read positions to ${stateFile}: ${(e as Error).message}`);
+      return false;
     }
   };
 
@@ -109,7 +113,8 @@ export function createAccessLog(config: AccessLogConfig, ctx: IntegrationContext
    * before the emitter sends them, the lines are read again rather than lost.
    */
   const flush = (t: Tailer, final: boolean): void => {
-    const snap = t.snapshot();
+    // Snapshotting 10,000 files costs; reuse the last one while nothing moved.
+    const snap = previous?.version === t.version ? previous : { version: t.version, files: t.snapshot() };
     let lines = 0;
     let emitted = 0;
     for (const s of sources.values()) {
@@ -120,7 +125,7 @@ export function createAccessLog(config: AccessLogConfig, ctx: IntegrationContext
     if (emitted > 0) ctx.self.emitted(emitted);
     const toSave = final ? snap : previous;
     previous = snap;
-    if (toSave) persist(toSave);
+    if (toSave && toSave.version !== savedVersion && persist(toSave.files)) savedVersion = toSave.version;
   };
 
   /** True when a file still has a backlog beyond this turn's budget. */

@@ -7,10 +7,11 @@
  * until it has been idle for `rotateWaitMs`; whatever appears at the path is a new file, read
  * from its first byte.
  */
-import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../../shared/core/log/logger.js';
-import { expandGlob, globToRegExp } from './glob.js';
+import { ChangeWatch } from './changes.js';
+import { expandGlob, globToRegExp, hasMagic } from './glob.js';
 import { scanLines, type ScanContext, type SourceStats } from './stats.js';
 import type { FileRecord, LoadResult } from './state.js';
 
@@ -91,10 +92,25 @@ export class Tailer {
   /** Paths that could not be opened: warned about once, not on every poll. */
   readonly #openFailures = new Set<string>();
   #halted = false;
+  /** Which directories and files can have changed since the last poll (idle costs ~nothing). */
+  readonly changes = new ChangeWatch();
+  /** The directory each pattern's expansion starts from (its part before the first wildcard). */
+  readonly #prefixes: string[];
+  /** Bumped whenever a position, path or fingerprint changes: the state file is written only then. */
+  #version = 0;
 
   constructor(o: TailOptions) {
     this.#o = o;
     this.#excludes = o.exclude.map(globToRegExp);
+    this.#prefixes = o.patterns.map((p) => {
+      const segs = p.split('/');
+      const i = segs.findIndex(hasMagic);
+      return i < 0 ? dirname(p) : segs.slice(0, i).join('/') || '/';
+    });
+  }
+
+  get version(): number {
+    return this.#version;
   }
 
   /** Use a loaded state file. Must be called before the first scan. */
@@ -135,6 +151,14 @@ export class Tailer {
       src,
     };
     this.#files.set(keyOf(st), t);
+    this.#version++;
+    let link = false;
+    try {
+      link = lstatSync(path).isSymbolicLink();
+    } catch {
+      // gone already: the next scan sees it
+    }
+    this.changes.follow(path, link);
     return t;
   }
 
@@ -154,10 +178,14 @@ export class Tailer {
    */
   scan(mode: 'start' | 'once'): void {
     const first = !this.#firstScanDone;
+    // Nothing was created, renamed or deleted where the glob looks: the expansion is the same.
+    if (!first && this.#openFailures.size === 0 && this.changes.expansionValid()) return;
     this.#firstScanDone = true;
     const seen = new Set<string>();
+    const expanded: string[] = [];
     for (const pattern of this.#o.patterns) {
       for (const path of expandGlob(pattern)) {
+        expanded.push(path);
         if (this.#excludes.some((re) => re.test(path))) continue;
         let st: Stats;
         try {
@@ -169,6 +197,11 @@ export class Tailer {
         const existing = this.#files.get(keyOf(st));
         if (existing) {
           seen.add(keyOf(st));
+          if (existing.path !== path || !existing.live) {
+            this.#version++;
+            this.changes.forget(existing.path);
+            this.changes.follow(path, false);
+          }
           existing.path = path;
           existing.live = true;
           continue;
@@ -176,6 +209,7 @@ export class Tailer {
         this.#open(path, first, mode, seen);
       }
     }
+    this.changes.expanded(this.#prefixes, expanded);
     if (first) this.#resumeUnmatched();
     for (const [key, t] of this.#files) {
       if (seen.has(key) || !t.live) continue;
@@ -353,9 +387,14 @@ export class Tailer {
    */
   async readAll(pause?: () => Promise<void>, budget = Infinity): Promise<boolean> {
     let more = false;
+    this.changes.beginPoll();
     for (const t of [...this.#files.values()]) {
       if (this.#halted) return false;
-      if (await this.#readFile(t, pause, budget)) more = true;
+      if (!this.changes.needsCheck(t.path, t.live)) continue;
+      if (await this.#readFile(t, pause, budget)) {
+        more = true;
+        this.changes.again(t.path);
+      }
       if (!t.live && this.#o.now() - t.lastGrowthMs >= this.#o.rotateWaitMs && t.offset >= t.lastSize) this.#retire(t);
     }
     return more;
@@ -368,6 +407,8 @@ export class Tailer {
 
   #retire(t: Tracked): void {
     this.#files.delete(keyOf(t));
+    this.#version++;
+    this.changes.forget(t.path);
     closeSync(t.fd);
     this.#o.log.info('closed a rotated file after it stayed idle', { path: t.path, offset: t.offset });
   }
@@ -376,6 +417,7 @@ export class Tailer {
   async #readFile(t: Tracked, pause: (() => Promise<void>) | undefined, budget: number): Promise<boolean> {
     const st = fstatSync(t.fd);
     if (st.size === t.lastSize && st.mtimeMs === t.lastMtimeMs && t.offset >= st.size && t.skipTo < 0) return false;
+    this.#version++;
     const pos = t.skipTo >= 0 ? t.skipTo : t.offset;
     if (st.size < pos || ((st.size !== t.lastSize || st.mtimeMs !== t.lastMtimeMs) && !headMatches(t.fd, st.size, t.fp, this.#small))) {
       this.#o.log.info('file truncated (copytruncate?); reading it again from the start', { path: t.path, size: st.size, offset: pos });
@@ -436,6 +478,7 @@ export class Tailer {
   closeAll(): void {
     for (const t of this.#files.values()) closeSync(t.fd);
     this.#files.clear();
+    this.changes.close();
   }
 
   /** True when a state file existed (restart) — for logs. */
