@@ -14,7 +14,18 @@
  * Only numbers from the compiled format reach the generated source (byte values, role and unit
  * constants); nothing from a log line or a config string is ever pasted into code.
  */
-import { SCAN_BRACKETED, SCAN_QUOTED, SCAN_TO_BYTE, ROLE_BYTES, ROLE_REQUEST, ROLE_STATUS, ROLE_TIME, type LineFormat, type Token } from './format.js';
+import {
+  RETRY_BUDGET,
+  SCAN_BRACKETED,
+  SCAN_QUOTED,
+  SCAN_TO_BYTE,
+  ROLE_BYTES,
+  ROLE_REQUEST,
+  ROLE_STATUS,
+  ROLE_TIME,
+  type LineFormat,
+  type Token,
+} from './format.js';
 import {
   applyRole,
   MethodTable,
@@ -176,18 +187,34 @@ function field(t: Token): string[] {
   return src;
 }
 
-export function compileParser(fmt: LineFormat): LineParser {
-  if (fmt.kind !== 'tokens') {
-    return (buf, s, e, out, methods, quotes, wantPath) => parseLine(buf, s, e, fmt, out, methods, quotes, wantPath);
-  }
-  const src: string[] = [
-    'out.status = -1; out.bytes = 0; out.timeUs = -1; out.method = methods.other; out.pathStart = -1; out.pathEnd = -1;',
-    'if (quotes.buf !== buf) quotes.reset(buf);',
-    // Words are read at offsets below le: inside the line, and never past the buffer's last word.
-    'const dv = quotes.view; const wl = quotes.wordLimit; const le = e < wl ? e : wl;',
-    'let p = s; let fs = 0; let fe = 0; let x = 0; let t = 0; let k = 0; let b = 0; let v = 0; let f = 0; let fd = 0; let d = 0;',
-  ];
-  for (const t of fmt.tokens) {
+/** Source that moves `p` to the first occurrence of all of `lit` in [p, e), or to `e`; `at` = -1 when none. */
+function seekLiteral(lit: Uint8Array): string {
+  const rest = [...lit.slice(1)].map((b, k) => `buf[p + ${k + 1}] === ${int(b)}`);
+  return [
+    'for (;;) {',
+    seek(lit[0]!),
+    `  if (p + ${lit.length} > e) { p = e; at = -1; break; }`,
+    rest.length > 0 ? `  if (${rest.join(' && ')}) { at = p; break; }` : '  at = p; break;',
+    '  p++;',
+    '}',
+  ].join('\n');
+}
+
+const PREAMBLE = [
+  // Words are read at offsets below le: inside the line, and never past the buffer's last word.
+  'const dv = quotes.view; const wl = quotes.wordLimit; const le = e < wl ? e : wl;',
+  'let fs = 0; let fe = 0; let x = 0; let t = 0; let k = 0; let b = 0; let v = 0; let f = 0; let fd = 0; let d = 0; let at = 0;',
+];
+
+/**
+ * The body of one segment: tokens from `from` to the end, or up to and including the first field
+ * that retries. That field becomes a loop over the occurrences of its literal, each calling the
+ * next segment (a function of its own: `seg<i>`) on the rest of the line.
+ */
+function segment(tokens: readonly Token[], from: number, segs: string[]): string[] {
+  const src: string[] = [];
+  for (let i = from; i < tokens.length; i++) {
+    const t = tokens[i]!;
     if (!t.isField) {
       const lit = [...t.literal];
       const n = lit.length;
@@ -201,16 +228,54 @@ export function compileParser(fmt: LineFormat): LineParser {
       src.push(`p += ${n};`);
       continue;
     }
-    src.push(...field(t));
+    if (!t.retry) {
+      src.push(...field(t));
+      continue;
+    }
+    const next = `seg${i + 1}`;
+    segs.push(
+      `function ${next}(buf, p, e, out, methods, quotes, wantPath) {\n${[...PREAMBLE, ...segment(tokens, i + 1, segs), 'return out.status > 0;'].join('\n')}\n}`,
+    );
+    const role =
+      t.role === 0 ? 'true' : `applyRole(${int(t.role)}, ${int(t.timeUnitUs)}, buf, fs, fe, out, methods, wantPath)`;
+    src.push(
+      'fs = p;',
+      '{ const s0 = out.status, b0 = out.bytes, t0 = out.timeUs, m0 = out.method, p0 = out.pathStart, q0 = out.pathEnd;',
+      '  for (;;) {',
+      seekLiteral(t.until),
+      '    fe = p;',
+      `    if (${role} && ${next}(buf, p, e, out, methods, quotes, wantPath)) return true;`,
+      '    if (at < 0 || --quotes.tries < 0) return false;',
+      '    out.status = s0; out.bytes = b0; out.timeUs = t0; out.method = m0; out.pathStart = p0; out.pathEnd = q0;',
+      '    p = at + 1;',
+      '  } }',
+    );
+    return src;
   }
-  src.push('return out.status > 0;');
+  return src;
+}
+
+export function compileParser(fmt: LineFormat): LineParser {
+  if (fmt.kind !== 'tokens') {
+    return (buf, s, e, out, methods, quotes, wantPath) => parseLine(buf, s, e, fmt, out, methods, quotes, wantPath);
+  }
+  const segs: string[] = [];
+  const src: string[] = [
+    'out.status = -1; out.bytes = 0; out.timeUs = -1; out.method = methods.other; out.pathStart = -1; out.pathEnd = -1;',
+    'if (quotes.buf !== buf) quotes.reset(buf);',
+    `quotes.tries = ${int(RETRY_BUDGET)};`,
+    'let p = s;',
+    ...PREAMBLE,
+    ...segment(fmt.tokens, 0, segs),
+    'return out.status > 0;',
+  ];
   const factory = new Function(
     'applyRole',
     'parseBytes',
     'parseTime',
     'setRequest',
     'timeUs',
-    `return function parseCompiled(buf, s, e, out, methods, quotes, wantPath) {\n${src.join('\n')}\n};`,
+    `${segs.join('\n')}\nreturn function parseCompiled(buf, s, e, out, methods, quotes, wantPath) {\n${src.join('\n')}\n};`,
   ) as (ar: typeof applyRole, pb: typeof parseBytes, pt: typeof parseTime, sr: typeof setRequest, tu: typeof timeUs) => LineParser;
   const parse = factory(applyRole, parseBytes, parseTime, setRequest, timeUs);
   warmUp(parse, fmt);
@@ -229,8 +294,12 @@ function samples(t: Token): { usual: string; odd: string[] } {
       odd: ['', '-', 'a\\"b', 'a\\\\', 'x'.repeat(40), 'POST /x HTTP/1.1', 'get / HTTP/1.0'],
     };
   }
-  // Anything else: text that does not hold the byte ending the field.
-  return { usual: 'abc.def'.replaceAll(String.fromCharCode(t.term), ''), odd: ['', '-', 'x'.repeat(40)] };
+  // Anything else: text that does not hold the byte ending the field; a field that may hold its
+  // own literal also gets values that do (a user name with a space, ` [`, ` [x] `).
+  const usual = 'abc.def'.replaceAll(String.fromCharCode(t.term), '');
+  if (!t.retry) return { usual, odd: ['', '-', 'x'.repeat(40)] };
+  const lit = Buffer.from(t.until).toString('latin1');
+  return { usual, odd: ['', '-', 'x'.repeat(40), `a${lit}b`, `a${lit}${lit}b`, `a ${lit[0] ?? ''}b`, `${lit}`, `a [b] c${lit}d`] };
 }
 
 /**

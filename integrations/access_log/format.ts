@@ -24,6 +24,12 @@ export const SCAN_BRACKETED = 2;
 /** The last token of the format: the field runs to the end of the line. */
 export const SCAN_TO_END = 3;
 
+/**
+ * Later occurrences of a literal tried per line, over all retrying fields together. A real line
+ * needs one per space-holding field value at most; the bound keeps a hostile line linear.
+ */
+export const RETRY_BUDGET = 32;
+
 export interface Token {
   /** A literal to match byte for byte (empty for fields). */
   readonly literal: Uint8Array;
@@ -32,6 +38,15 @@ export interface Token {
   readonly scan: number;
   /** SCAN_TO_BYTE: the byte that ends the field (first byte of the next literal). */
   readonly term: number;
+  /** The whole literal after the field (empty when none): a field that may hold spaces ends at it. */
+  readonly until: Uint8Array;
+  /**
+   * SCAN_TO_BYTE only: the field's value can contain its own terminator (a client fills it: a user
+   * name, a header, a URL). It then ends at the first occurrence of the whole next literal, and
+   * when the rest of the line does not fit from there, at the next one (bounded by RETRY_BUDGET).
+   * Fields that cannot (addresses, ports, numbers) end at the first byte of the literal.
+   */
+  readonly retry: boolean;
   /** ROLE_TIME: microseconds per unit of the logged number (1e6 for seconds). */
   readonly timeUnitUs: number;
   /** The directive as written, for messages. */
@@ -88,11 +103,48 @@ interface Directive {
   priority: number;
   timeUnitUs: number;
   bracketed: boolean;
+  /** The value never holds a space, quote or bracket (addresses, ports, numbers, fixed stamps). */
+  safe: boolean;
   source: string;
 }
 
+/**
+ * Apache fields whose value cannot contain a separator: addresses (%h is an address or a name
+ * from the resolver, which rejects PTR answers that are not valid host names), ports, numbers,
+ * ids. Everything else (%u, %l from identd, %{…}i headers, %V from the Host header, %q, %U, %m…)
+ * is filled by the client and may hold spaces.
+ */
+const APACHE_SAFE = new Set(['a', 'A', 'h', 'p', 'P', 's', 'b', 'B', 'O', 'I', 'S', 'D', 'T', 'k', 'X', 'v', 'L']);
+/** The same for nginx variables; `$remote_user`, `$http_*`, `$request_uri`, `$uri`, `$host`… may hold spaces. */
+const NGINX_SAFE = new Set([
+  'remote_addr',
+  'remote_port',
+  'server_addr',
+  'server_port',
+  'status',
+  'body_bytes_sent',
+  'bytes_sent',
+  'request_length',
+  'request_time',
+  'msec',
+  'connection',
+  'connection_requests',
+  'pid',
+  'pipe',
+  'time_iso8601',
+  // Server-written, `07/Dec/2026:13:11:18 +0000`: holds a space, never a bracket or a quote.
+  'time_local',
+]);
+
 function apacheDirective(letter: string, arg: string | undefined, modifier: string, source: string): Directive {
-  const d = (role: number, priority = 1, timeUnitUs = 0): Directive => ({ role, priority, timeUnitUs, bracketed: false, source });
+  const d = (role: number, priority = 1, timeUnitUs = 0): Directive => ({
+    role,
+    priority,
+    timeUnitUs,
+    bracketed: false,
+    safe: APACHE_SAFE.has(letter),
+    source,
+  });
   switch (letter) {
     case 'r':
       return d(ROLE_REQUEST);
@@ -122,7 +174,7 @@ function apacheDirective(letter: string, arg: string | undefined, modifier: stri
   }
 }
 
-const NGINX_ROLES: Record<string, Omit<Directive, 'source' | 'bracketed'>> = {
+const NGINX_ROLES: Record<string, Omit<Directive, 'source' | 'bracketed' | 'safe'>> = {
   status: { role: ROLE_STATUS, priority: 1, timeUnitUs: 0 },
   request: { role: ROLE_REQUEST, priority: 1, timeUnitUs: 0 },
   request_method: { role: ROLE_METHOD, priority: 1, timeUnitUs: 0 },
@@ -216,8 +268,8 @@ function splitNginx(fmt: string): Piece[] {
     const known = NGINX_ROLES[name];
     out.push({
       dir: known
-        ? { ...known, bracketed: false, source: `$${name}` }
-        : { role: ROLE_IGNORE, priority: 0, timeUnitUs: 0, bracketed: false, source: `$${name}` },
+        ? { ...known, bracketed: false, safe: NGINX_SAFE.has(name), source: `$${name}` }
+        : { role: ROLE_IGNORE, priority: 0, timeUnitUs: 0, bracketed: false, safe: NGINX_SAFE.has(name), source: `$${name}` },
     });
     i = end;
   }
@@ -242,7 +294,17 @@ function toTokens(name: string, pieces: Piece[]): LineFormat {
   for (let i = 0; i < pieces.length; i++) {
     const p = pieces[i]!;
     if ('lit' in p) {
-      tokens.push({ literal: enc.encode(p.lit), isField: false, role: ROLE_IGNORE, scan: 0, term: -1, timeUnitUs: 0, source: p.lit });
+      tokens.push({
+        literal: enc.encode(p.lit),
+        isField: false,
+        role: ROLE_IGNORE,
+        scan: 0,
+        term: -1,
+        until: new Uint8Array(0),
+        retry: false,
+        timeUnitUs: 0,
+        source: p.lit,
+      });
       continue;
     }
     const prev = pieces[i - 1];
@@ -256,12 +318,16 @@ function toTokens(name: string, pieces: Piece[]): LineFormat {
     const quoted = prev !== undefined && 'lit' in prev && prev.lit.endsWith('"') && nextLit !== undefined && nextLit.startsWith('"');
     const scan = p.dir.bracketed ? SCAN_BRACKETED : quoted ? SCAN_QUOTED : nextLit !== undefined ? SCAN_TO_BYTE : SCAN_TO_END;
     const role = best.get(p.dir.role) === p.dir ? p.dir.role : ROLE_IGNORE;
+    // Numbers end at any non-digit, so they never need a second try.
+    const numeric = p.dir.role === ROLE_STATUS || p.dir.role === ROLE_BYTES || p.dir.role === ROLE_TIME;
     tokens.push({
       literal: new Uint8Array(0),
       isField: true,
       role,
       scan,
       term: nextLit !== undefined ? nextLit.charCodeAt(0) : -1,
+      until: nextLit !== undefined ? enc.encode(nextLit) : new Uint8Array(0),
+      retry: scan === SCAN_TO_BYTE && !numeric && !p.dir.safe,
       timeUnitUs: p.dir.timeUnitUs,
       source: p.dir.source,
     });

@@ -12,7 +12,9 @@ import {
   SCAN_BRACKETED,
   SCAN_QUOTED,
   SCAN_TO_BYTE,
+  RETRY_BUDGET,
   type LineFormat,
+  type Token,
 } from './format.js';
 
 const QUOTE = 0x22;
@@ -111,6 +113,8 @@ export class QuoteFinder {
   view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   /** Words may be read at offsets below this: buf.length - 3, or 0 when words are off. */
   wordLimit = 0;
+  /** Later literal occurrences the current line may still try (format.ts RETRY_BUDGET). */
+  tries = 0;
 
   /** `words: false` makes the compiled parser go byte by byte (tests compare both paths). */
   constructor(o: { words?: boolean } = {}) {
@@ -142,6 +146,18 @@ export class QuoteFinder {
     this.#from[byte] = p;
     this.#at[byte] = q;
     return q;
+  }
+
+  /** First position in [from, end) where all of `lit` (length ≥ 1) starts, or -1. */
+  literal(buf: Buffer, from: number, end: number, lit: Uint8Array): number {
+    const n = lit.length;
+    for (let p = from; ; p++) {
+      p = this.byte(buf, p, end, lit[0]!);
+      if (p < 0 || p + n > end) return -1;
+      let k = 1;
+      while (k < n && buf[p + k] === lit[k]) k++;
+      if (k === n) return p;
+    }
   }
 
   /** The first unescaped `"` at or after `from`, or -1 if none before `end`. */
@@ -313,9 +329,23 @@ export function parseLine(
   out.pathStart = -1;
   out.pathEnd = -1;
   if (fmt.kind === 'json') return parseJson(buf, s, e, fmt, out, methods, quotes, wantPath);
-  const tokens = fmt.tokens;
-  let p = s;
-  for (let i = 0; i < tokens.length; i++) {
+  quotes.tries = RETRY_BUDGET;
+  return parseTokens(buf, fmt.tokens, 0, s, e, out, methods, quotes, wantPath);
+}
+
+/** Tokens [from, end) over bytes [p, e); recursion only at fields that retry (format.ts Token.retry). */
+function parseTokens(
+  buf: Buffer,
+  tokens: readonly Token[],
+  from: number,
+  p: number,
+  e: number,
+  out: ParsedLine,
+  methods: MethodTable,
+  quotes: QuoteFinder,
+  wantPath: boolean,
+): boolean {
+  for (let i = from; i < tokens.length; i++) {
     const t = tokens[i]!;
     if (!t.isField) {
       const lit = t.literal;
@@ -333,6 +363,26 @@ export function parseLine(
     const fs = p;
     let fe: number;
     const scan = t.scan;
+    if (t.retry) {
+      // The value may hold the literal that ends it: the first occurrence from which the rest of
+      // the line fits wins. What the failed tries set in `out` is put back before the next one.
+      const { status, bytes, timeUs: time, method, pathStart, pathEnd } = out;
+      for (let from = fs; ; ) {
+        const at = quotes.literal(buf, from, e, t.until);
+        fe = at < 0 ? e : at;
+        if (t.role === 0 || applyRole(t.role, t.timeUnitUs, buf, fs, fe, out, methods, wantPath)) {
+          if (parseTokens(buf, tokens, i + 1, fe, e, out, methods, quotes, wantPath)) return true;
+        }
+        if (at < 0 || --quotes.tries < 0) return false;
+        out.status = status;
+        out.bytes = bytes;
+        out.timeUs = time;
+        out.method = method;
+        out.pathStart = pathStart;
+        out.pathEnd = pathEnd;
+        from = at + 1;
+      }
+    }
     if (scan === SCAN_QUOTED) {
       const q = quotes.find(buf, p, e);
       if (q < 0) return false;
