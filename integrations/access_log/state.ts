@@ -15,6 +15,10 @@ export interface FileRecord {
   /** Byte offset of the first line not yet counted. */
   offset: number;
   source: string;
+  /** Size when saved: a file read to its end (offset >= size) that is gone later lost nothing. Absent in older files. */
+  size?: number;
+  /** Already left its path (rotation counted) when saved: a restart must not count it again. */
+  rotated?: boolean;
 }
 
 export interface StateDoc {
@@ -35,7 +39,9 @@ function isRecord(v: unknown): v is FileRecord {
     typeof r['offset'] === 'number' &&
     Number.isInteger(r['offset']) &&
     (r['offset'] as number) >= 0 &&
-    typeof r['source'] === 'string'
+    typeof r['source'] === 'string' &&
+    (r['size'] === undefined || (typeof r['size'] === 'number' && Number.isInteger(r['size']) && r['size'] >= 0)) &&
+    (r['rotated'] === undefined || typeof r['rotated'] === 'boolean')
   );
 }
 

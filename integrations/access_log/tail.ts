@@ -7,7 +7,7 @@
  * until it has been idle for `rotateWaitMs`; whatever appears at the path is a new file, read
  * from its first byte.
  */
-import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../../shared/core/log/logger.js';
 import { ChangeWatch } from './changes.js';
@@ -22,6 +22,19 @@ export const CHUNK = 1 << 20;
 
 const COMPRESSED = /\.(?:gz|bz2|xz|zst|lz4|Z|zip)$/;
 
+/**
+ * Every open is non-blocking: opening a FIFO for reading waits for a writer, and a path can be
+ * swapped for one between the stat and the open. O_NONBLOCK changes nothing for regular files;
+ * whatever is opened is fstat'ed and kept only if it is a regular file.
+ */
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+
+/** A stat error that means "not there" (missingok), not "could not look". */
+function absent(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
 export interface TailOptions {
   patterns: readonly string[];
   exclude: readonly string[];
@@ -33,6 +46,8 @@ export interface TailOptions {
   source(name: string): SourceStats;
   log: Logger;
   now(): number;
+  /** A scan could not list or stat what the glob covers (EMFILE, EACCES…): counted by the caller. */
+  onError?(): void;
 }
 
 interface Tracked {
@@ -98,6 +113,8 @@ export class Tailer {
   readonly #prefixes: string[];
   /** Bumped whenever a position, path or fingerprint changes: the state file is written only then. */
   #version = 0;
+  /** The last scan could not see every directory: warned about once per streak. */
+  #scanFailing = false;
 
   constructor(o: TailOptions) {
     this.#o = o;
@@ -179,19 +196,26 @@ export class Tailer {
   scan(mode: 'start' | 'once'): void {
     const first = !this.#firstScanDone;
     // Nothing was created, renamed or deleted where the glob looks: the expansion is the same.
-    if (!first && this.#openFailures.size === 0 && this.changes.expansionValid()) return;
-    this.#firstScanDone = true;
+    // (Not after a failed scan: what the failing directory holds was never seen.)
+    if (!first && this.#openFailures.size === 0 && !this.#scanFailing && this.changes.expansionValid()) return;
     const seen = new Set<string>();
     const expanded: string[] = [];
+    // An error is not an empty directory: when a directory cannot be listed (out of descriptors)
+    // or a path cannot be stat'ed, no followed file is taken as rotated in this scan.
+    const failures: string[] = [];
     for (const pattern of this.#o.patterns) {
-      for (const path of expandGlob(pattern)) {
+      const { paths, errors } = expandGlob(pattern);
+      for (const err of errors) failures.push(`cannot list ${err.dir}: ${err.message}`);
+      for (const path of paths) {
         expanded.push(path);
         if (this.#excludes.some((re) => re.test(path))) continue;
         let st: Stats;
         try {
           st = statSync(path);
-        } catch {
-          continue; // missing (missingok) or unreadable dir: looked at again next scan
+        } catch (e) {
+          // Missing (missingok): looked at again next scan. Anything else: we could not look.
+          if (!absent(e)) failures.push(`cannot stat ${path}: ${(e as Error).message}`);
+          continue;
         }
         if (!st.isFile()) continue;
         const existing = this.#files.get(keyOf(st));
@@ -209,6 +233,20 @@ export class Tailer {
         this.#open(path, first, mode, seen);
       }
     }
+    if (failures.length > 0) {
+      this.#o.onError?.();
+      if (!this.#scanFailing) {
+        this.#o.log.warn(`${failures[0]!}; keeping the ${this.#files.size} followed file(s) as they are, retrying every poll`, {
+          failures: failures.length,
+        });
+      }
+      this.#scanFailing = true;
+      // Saved positions stay pending: the first complete scan matches them.
+      return;
+    }
+    if (this.#scanFailing) this.#o.log.info('the followed paths can be listed again');
+    this.#scanFailing = false;
+    this.#firstScanDone = true;
     this.changes.expanded(this.#prefixes, expanded);
     if (first) this.#resumeUnmatched();
     for (const [key, t] of this.#files) {
@@ -223,7 +261,7 @@ export class Tailer {
   #open(path: string, first: boolean, mode: 'start' | 'once', seen: Set<string>): void {
     let fd: number;
     try {
-      fd = openSync(path, 'r');
+      fd = openSync(path, OPEN_FLAGS);
     } catch (e) {
       if (!this.#openFailures.has(path)) this.#o.log.warn(`cannot open ${path}: ${(e as Error).message}; retrying every poll`);
       this.#openFailures.add(path);
@@ -232,6 +270,10 @@ export class Tailer {
     if (this.#openFailures.delete(path)) this.#o.log.info(`opened ${path} after earlier failures`);
     // Identity from the descriptor: the path may have been rotated between stat and open.
     const st = fstatSync(fd);
+    if (!st.isFile()) {
+      closeSync(fd);
+      return;
+    }
     const key = keyOf(st);
     if (this.#files.has(key)) {
       closeSync(fd);
@@ -286,6 +328,12 @@ export class Tailer {
       const saved = Buffer.from(rec.fp, 'base64');
       const found = this.#findCandidate(rec.path, saved, rec.offset, (st) => st.dev === rec.dev && st.ino === rec.ino);
       if (!found) {
+        if (rec.rotated === true && rec.size !== undefined && rec.offset >= rec.size) {
+          // Already rotated and read to its end when we stopped (the server had reopened its
+          // log): logrotate compressed or deleted it since. Nothing was left to read.
+          this.#o.log.info('a rotated file read to its end is gone (compressed or removed); nothing lost', { path: rec.path });
+          continue;
+        }
         this.#o.log.warn('a file followed before the restart is gone; lines after the saved position are lost', {
           path: rec.path,
           offset: rec.offset,
@@ -294,8 +342,13 @@ export class Tailer {
         continue;
       }
       this.#track(found.path, found.fd, found.st, readHead(found.fd, found.st.size, this.#small), rec.offset, this.#srcFor(rec.path, rec.source), false);
-      this.#srcFor(rec.path, rec.source).rotated();
-      this.#o.log.info('resuming a file rotated while stopped', { path: found.path, was: rec.path, offset: rec.offset });
+      if (rec.rotated === true) {
+        // Rotated (and counted) before the restart: we only go on draining it.
+        this.#o.log.info('still draining a file rotated before the restart', { path: found.path, was: rec.path, offset: rec.offset });
+      } else {
+        this.#srcFor(rec.path, rec.source).rotated();
+        this.#o.log.info('resuming a file rotated while stopped', { path: found.path, was: rec.path, offset: rec.offset });
+      }
     }
     this.#hadState = this.#hadState || recs.length > 0;
   }
@@ -326,7 +379,9 @@ export class Tailer {
       const path = join(dir, name);
       let fd: number;
       try {
-        fd = openSync(path, 'r');
+        // Only regular files are opened (a FIFO named access.log.1 would block an open for good).
+        if (!statSync(path).isFile()) continue;
+        fd = openSync(path, OPEN_FLAGS);
       } catch {
         continue;
       }
@@ -472,6 +527,8 @@ export class Tailer {
       fp: t.fp.toString('base64'),
       offset: t.offset,
       source: t.src.name,
+      size: t.lastSize,
+      rotated: !t.live,
     }));
   }
 

@@ -19,6 +19,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { instance, tempDir, totals, type Instance } from './harness.js';
 
@@ -304,6 +305,59 @@ describe('access_log tailing through rotation and restarts', () => {
     appendFileSync(log, lines(30, 3));
     await exactly(i, range(30, 3));
     expect(i.logs.join('')).toMatch(/state file unusable \(not JSON/);
+  });
+
+  it('a restart within rotate_wait of a rotation counts that rotation once, not once per restart (issue 17 bug 3)', async () => {
+    writeFileSync(log, lines(0, 100));
+    const slow = { start_at: 'beginning', rotate_wait: '30s' };
+    const a = await start(slow);
+    await counted(a, 100);
+    renameSync(log, `${log}.1`);
+    writeFileSync(log, lines(100, 10));
+    await counted(a, 110);
+    await a.sink.waitFor(() => totals(a, 'web')['tailer.rotations'] === 1, 10_000);
+    await a.integ.stop();
+    for (let k = 0; k < 2; k++) {
+      const b = await start(slow);
+      appendFileSync(log, lines(110 + k, 1));
+      await exactly(b, [110 + k]);
+      await b.integ.stop();
+      expect(totals(b, 'web')['tailer.rotations'] ?? 0).toBe(0);
+      expect(b.logs.join('')).not.toMatch(/resuming a file rotated while stopped/);
+    }
+  });
+
+  it('a rotated file read to its end and compressed while stopped is not a gap (issue 17 bug 2)', async () => {
+    writeFileSync(log, lines(0, 100));
+    const slow = { start_at: 'beginning', rotate_wait: '30s' };
+    const a = await start(slow);
+    await counted(a, 100);
+    renameSync(log, `${log}.1`);
+    writeFileSync(log, lines(100, 10));
+    await counted(a, 110);
+    await a.integ.stop();
+    // The next logrotate (compress + delaycompress) gzips access.log.1 while we are stopped.
+    writeFileSync(`${log}.1.gz`, gzipSync(readFileSync(`${log}.1`)));
+    rmSync(`${log}.1`);
+    const b = await start(slow);
+    appendFileSync(log, lines(110, 5));
+    await exactly(b, range(110, 5));
+    await b.integ.stop();
+    expect(totals(b, 'web')['tailer.gaps'] ?? 0).toBe(0);
+    expect(b.logs.join('')).not.toMatch(/lines after the saved position are lost/);
+  });
+
+  it('a followed file gone while stopped before it was read to its end is still a gap', async () => {
+    writeFileSync(log, lines(0, 100));
+    const a = await start({ start_at: 'beginning', rotate_wait: '30s' });
+    await counted(a, 100);
+    await a.integ.stop();
+    appendFileSync(log, lines(100, 10)); // written after we stopped, then compressed at once
+    writeFileSync(`${log}.1.gz`, gzipSync(readFileSync(log)));
+    rmSync(log);
+    writeFileSync(log, '');
+    const b = await start({ start_at: 'beginning', rotate_wait: '30s' });
+    await b.sink.waitFor(() => totals(b, 'web')['tailer.gaps'] === 1, 10_000);
   });
 
   it('T15: a glob follows several files, one created later, with per-file source names and excludes', async () => {
