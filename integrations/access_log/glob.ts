@@ -33,9 +33,22 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-/** Files matching an absolute pattern, sorted; unreadable directories are skipped. */
-export function expandGlob(pattern: string): string[] {
-  if (!hasMagic(pattern)) return [pattern];
+/** Directories that are simply not there: their files are none. Any other error is not "empty". */
+const ABSENT = new Set(['ENOENT', 'ENOTDIR']);
+
+export interface GlobResult {
+  paths: string[];
+  /**
+   * Directories that could not be read for another reason (EMFILE, EACCES, EIO…): what they hold
+   * is unknown, so a caller must not take files it follows there as gone.
+   */
+  errors: { dir: string; message: string }[];
+}
+
+/** Files matching an absolute pattern, sorted; missing directories hold none, failing ones are reported. */
+export function expandGlob(pattern: string): GlobResult {
+  const errors: GlobResult['errors'] = [];
+  if (!hasMagic(pattern)) return { paths: [pattern], errors };
   const segments = pattern.split('/');
   let bases = [segments[0] === '' ? '/' : segments[0]!];
   for (let i = 1; i < segments.length; i++) {
@@ -50,7 +63,9 @@ export function expandGlob(pattern: string): string[] {
         let names: string[];
         try {
           names = readdirSync(b);
-        } catch {
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code ?? '';
+          if (!ABSENT.has(code)) errors.push({ dir: b, message: (e as Error).message });
           continue;
         }
         for (const n of names) if (re.test(n) && (n[0] !== '.' || seg[0] === '.')) next.push(join(b, n));
@@ -59,5 +74,5 @@ export function expandGlob(pattern: string): string[] {
     bases = next;
   }
   // The caller stats every result anyway (identity), and skips what is not a regular file.
-  return bases.sort();
+  return { paths: bases.sort(), errors };
 }

@@ -79,6 +79,7 @@ export function createAccessLog(config: AccessLogConfig, ctx: IntegrationContext
       source,
       log: ctx.log,
       now: () => ctx.clock.now(),
+      onError: () => ctx.self.error('receiving'),
     });
     t.restore(loadState(stateFile));
     return t;
