@@ -360,6 +360,21 @@ describe('access_log tailing through rotation and restarts', () => {
     await b.sink.waitFor(() => totals(b, 'web')['tailer.gaps'] === 1, 10_000);
   });
 
+  it('README (issue 17 bug 4): requests/good/bad/bytes/unparsed every flush, status.*, method.* and tailer.* only when non-zero', async () => {
+    writeFileSync(log, lines(0, 3));
+    const i = await start({ start_at: 'beginning' });
+    await counted(i, 3);
+    const flushes = (name: string): number[] => i.sink.samples.filter((x) => x.kind === 'counter' && x.name === name).map((x) => x.value);
+    const k = flushes('web.requests').length;
+    await i.sink.waitFor(() => flushes('web.requests').length >= k + 3, 10_000);
+    // Every flush after the first one with lines sent requests (as 0) but never status.200 again.
+    expect(flushes('web.requests').slice(-3)).toEqual([0, 0, 0]);
+    expect(flushes('web.unparsed').slice(-3)).toEqual([0, 0, 0]);
+    expect(flushes('web.status.200')).toEqual([3]);
+    expect(flushes('web.status.2xx')).toEqual([3]);
+    expect(flushes('web.method.GET')).toEqual([3]);
+  });
+
   it('T15: a glob follows several files, one created later, with per-file source names and excludes', async () => {
     writeFileSync(join(tmp.dir, 'a.log'), lines(0, 10));
     writeFileSync(join(tmp.dir, 'b.log'), lines(10, 20));
