@@ -21,8 +21,12 @@ const execFileP = promisify(execFile);
 const NOBODY = 65534;
 const asRoot = process.getuid?.() === 0;
 
-/** Pages every server serves: 200 (file), 301, 404 (anything else), 500, and 200/401 behind Basic auth. */
-export const PAGES = { ok: '/ok.txt', redirect: '/old', missing: '/nope', error: '/boom', auth: '/auth/' } as const;
+/**
+ * Pages every server serves, each a prefix: anything below it gets the same answer, so a test can
+ * put a request id in the path (`/ok/17`): 200, 301, 404 (anything else), 500, and 200/401 behind
+ * Basic auth.
+ */
+export const PAGES = { ok: '/ok/', redirect: '/old/', missing: '/nope/', error: '/boom/', auth: '/auth/' } as const;
 
 export interface WebServer {
   readonly kind: 'nginx' | 'apache';
@@ -185,9 +189,10 @@ ${o.formats}
     listen 127.0.0.1:${port};
     root ${join(dir, 'html')};
 ${o.logs.replaceAll('LOGS', logDir)}
-    location = ${PAGES.redirect} { return 301 ${PAGES.ok}; }
-    location = ${PAGES.error} { return 500; }
-    location ${PAGES.auth} { auth_basic "telltale"; auth_basic_user_file ${join(dir, 'htpasswd')}; }
+    location ${PAGES.ok} { try_files /ok.txt =404; }
+    location ${PAGES.redirect} { return 301 ${PAGES.ok}; }
+    location ${PAGES.error} { return 500; }
+    location ${PAGES.auth} { auth_basic "telltale"; auth_basic_user_file ${join(dir, 'htpasswd')}; try_files /auth/index.html =404; }
   }
 }
 `,
@@ -225,16 +230,18 @@ DocumentRoot "${join(dir, 'html')}"
 <Directory "${join(dir, 'html')}">
   Require all granted
 </Directory>
-<Location "${PAGES.auth}">
+AliasMatch "^${PAGES.ok}" "${join(dir, 'html/ok.txt')}"
+AliasMatch "^${PAGES.auth}" "${join(dir, 'html/auth/index.html')}"
+<LocationMatch "^${PAGES.auth}">
   AuthType Basic
   AuthName "telltale"
   AuthBasicProvider file
   AuthUserFile "${join(dir, 'htpasswd')}"
   Require valid-user
-</Location>
-Redirect 301 ${PAGES.redirect} ${PAGES.ok}
+</LocationMatch>
+RedirectMatch 301 "^${PAGES.redirect}" ${PAGES.ok}
 RewriteEngine On
-RewriteRule ^${PAGES.error}$ - [R=500]
+RewriteRule "^${PAGES.error}" - [R=500]
 ${o.formats}
 ${o.logs.replaceAll('LOGS', logDir)}
 `,
