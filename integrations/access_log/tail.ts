@@ -297,6 +297,13 @@ export class Tailer {
         t.offset = rec.offset;
         return;
       }
+      if (rec.rotated === true) {
+        // The saved file had already left this path when we stopped: this is a new file that got
+        // its inode back (logrotate gzipped the old one, freeing the inode, then created this).
+        this.#gone(rec);
+        this.#o.log.info('following new file from its start', { path });
+        return;
+      }
       // Same inode, other content: truncated (copytruncate) while we were down, or a reused inode.
       this.#o.log.info('file was truncated or replaced while stopped; reading it from the start', { path });
       this.#recoverCopy(rec, saved, src, st.ino);
@@ -328,17 +335,7 @@ export class Tailer {
       const saved = Buffer.from(rec.fp, 'base64');
       const found = this.#findCandidate(rec.path, saved, rec.offset, (st) => st.dev === rec.dev && st.ino === rec.ino);
       if (!found) {
-        if (rec.rotated === true && rec.size !== undefined && rec.offset >= rec.size) {
-          // Already rotated and read to its end when we stopped (the server had reopened its
-          // log): logrotate compressed or deleted it since. Nothing was left to read.
-          this.#o.log.info('a rotated file read to its end is gone (compressed or removed); nothing lost', { path: rec.path });
-          continue;
-        }
-        this.#o.log.warn('a file followed before the restart is gone; lines after the saved position are lost', {
-          path: rec.path,
-          offset: rec.offset,
-        });
-        this.#srcFor(rec.path, rec.source).gap();
+        this.#gone(rec);
         continue;
       }
       this.#track(found.path, found.fd, found.st, readHead(found.fd, found.st.size, this.#small), rec.offset, this.#srcFor(rec.path, rec.source), false);
@@ -351,6 +348,21 @@ export class Tailer {
       }
     }
     this.#hadState = this.#hadState || recs.length > 0;
+  }
+
+  /** A saved file is nowhere to be found: lines after its saved position are lost, if it had any. */
+  #gone(rec: FileRecord): void {
+    if (rec.rotated === true && rec.size !== undefined && rec.offset >= rec.size) {
+      // Already rotated and read to its end when we stopped (the server had reopened its log):
+      // logrotate compressed or deleted it since. Nothing was left to read.
+      this.#o.log.info('a rotated file read to its end is gone (compressed or removed); nothing lost', { path: rec.path });
+      return;
+    }
+    this.#o.log.warn('a file followed before the restart is gone; lines after the saved position are lost', {
+      path: rec.path,
+      offset: rec.offset,
+    });
+    this.#srcFor(rec.path, rec.source).gap();
   }
 
   /**
@@ -405,7 +417,9 @@ export class Tailer {
   /** After a copytruncate: count the lines the copy has beyond what we had read. */
   #recoverCopy(rec: { path: string; offset: number }, fp: Buffer, src: SourceStats, liveIno: number): boolean {
     if (rec.offset === 0) return true;
-    const copy = this.#findCandidate(rec.path, fp, rec.offset, () => true, liveIno);
+    // Any size: a copy shorter than our position means we read past the point logrotate copied
+    // (in its copy-to-truncate window), so nothing in it is new, and nothing was missed.
+    const copy = this.#findCandidate(rec.path, fp, 0, () => true, liveIno);
     if (!copy) {
       this.#o.log.warn('truncated file: no rotated copy found next to it; unread lines may be lost', rec);
       src.truncated();
@@ -413,6 +427,11 @@ export class Tailer {
       return false;
     }
     src.truncated();
+    if (copy.st.size <= rec.offset) {
+      closeSync(copy.fd);
+      this.#o.log.info('truncated file: its copy holds nothing we had not read', { copy: copy.path, size: copy.st.size, offset: rec.offset });
+      return true;
+    }
     const before = src.lines;
     let offset = rec.offset;
     try {
