@@ -255,27 +255,63 @@ function segment(tokens: readonly Token[], from: number, segs: string[]): string
   return src;
 }
 
+/**
+ * The fast path: straight-line code that ends each retrying field at the first byte of its
+ * literal, like any other field (what nearly every real line needs). From the first retrying field on, a failure does
+ * not return false but hands the line to `slow`, which tries the later occurrences. So a line
+ * that fits costs what it cost before retrying fields existed; only odd lines pay for the retry.
+ */
+function fastPath(tokens: readonly Token[]): string[] {
+  const src: string[] = [];
+  let retrying = false;
+  const SLOW = 'slow(buf, s, e, out, methods, quotes, wantPath)';
+  const fail = (lines: string[]): string[] =>
+    retrying ? lines.map((l) => l.replaceAll('return false;', `return ${SLOW};`).replaceAll('return out.status > 0;', `return out.status > 0 || ${SLOW};`)) : lines;
+  for (const t of tokens) {
+    if (!t.isField) {
+      const lit = [...t.literal];
+      const n = lit.length;
+      const partial = lit
+        .slice(0, n - 1)
+        .map((b, k) => `if (p + ${k} < e && buf[p + ${k}] !== ${int(b)}) return false;`)
+        .join(' ');
+      src.push(...fail([`if (p + ${n} > e) { ${partial} return out.status > 0; }`, `if (${lit.map((b, k) => `(buf[p + ${k}] ^ ${int(b)})`).join(' | ')}) return false;`, `p += ${n};`]));
+      continue;
+    }
+    if (!t.retry) {
+      src.push(...fail(field(t)));
+      continue;
+    }
+    retrying = true;
+    // The first byte of the literal, as for any field: when the value holds that byte, the rest
+    // of the literal does not follow, and the line goes to the slow path.
+    src.push('fs = p;', seek(t.term), 'fe = p;');
+    if (t.role !== 0) src.push(...fail([`if (!applyRole(${int(t.role)}, ${int(t.timeUnitUs)}, buf, fs, fe, out, methods, wantPath)) return false;`]));
+  }
+  src.push(...fail(['return out.status > 0;']));
+  return src;
+}
+
 export function compileParser(fmt: LineFormat): LineParser {
   if (fmt.kind !== 'tokens') {
     return (buf, s, e, out, methods, quotes, wantPath) => parseLine(buf, s, e, fmt, out, methods, quotes, wantPath);
   }
+  const reset = 'out.status = -1; out.bytes = 0; out.timeUs = -1; out.method = methods.other; out.pathStart = -1; out.pathEnd = -1;';
   const segs: string[] = [];
-  const src: string[] = [
-    'out.status = -1; out.bytes = 0; out.timeUs = -1; out.method = methods.other; out.pathStart = -1; out.pathEnd = -1;',
-    'if (quotes.buf !== buf) quotes.reset(buf);',
-    `quotes.tries = ${int(RETRY_BUDGET)};`,
-    'let p = s;',
-    ...PREAMBLE,
-    ...segment(fmt.tokens, 0, segs),
-    'return out.status > 0;',
-  ];
+  // Every occurrence, tried in turn: the whole line again, for the lines the fast path gave up on.
+  const slow = [reset, `quotes.tries = ${int(RETRY_BUDGET)};`, 'let p = s;', ...PREAMBLE, ...segment(fmt.tokens, 0, segs), 'return out.status > 0;'];
+  const fast = [reset, 'if (quotes.buf !== buf) quotes.reset(buf);', 'let p = s;', ...PREAMBLE, ...fastPath(fmt.tokens)];
   const factory = new Function(
     'applyRole',
     'parseBytes',
     'parseTime',
     'setRequest',
     'timeUs',
-    `${segs.join('\n')}\nreturn function parseCompiled(buf, s, e, out, methods, quotes, wantPath) {\n${src.join('\n')}\n};`,
+    [
+      ...segs,
+      `function slow(buf, s, e, out, methods, quotes, wantPath) {\n${slow.join('\n')}\n}`,
+      `return function parseCompiled(buf, s, e, out, methods, quotes, wantPath) {\n${fast.join('\n')}\n};`,
+    ].join('\n'),
   ) as (ar: typeof applyRole, pb: typeof parseBytes, pt: typeof parseTime, sr: typeof setRequest, tu: typeof timeUs) => LineParser;
   const parse = factory(applyRole, parseBytes, parseTime, setRequest, timeUs);
   warmUp(parse, fmt);
