@@ -187,6 +187,22 @@ function field(t: Token): string[] {
   return src;
 }
 
+/** Source that matches a literal at `p` and moves past it. */
+function literal(t: Token): string[] {
+  const lit = [...t.literal];
+  const n = lit.length;
+  // The line may end inside or at this separator: accepted when what is left matches it.
+  const partial = lit
+    .slice(0, n - 1)
+    .map((b, k) => `if (p + ${k} < e && buf[p + ${k}] !== ${int(b)}) return false;`)
+    .join(' ');
+  return [
+    `if (p + ${n} > e) { ${partial} return out.status > 0; }`,
+    `if (${lit.map((b, k) => `(buf[p + ${k}] ^ ${int(b)})`).join(' | ')}) return false;`,
+    `p += ${n};`,
+  ];
+}
+
 /** Source that moves `p` to the first occurrence of all of `lit` in [p, e), or to `e`; `at` = -1 when none. */
 function seekLiteral(lit: Uint8Array): string {
   const rest = [...lit.slice(1)].map((b, k) => `buf[p + ${k + 1}] === ${int(b)}`);
@@ -216,16 +232,7 @@ function segment(tokens: readonly Token[], from: number, segs: string[]): string
   for (let i = from; i < tokens.length; i++) {
     const t = tokens[i]!;
     if (!t.isField) {
-      const lit = [...t.literal];
-      const n = lit.length;
-      // The line may end inside or at this separator: accepted when what is left matches it.
-      const partial = lit
-        .slice(0, n - 1)
-        .map((b, k) => `if (p + ${k} < e && buf[p + ${k}] !== ${int(b)}) return false;`)
-        .join(' ');
-      src.push(`if (p + ${n} > e) { ${partial} return out.status > 0; }`);
-      src.push(`if (${lit.map((b, k) => `(buf[p + ${k}] ^ ${int(b)})`).join(' | ')}) return false;`);
-      src.push(`p += ${n};`);
+      src.push(...literal(t));
       continue;
     }
     if (!t.retry) {
@@ -269,13 +276,7 @@ function fastPath(tokens: readonly Token[]): string[] {
     retrying ? lines.map((l) => l.replaceAll('return false;', `return ${SLOW};`).replaceAll('return out.status > 0;', `return out.status > 0 || ${SLOW};`)) : lines;
   for (const t of tokens) {
     if (!t.isField) {
-      const lit = [...t.literal];
-      const n = lit.length;
-      const partial = lit
-        .slice(0, n - 1)
-        .map((b, k) => `if (p + ${k} < e && buf[p + ${k}] !== ${int(b)}) return false;`)
-        .join(' ');
-      src.push(...fail([`if (p + ${n} > e) { ${partial} return out.status > 0; }`, `if (${lit.map((b, k) => `(buf[p + ${k}] ^ ${int(b)})`).join(' | ')}) return false;`, `p += ${n};`]));
+      src.push(...fail(literal(t)));
       continue;
     }
     if (!t.retry) {

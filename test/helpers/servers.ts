@@ -42,7 +42,8 @@ export async function until(probe: () => Promise<boolean> | boolean, timeoutMs: 
   }
 }
 
-function canConnect(port: number): Promise<boolean> {
+/** Does something accept TCP connections on 127.0.0.1:port? */
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.createConnection({ host: '127.0.0.1', port });
     s.once('connect', () => {

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
-import { freePort, until } from './servers.js';
+import { canConnect, freePort, until } from './servers.js';
 
 const execFileP = promisify(execFile);
 
@@ -84,17 +84,6 @@ export async function htpasswd(file: string, users: Readonly<Record<string, stri
     await execFileP('htpasswd', [first ? '-cbB' : '-bB', '-C', '4', file, name, pass]);
     first = false;
   }
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createConnection({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 function exited(child: ChildProcess): boolean {
