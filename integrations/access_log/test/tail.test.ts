@@ -14,6 +14,7 @@ import {
   readlinkSync,
   renameSync,
   rmSync,
+  statSync,
   truncateSync,
   writeFileSync,
   writeSync,
@@ -359,6 +360,23 @@ describe('access_log tailing through rotation and restarts', () => {
     await b.integ.stop();
     expect(totals(b, 'web')['tailer.gaps'] ?? 0).toBe(0);
     expect(b.logs.join('')).not.toMatch(/lines after the saved position are lost/);
+  });
+
+  it('a new file that got the inode of a saved, already rotated file is a new file, not a truncation', async () => {
+    // logrotate gzipped the rotated file (freeing its inode) and created the new log, which got
+    // that inode back: the saved record matches the new file by inode, not by content.
+    writeFileSync(log, lines(0, 10));
+    const { dev, ino } = statSync(log);
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(stateDir, { recursive: true });
+    const fp = Buffer.from(lines(500, 3)).toString('base64');
+    const rec = { path: log, dev, ino, fp, offset: 5000, source: 'web', size: 5000, rotated: true };
+    writeFileSync(join(stateDir, 'offsets.json'), JSON.stringify({ version: 1, files: [rec] }));
+    const i = await start({ start_at: 'end' });
+    await exactly(i, range(0, 10));
+    const t = totals(i, 'web');
+    expect(t['tailer.truncations'] ?? 0).toBe(0);
+    expect(t['tailer.gaps'] ?? 0).toBe(0);
   });
 
   it('a followed file gone while stopped before it was read to its end is still a gap', async () => {
