@@ -54,6 +54,7 @@ const rules = [
 /** What an integration may import from outside its own folder: the contract, nothing else. */
 const CONTRACT = new Set([
   'shared/core/integration.ts',
+  'shared/core/worker-pool.ts',
   'shared/core/config/schema.ts',
   'shared/core/log/logger.ts',
   'shared/core/fs/regular-file.ts',

@@ -51,6 +51,11 @@ export const accessLogSchema = obj({
   rotate_wait: duration().default(30_000).describe('How long a rotated file is drained after its last write'),
   /** Longer lines are skipped and counted (`lines.too_long`), never buffered. */
   max_line_bytes: int({ min: 256, max: 512 * 1024 }).default(64 * 1024).describe('Longest line accepted, in bytes'),
+  /**
+   * `--once` over several files: worker threads that parse them in parallel (0 = one per core;
+   * never more than the files; 1 = all in the main thread). Counts are the same either way.
+   */
+  threads: int({ min: 0, max: 256 }).default(0).describe('Worker threads for --once over several files; 0 = one per core'),
   /** Methods counted by name; others become `method.OTHER` (keeps junk like TLS handshakes out of metric names). */
   methods: list(METHOD, { minItems: 1 }).default([...DEFAULT_METHODS]).describe('HTTP methods counted by name'),
   /** `mod_statsd`: also emit Apache mod_statsd names `<prefix.><path.key>.<METHOD>.<STATUS><.suffix>`. */

@@ -5,11 +5,12 @@
 import { join, resolve } from 'node:path';
 import type { Integration, IntegrationContext } from '../../shared/core/integration.js';
 import type { AccessLogConfig } from './config.js';
-import { compileParser } from './codegen.js';
 import { compileFormat, FormatError, type LineFormat } from './format.js';
-import { MethodTable, newParsedLine, QuoteFinder } from './parse.js';
+import { threadCount, workerThreadsUsable } from '../../shared/core/worker-pool.js';
+import { readInParallel } from './parallel.js';
+import { MethodTable } from './parse.js';
 import { loadState, saveState, type FileRecord } from './state.js';
-import { ModStatsd, SourceStats, type ScanContext } from './stats.js';
+import { ModStatsd, newScanContext, SourceStats } from './stats.js';
 import { Tailer } from './tail.js';
 
 /** Bytes read from one file per turn while following: a backlog cannot starve the other files. */
@@ -52,14 +53,7 @@ export function createAccessLog(config: AccessLogConfig, ctx: IntegrationContext
   const patterns = config.path.map((p) => resolve(p));
   const exclude = config.exclude.map((p) => resolve(p));
   const stateFile = config.state_file !== undefined ? resolve(config.state_file) : join(ctx.stateDir, 'offsets.json');
-  const sc: ScanContext = {
-    parse: compileParser(format),
-    methods,
-    quotes: new QuoteFinder(),
-    out: newParsedLine(),
-    maxLineBytes: config.max_line_bytes,
-    wantPath: mod !== undefined,
-  };
+  const sc = newScanContext(format, methods, config.max_line_bytes, mod !== undefined);
   const sources = new Map<string, SourceStats>();
   const source = (name: string): SourceStats => {
     let s = sources.get(name);
@@ -186,10 +180,18 @@ export function createAccessLog(config: AccessLogConfig, ctx: IntegrationContext
       const t = newTailer();
       try {
         t.scan('once');
-        // A turn of the event loop between chunks: a statsd sink sends each chunk's response
-        // times as packets, and without the turn their send callbacks cannot run, so a large
-        // backlog overflows its in-flight window and drops them.
-        await t.readAll(pause);
+        // Several files (a day of rotations, a glob of vhosts) are parsed on worker threads;
+        // mod_statsd caps its path keys in reading order, which only one thread can keep.
+        const threads = threadCount(config.threads, t.fileCount);
+        if (threads > 1 && mod === undefined && workerThreadsUsable) {
+          ctx.log.info(`reading ${t.fileCount} files on ${threads} worker threads`);
+          await readInParallel(t, { format: config.format, jsonKeys: config.json_keys, methods: config.methods, maxLineBytes: config.max_line_bytes }, threads);
+        } else {
+          // A turn of the event loop between chunks: a statsd sink sends each chunk's response
+          // times as packets, and without the turn their send callbacks cannot run, so a large
+          // backlog overflows its in-flight window and drops them.
+          await t.readAll(pause);
+        }
         flush(t, true);
       } finally {
         t.closeAll();

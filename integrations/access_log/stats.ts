@@ -6,8 +6,12 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { Emitter } from '../../shared/emitter/types.js';
-import type { LineParser } from './codegen.js';
-import type { MethodTable, ParsedLine, QuoteFinder } from './parse.js';
+import { compileParser, type LineParser } from './codegen.js';
+import type { LineFormat } from './format.js';
+import { newParsedLine, QuoteFinder, type MethodTable, type ParsedLine } from './parse.js';
+
+/** What the line loop emits through: a worker thread passes a collector instead of an emitter. */
+export type StatsEmitter = Pick<Emitter, 'counter' | 'timing' | 'timingBatch'>;
 
 // Slots below 100 are ours; 100..599 are per-status-code counts.
 const REQUESTS = 0;
@@ -83,7 +87,7 @@ export class ModStatsd {
     return k;
   }
 
-  record(buf: Buffer, p: ParsedLine, method: string, emitter: Emitter): void {
+  record(buf: Buffer, p: ParsedLine, method: string, emitter: StatsEmitter): void {
     const path = p.pathStart >= 0 ? buf.toString('latin1', p.pathStart, p.pathEnd) : '';
     const verbs = this.#o.verbs;
     const verb = method === 'OTHER' || (verbs.length > 0 && !verbs.includes(method)) ? 'OtherVerbs' : method;
@@ -92,7 +96,7 @@ export class ModStatsd {
     if (p.timeUs >= 0 && p.status !== 101) emitter.timing(name, Math.floor(p.timeUs / 1000));
   }
 
-  flush(emitter: Emitter): number {
+  flush(emitter: StatsEmitter): number {
     let n = 0;
     for (const [name, v] of this.#counts) {
       emitter.counter(name, v);
@@ -109,14 +113,14 @@ export class SourceStats {
   readonly #methods: Float64Array;
   readonly #methodNames: readonly string[];
   readonly #timer: string;
-  readonly #emitter: Emitter;
+  readonly #emitter: StatsEmitter;
   readonly #mod: ModStatsd | undefined;
   readonly #timed: boolean;
   /** Response times (ms) counted since they were last handed to the emitter. */
   #times = new Float64Array(1024);
   #timeCount = 0;
 
-  constructor(name: string, methods: MethodTable, emitter: Emitter, mod: ModStatsd | undefined, timed: boolean) {
+  constructor(name: string, methods: MethodTable, emitter: StatsEmitter, mod: ModStatsd | undefined, timed: boolean) {
     this.name = name;
     this.#methodNames = methods.names;
     this.#methods = new Float64Array(methods.names.length);
@@ -186,6 +190,27 @@ export class SourceStats {
   recovered(lines: number): void {
     this.#c[RECOVERED]! += lines;
   }
+  /**
+   * The interval's counts so far, handed over and zeroed: a worker thread's share of a file,
+   * for the main thread's addCounts() (integers, so the sum is exact in any order).
+   */
+  takeCounts(): { slots: Float64Array<ArrayBuffer>; methods: Float64Array<ArrayBuffer> } {
+    const out = { slots: this.#c.slice(), methods: this.#methods.slice() };
+    this.#c.fill(0);
+    this.#methods.fill(0);
+    return out;
+  }
+
+  addCounts(slots: Float64Array, methods: Float64Array): void {
+    for (let i = 0; i < SLOTS; i++) this.#c[i]! += slots[i]!;
+    for (let m = 0; m < this.#methods.length; m++) this.#methods[m]! += methods[m]!;
+  }
+
+  /** Response times a worker thread collected from one chunk, handed to the emitter as emitTimes() would. */
+  addTimes(ms: Float64Array): void {
+    if (ms.length > 0) this.#emitter.timingBatch(this.#timer, ms, ms.length);
+  }
+
   /** Lines taken in since the last flush (parsed or not), for self-metrics. */
   get lines(): number {
     return this.#c[REQUESTS]! + this.#c[UNPARSED]!;
@@ -245,6 +270,10 @@ export interface ScanContext {
   readonly out: ParsedLine;
   readonly maxLineBytes: number;
   readonly wantPath: boolean;
+}
+
+export function newScanContext(format: LineFormat, methods: MethodTable, maxLineBytes: number, wantPath: boolean): ScanContext {
+  return { parse: compileParser(format), methods, quotes: new QuoteFinder(), out: newParsedLine(), maxLineBytes, wantPath };
 }
 
 const NL = 0x0a;

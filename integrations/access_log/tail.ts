@@ -489,6 +489,15 @@ export class Tailer {
 
   /** True when the budget ran out before the end of the file. */
   async #readFile(t: Tracked, pause: (() => Promise<void>) | undefined, budget: number): Promise<boolean> {
+    if (!this.#prepare(t)) return false;
+    return readChunks(t, this.#buf, this.#o.scan, budget, () => this.#halted, pause);
+  }
+
+  /**
+   * Before reading a file: notice truncation (and read the copy), refresh a short fingerprint,
+   * note growth. False when there is nothing new to read.
+   */
+  #prepare(t: Tracked): boolean {
     const st = fstatSync(t.fd);
     if (st.size === t.lastSize && st.mtimeMs === t.lastMtimeMs && t.offset >= st.size && t.skipTo < 0) return false;
     this.#version++;
@@ -508,33 +517,21 @@ export class Tailer {
     if (st.size > t.lastSize) t.lastGrowthMs = this.#o.now();
     t.lastSize = st.size;
     t.lastMtimeMs = st.mtimeMs;
-    const max = this.#o.scan.maxLineBytes;
-    const buf = this.#buf;
-    let taken = 0;
-    for (; taken < budget && !this.#halted; taken += CHUNK) {
-      if (t.skipTo >= 0) {
-        const n = readSync(t.fd, buf, 0, CHUNK, t.skipTo);
-        if (n === 0) break;
-        const nl = buf.indexOf(0x0a);
-        if (nl < 0 || nl >= n) {
-          t.skipTo += n;
-        } else {
-          t.src.tooLong();
-          t.offset = t.skipTo + nl + 1;
-          t.skipTo = -1;
-        }
-        continue;
-      }
-      const n = readSync(t.fd, buf, 0, CHUNK, t.offset);
-      if (n === 0) break;
-      const used = scanLines(buf.subarray(0, n), 0, n, this.#o.scan, t.src);
-      t.offset += used;
-      // What is left is a partial line: wait for its end, unless it is already too long.
-      if (n - used > max) t.skipTo = t.offset + (n - used);
-      else if (n < CHUNK) return false;
-      if (pause) await pause();
-    }
-    return taken >= budget;
+    return true;
+  }
+
+  /**
+   * once() on worker threads: every file with something new is handed to `read` (biggest backlog
+   * first, so the pool ends evenly), which reads it to its end from `offset`/`skipTo` with
+   * readChunks() and leaves the new positions in the cursor. Waits for every file, then throws
+   * the first failure.
+   */
+  async readAllVia(read: (c: ReadCursor) => Promise<void>): Promise<void> {
+    const ready = [...this.#files.values()].filter((t) => this.#prepare(t));
+    ready.sort((a, b) => b.lastSize - b.offset - (a.lastSize - a.offset));
+    const results = await Promise.allSettled(ready.map((t) => read(t)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /** Positions to persist: taken synchronously with the counters they belong to. */
@@ -561,4 +558,56 @@ export class Tailer {
   get restored(): boolean {
     return this.#hadState;
   }
+}
+
+/** Where one file is being read: the state readChunks() advances. */
+export interface ReadCursor {
+  readonly fd: number;
+  /** First byte not yet counted (always a line start). */
+  offset: number;
+  /** In a line longer than the limit: how far it has been skipped; -1 otherwise. */
+  skipTo: number;
+  readonly src: SourceStats;
+}
+
+/**
+ * The read loop of one file, from the cursor towards its end: whole chunks are counted by
+ * scanLines(), a partial last line waits for its `\n` unless it is already too long (then it is
+ * skipped up to its end and counted once). True when `budget` ran out before the end.
+ * Used by the Tailer and, for once() over several files, by the worker threads (parse-worker.ts).
+ */
+export async function readChunks(
+  t: ReadCursor,
+  buf: Buffer,
+  scan: ScanContext,
+  budget: number,
+  halted: () => boolean,
+  pause: (() => Promise<void>) | undefined,
+): Promise<boolean> {
+  const max = scan.maxLineBytes;
+  let taken = 0;
+  for (; taken < budget && !halted(); taken += CHUNK) {
+    if (t.skipTo >= 0) {
+      const n = readSync(t.fd, buf, 0, CHUNK, t.skipTo);
+      if (n === 0) break;
+      const nl = buf.indexOf(0x0a);
+      if (nl < 0 || nl >= n) {
+        t.skipTo += n;
+      } else {
+        t.src.tooLong();
+        t.offset = t.skipTo + nl + 1;
+        t.skipTo = -1;
+      }
+      continue;
+    }
+    const n = readSync(t.fd, buf, 0, CHUNK, t.offset);
+    if (n === 0) break;
+    const used = scanLines(buf.subarray(0, n), 0, n, scan, t.src);
+    t.offset += used;
+    // What is left is a partial line: wait for its end, unless it is already too long.
+    if (n - used > max) t.skipTo = t.offset + (n - used);
+    else if (n < CHUNK) return false;
+    if (pause) await pause();
+  }
+  return taken >= budget;
 }
