@@ -18,6 +18,12 @@ export const puppetReportsSchema = obj({
    */
   backfill: bool().default(false).describe('at start, emit all stored reports, not just the newest per host'),
   /**
+   * Worker threads that read and parse stored reports for a backfill (0 = one per core; never
+   * more than the reports; 1 = all in the main thread). What is emitted, and in which order, is
+   * the same either way.
+   */
+  threads: int({ min: 0, max: 256 }).default(0).describe('worker threads for a backfill; 0 = one per core'),
+  /**
    * Per-category metric naming. `default`: `<host>.<category>.<name>`. `krux`: `<category>.<name>`
    * (the krux graphite.yaml processor; no host). `evenup`: `<host reversed>.<suffix>.<Label>.<category>`
    * with the label's spaces replaced by `_`.

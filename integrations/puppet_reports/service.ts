@@ -13,10 +13,11 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { watch, type FSWatcher } from 'chokidar';
-import { FileTooBigError, NotRegularFileError, readRegularFile } from '../../shared/core/fs/regular-file.js';
 import type { Integration, IntegrationContext } from '../../shared/core/integration.js';
+import { threadCount, WorkerPool, workerThreadsUsable } from '../../shared/core/worker-pool.js';
 import type { PuppetReportsConfig } from './config.js';
-import { KNOWN_REPORT_FORMATS, parseReport, parseSummary, RunParseError, type Run, type RunStatus } from './parse.js';
+import { loadRunFile, type FileKind, type Loaded, type LoadOptions } from './load.js';
+import { KNOWN_REPORT_FORMATS, type Run, type RunStatus } from './parse.js';
 import { hostNode, runPoints, type NamingOptions } from './points.js';
 
 /** `<YYYYMMDDHHMM>.yaml` (and `.json` for the json terminus); never Puppet's temp names. */
@@ -173,54 +174,76 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
     }
   };
 
-  /** Read + parse + emit one file; every failure is logged with the path and counted. */
-  const processFile = async (path: string, kind: 'report' | 'summary'): Promise<Outcome> => {
+  const loadOptions: LoadOptions = { maxBytes: config.max_report_bytes, summaryHost };
+
+  /**
+   * Read + parse + emit one file; every failure is logged with the path and counted. `loading`:
+   * the file already being read and parsed (on a worker thread, for a backfill).
+   */
+  const processFile = async (path: string, kind: FileKind, loading?: Promise<Loaded>): Promise<Outcome> => {
     if (kind === 'report') noteHandled(path);
-    let text: string;
-    try {
-      // One open, fstat of that descriptor, at most max+1 bytes read: a FIFO, a device, a link
-      // to /dev/zero or a file swapped after it was sized can neither hang nor balloon us.
-      const file = await readRegularFile(path, config.max_report_bytes);
-      if (kind === 'summary') summaryMtimeMs = file.stat.mtimeMs;
-      text = file.data.toString('utf8');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
+    const loaded = await (loading ?? loadRunFile(path, kind, loadOptions));
+    if (kind === 'summary' && (loaded.kind === 'run' || loaded.kind === 'unparseable')) summaryMtimeMs = loaded.mtimeMs;
+    if (loaded.kind !== 'run' && loaded.kind !== 'unparseable') {
       ctx.self.error('receiving');
-      if (e instanceof NotRegularFileError) {
+      if (loaded.kind === 'not_regular') {
         count('errors.not_regular');
-        log.error('not a regular file: skipped', { file: path, kind: e.kind });
-      } else if (e instanceof FileTooBigError) {
+        log.error('not a regular file: skipped', { file: path, kind: loaded.fileKind });
+      } else if (loaded.kind === 'too_big') {
         count('errors.too_big');
-        log.error('report file over max_report_bytes: skipped', { file: path, bytes: e.bytes, max: config.max_report_bytes });
-      } else if (code === 'ENOENT') {
+        log.error('report file over max_report_bytes: skipped', { file: path, bytes: loaded.bytes, max: config.max_report_bytes });
+      } else if (loaded.code === 'ENOENT') {
         // tidy, or a same-minute report replaced it before we got here: expected, so quiet.
         count('errors.vanished');
         log.debug('file vanished before it could be read', { file: path });
-      } else if (code === 'EACCES' || code === 'EPERM') {
+      } else if (loaded.code === 'EACCES' || loaded.code === 'EPERM') {
         count('errors.access');
         log.error('cannot read file: permission denied (reports are 0640 group puppet: run as or add the user to that group)', {
           file: path,
-          code,
+          code: loaded.code,
         });
       } else {
         count('errors.read');
-        log.error('cannot read file', { file: path, code, error: (e as Error).message });
+        log.error('cannot read file', { file: path, code: loaded.code, error: loaded.message });
       }
       return 'bad';
     }
     ctx.self.received();
-    let run: Run;
-    try {
-      run = kind === 'summary' ? parseSummary(text, summaryHost, path) : parseReport(text, path, { resourceStatusesMaxBytes: 16 * 1024 * 1024 });
-    } catch (e) {
+    if (loaded.kind === 'unparseable') {
       ctx.self.error('processing');
-      const kind = e instanceof RunParseError ? e.kind : 'parse';
-      count(kind === 'incomplete' ? 'errors.incomplete' : kind === 'limit' ? 'errors.limit' : 'errors.parse');
-      const what = kind === 'incomplete' ? 'incomplete file' : kind === 'limit' ? 'file over a parse limit (alias expansion)' : 'unparseable file';
-      log.error(`${what}: not emitted`, { file: path, error: (e as Error).message });
+      const e = loaded.error;
+      count(e === 'incomplete' ? 'errors.incomplete' : e === 'limit' ? 'errors.limit' : 'errors.parse');
+      const what = e === 'incomplete' ? 'incomplete file' : e === 'limit' ? 'file over a parse limit (alias expansion)' : 'unparseable file';
+      log.error(`${what}: not emitted`, { file: path, error: loaded.message });
       return 'bad';
     }
-    return emitRun(run, path);
+    return emitRun(loaded.run, path);
+  };
+
+  /**
+   * A backfill: every stored report, emitted in order through the queue. With several reports
+   * and cores they are read and parsed on worker threads ahead of the queue (the full parse of a
+   * 7 MB report takes a quarter of a second); emitting stays here, in the same order.
+   */
+  const backfill = async (paths: readonly string[]): Promise<void> => {
+    const threads = threadCount(config.threads, paths.length);
+    if (threads <= 1 || !workerThreadsUsable) {
+      for (const p of paths) await enqueue(() => processFile(p, 'report'));
+      return;
+    }
+    log.info(`reading ${paths.length} stored reports on ${threads} worker threads`);
+    const pool = new WorkerPool(new URL('./load-worker.js', import.meta.url), threads, loadOptions);
+    try {
+      const done = paths.map((p) => {
+        const loading = pool.run<{ path: string; kind: FileKind }, Loaded>({ path: p, kind: 'report' });
+        // Dropped unawaited when a stop empties the queue: its rejection is not news then.
+        loading.catch(() => undefined);
+        return enqueue(() => processFile(p, 'report', loading));
+      });
+      await Promise.all(done);
+    } finally {
+      await pool.close();
+    }
   };
 
   const noteHandled = (path: string): void => {
@@ -304,6 +327,7 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
     let skipped = 0;
     let caughtUp = 0;
     let hostDirs = 0;
+    const stored: string[] = [];
     for (const entry of entries.sort()) {
       if (stopped) return;
       const hostDir = join(dir, entry);
@@ -320,7 +344,7 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
       const resume = resumeFrom.get(entry);
       dirSeen.set(entry, { mtimeMs, newest: dirSeen.get(entry)?.newest ?? resume ?? '' });
       if (config.backfill) {
-        for (const f of files) await enqueue(() => processFile(join(hostDir, f), 'report'));
+        for (const f of files) stored.push(join(hostDir, f));
         continue;
       }
       // Reports written since the previous run handled `resume`: emit them all, in order.
@@ -340,6 +364,7 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
       }
       skipped += files.length - used;
     }
+    if (stored.length > 0) await backfill(stored);
     if (caughtUp > 0) {
       count('caught_up', caughtUp);
       log.info('emitted reports written while stopped (from the state file)', { reports: caughtUp, state: statePath });
