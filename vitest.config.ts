@@ -10,6 +10,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     globalSetup: ['./test/helpers/global-setup.ts'],
+    setupFiles: ['./test/helpers/load-integrations.ts'],
     reporters: ['default', new SummaryReporter()],
   },
 });

@@ -91,6 +91,7 @@ function generate(file, lines, seed) {
 // ---------------------------------------------------------------- child: telltale once()
 async function child(file, stateDir, mode) {
   const { accessLog } = await import(join(dist, 'integrations/access_log/index.js'));
+  await accessLog.load();
   const { createEmitter } = await import(join(dist, 'shared/emitter/emitter.js'));
   const { createLogger } = await import(join(dist, 'shared/core/log/logger.js'));
   const { createSelfMetrics } = await import(join(dist, 'shared/core/runtime/self-metrics.js'));

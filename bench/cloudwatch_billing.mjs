@@ -16,6 +16,9 @@ import { createLogger } from '../dist/shared/core/log/logger.js';
 import { createSelfMetrics } from '../dist/shared/core/runtime/self-metrics.js';
 import { billingDataset, startFakeCloudWatch } from '../integrations/cloudwatch_billing/test/fake-cloudwatch.mjs';
 
+// The running code loads on demand, as in the command.
+await cloudwatchBilling.load();
+
 const SERVICES = 30;
 const ACCOUNTS = 5;
 const RUNS = 5;

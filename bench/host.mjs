@@ -40,6 +40,7 @@ async function child(variant) {
   const { createSelfMetrics } = await load('shared/core/runtime/self-metrics.js');
   const { validate } = await load('shared/core/config/schema.js');
   const { host } = await load('integrations/host/index.js');
+  await host.load();
 
   const port = Number(process.env.HOST_BENCH_PORT);
   const sink = createStatsdSink({ address: { transport: 'udp', host: '127.0.0.1', port } });

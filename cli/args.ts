@@ -2,9 +2,14 @@
  * Standard flags every telltale program takes, parsed strictly: an unknown flag is an error,
  * never ignored.
  */
+import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
-import { parse as parseYamlScalar } from 'yaml';
 import { isLogLevel, type LogLevel } from '../shared/core/log/logger.js';
+
+/** The YAML parser loads for --set only (the same files the config loader imports): --version and --help never pay for it. */
+function parseYamlScalar(text: string): unknown {
+  return (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
+}
 
 export interface CliArgs {
   command: string | undefined;

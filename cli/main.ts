@@ -9,12 +9,15 @@ import { registry } from '../integrations/index.js';
 import { parseAddress, type Address } from '../shared/emitter/address.js';
 import { createEmitter } from '../shared/emitter/emitter.js';
 import type { Emitter, Sink } from '../shared/emitter/types.js';
-import { ConfigError, defaultConfig, expandPrefix, loadConfigFile, type InstanceConfig, type LoadedConfig, type LoadOptions } from '../shared/core/config/load.js';
+// Value imports of the config loader (YAML), the live page (ws) and the integrations' running code
+// are dynamic: `--version` and `--help` load none of them, each command only what it runs.
+import type { InstanceConfig, LoadedConfig, LoadOptions } from '../shared/core/config/load.js';
+import { ConfigError } from '../shared/core/config/errors.js';
 import type { SinkConfig } from '../shared/core/config/emitter-config.js';
 import { createLogger, type Logger } from '../shared/core/log/logger.js';
 import { InstanceCreateError, prepare, runPoller, runService, type Handle, type Prepared, type RuntimeDeps } from '../shared/core/runtime/runner.js';
 import { buildSinks } from '../shared/core/runtime/sinks.js';
-import { createLiveHub, type LiveHub } from '../shared/live/hub.js';
+import type { LiveHub } from '../shared/live/hub.js';
 import type { LiveCatalogueEntry } from '../shared/live/catalogue.js';
 import { joinPath, sanitizePath } from '../shared/emitter/names.js';
 import { probeSinks } from './probe.js';
@@ -95,9 +98,10 @@ function liveCatalogue(config: LoadedConfig, rootPrefix: string): LiveCatalogueE
     );
 }
 
-function setup(args: CliArgs, env: NodeJS.ProcessEnv, select?: LoadOptions['select'], withLive = false): Program {
+async function setup(args: CliArgs, env: NodeJS.ProcessEnv, select?: LoadOptions['select'], withLive = false): Promise<Program> {
   const path = resolveConfigPath(args, env);
   const opts: LoadOptions = { registry, env, ...(select ? { select } : {}) };
+  const { defaultConfig, expandPrefix, loadConfigFile } = await import('../shared/core/config/load.js');
   const config = path ? loadConfigFile(path, opts) : defaultConfig(opts);
   const log = createLogger({ level: args.logLevel ?? config.logLevel });
   const sinkConfigs = overrideSinks(args, config);
@@ -107,7 +111,7 @@ function setup(args: CliArgs, env: NodeJS.ProcessEnv, select?: LoadOptions['sele
   // The live page is one more sink: integrations never know it exists.
   const live =
     withLive && config.live?.enabled
-      ? createLiveHub(config.live, { log: log.child('live'), catalogue: liveCatalogue(config, sanitizePath(prefix)), emitter: () => emitter })
+      ? (await import('../shared/live/hub.js')).createLiveHub(config.live, { log: log.child('live'), catalogue: liveCatalogue(config, sanitizePath(prefix)), emitter: () => emitter })
       : undefined;
   if (live) sinks.push(live.sink);
   const emitter = createEmitter({
@@ -189,7 +193,9 @@ function createProblem(config: LoadedConfig, e: unknown): string {
   return `${config.file}: ${(e as Error).message}`;
 }
 
-function prepareAll(p: Program, list: LoadedConfig['integrations']): Prepared[] {
+/** Loads the running code of just these integrations, then creates each instance. */
+async function prepareAll(p: Program, list: LoadedConfig['integrations']): Promise<Prepared[]> {
+  await Promise.all([...new Set(list.map((i) => i.definition))].map((d) => d.load()));
   const prepared: Prepared[] = [];
   const problems: string[] = [];
   for (const inst of list) {
@@ -204,7 +210,7 @@ function prepareAll(p: Program, list: LoadedConfig['integrations']): Prepared[] 
 }
 
 async function cmdRun(args: CliArgs, env: NodeJS.ProcessEnv): Promise<never> {
-  const p = setup(args, env, undefined, true);
+  const p = await setup(args, env, undefined, true);
   if (p.live) {
     const { url } = await p.live.start();
     p.log.info(`live page: ${url}`);
@@ -214,7 +220,7 @@ async function cmdRun(args: CliArgs, env: NodeJS.ProcessEnv): Promise<never> {
   for (const i of enabled.filter((i) => i.definition.mode === 'listener')) {
     p.log.info(`${i.name}: ${i.type} is driven by its own stdin; run it as \`telltale ${i.type}\` (see its README)`);
   }
-  const prepared = prepareAll(p, enabled.filter((i) => i.definition.mode !== 'listener'));
+  const prepared = await prepareAll(p, enabled.filter((i) => i.definition.mode !== 'listener'));
   if (prepared.length === 0) p.log.warn('no long-running integration is enabled; waiting for a signal');
   for (const pr of prepared) handles.push(pr.inst.definition.mode === 'poller' ? runPoller(pr, p.deps) : runService(pr, p.deps));
   p.log.info(`running ${prepared.map((x) => x.inst.name).join(', ') || 'nothing'}`, { config: p.config.file });
@@ -233,11 +239,11 @@ async function cmdRun(args: CliArgs, env: NodeJS.ProcessEnv): Promise<never> {
 async function cmdOne(type: string, args: CliArgs, env: NodeJS.ProcessEnv): Promise<never> {
   const def = registry.find((d) => d.type === type);
   if (!def) throw new UsageError(`unknown command or integration "${type}"`);
-  const p = setup(args, env, { type, ...(args.name ? { name: args.name } : {}), set: args.set });
+  const p = await setup(args, env, { type, ...(args.name ? { name: args.name } : {}), set: args.set });
   const inst = p.config.integrations.find((i) => i.type === type && (args.name === undefined || i.name === args.name));
   if (!inst) throw new UsageError(`no instance named "${args.name}" of type ${type} in ${p.config.file}`);
   if (!inst.enabled) p.log.info(`${inst.name} is disabled in ${p.config.file}; running it because it was asked for by name`);
-  const [pr] = prepareAll(p, [inst]);
+  const [pr] = await prepareAll(p, [inst]);
   if (!pr) throw new Error('unreachable');
 
   // A listener is driven by stdin until EOF; --once means the same for it.
@@ -269,27 +275,11 @@ async function cmdOne(type: string, args: CliArgs, env: NodeJS.ProcessEnv): Prom
 async function cmdCheck(args: CliArgs, env: NodeJS.ProcessEnv): Promise<never> {
   const path = resolveConfigPath(args, env);
   const opts: LoadOptions = { registry, env };
+  // Loading validates everything, cross-key checks (each definition's validate()) included; no
+  // integration's running code is loaded to check a file.
+  const { defaultConfig, expandPrefix, loadConfigFile } = await import('../shared/core/config/load.js');
   const config = path ? loadConfigFile(path, opts) : defaultConfig(opts);
   const sinks = overrideSinks(args, config);
-  // create() validates cross-field rules (e.g. thresholds naming real metrics) without IO.
-  const log = createLogger({ level: 'silent' });
-  const deps: RuntimeDeps = {
-    root: createEmitter({ sinks: [], selfMetrics: false }),
-    log,
-    stateDir: config.stateDir,
-    stdio: { stdin: process.stdin, stdout: process.stdout },
-    now: Date.now,
-  };
-  const problems: string[] = [];
-  for (const i of config.integrations) {
-    try {
-      const pr = prepare(i, deps);
-      await pr.integration.stop();
-    } catch (e) {
-      problems.push(createProblem(config, e));
-    }
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
   const out = (s: string): void => void process.stdout.write(s + '\n');
   out(`config: ${config.file} (valid)`);
   out(`emitter: prefix=${args.prefix !== undefined ? expandPrefix(args.prefix) : config.emitter.prefix} flush_interval=${config.emitter.flushIntervalMs}ms`);

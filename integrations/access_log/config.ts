@@ -1,4 +1,5 @@
-import { bool, duration, int, list, obj, oneOf, record, str, type Infer } from '../../shared/core/config/schema.js';
+import { bool, duration, int, list, obj, oneOf, record, str, type Infer, type Issue } from '../../shared/core/config/schema.js';
+import { compileFormat, FormatError } from './format.js';
 
 /** Methods counted under their own name; anything else is `method.OTHER`. */
 export const DEFAULT_METHODS = [
@@ -78,3 +79,22 @@ export const accessLogSchema = obj({
 });
 
 export type AccessLogConfig = Infer<typeof accessLogSchema>;
+
+/** The format must compile and mod_statsd's exclude patterns must be regular expressions. */
+export function validateAccessLog(config: AccessLogConfig): Issue[] {
+  const issues: Issue[] = [];
+  try {
+    compileFormat(config.format, config.json_keys);
+  } catch (e) {
+    if (!(e instanceof FormatError)) throw e;
+    issues.push({ path: ['format'], message: e.message });
+  }
+  config.mod_statsd.exclude.forEach((r, i) => {
+    try {
+      new RegExp(r, 'i');
+    } catch (e) {
+      issues.push({ path: ['mod_statsd', 'exclude', i], message: `invalid regular expression ${JSON.stringify(r)}: ${(e as Error).message}` });
+    }
+  });
+  return issues;
+}

@@ -1,7 +1,6 @@
 import { defineIntegration } from '../../shared/core/integration.js';
-import { accessLogSchema } from './config.js';
+import { accessLogSchema, validateAccessLog } from './config.js';
 import { accessLogMetrics } from './metrics.js';
-import { createAccessLog } from './service.js';
 
 export const accessLog = defineIntegration({
   type: 'access_log',
@@ -10,5 +9,6 @@ export const accessLog = defineIntegration({
   defaultPrefix: '',
   schema: accessLogSchema,
   metrics: accessLogMetrics,
-  create: createAccessLog,
+  validate: validateAccessLog,
+  load: () => import('./service.js').then((m) => m.createAccessLog),
 });

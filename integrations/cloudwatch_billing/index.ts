@@ -1,7 +1,6 @@
 import { defineIntegration } from '../../shared/core/integration.js';
 import { cloudwatchBillingSchema } from './config.js';
 import { cloudwatchBillingMetrics } from './metrics.js';
-import { createCloudwatchBilling } from './poller.js';
 
 export const cloudwatchBilling = defineIntegration({
   type: 'cloudwatch_billing',
@@ -11,5 +10,5 @@ export const cloudwatchBilling = defineIntegration({
   defaultIntervalMs: 3_600_000,
   schema: cloudwatchBillingSchema,
   metrics: cloudwatchBillingMetrics,
-  create: createCloudwatchBilling,
+  load: () => import('./poller.js').then((m) => m.createCloudwatchBilling),
 });

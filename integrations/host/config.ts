@@ -13,11 +13,12 @@ import {
   str,
   tagged,
   type Infer,
+  type Issue,
   type ParseContext,
   type Path,
   type Schema,
 } from '../../shared/core/config/schema.js';
-import { resolveThreshold, ThresholdKeyError, type ThresholdSpec } from './metrics.js';
+import { mountNode, resolveThreshold, ThresholdKeyError, type ThresholdSpec } from './metrics.js';
 
 const richThreshold = obj({
   /** Fire when the metric goes above this value. */
@@ -169,3 +170,26 @@ export const hostSchema = obj({
 export type HostConfig = Infer<typeof hostSchema>;
 export type WebhookConfig = Infer<typeof webhookAlert>;
 export type CommandConfig = HostConfig['commands'][number];
+
+/**
+ * Checks across keys: mounts and command names must give distinct metric nodes, and a
+ * threshold may name only a configured mount or command (the schema alone cannot see siblings).
+ */
+export function validateHost(config: HostConfig): Issue[] {
+  const issues: Issue[] = [];
+  const mountNodes = config.disks.map(mountNode);
+  const dupMount = mountNodes.find((n, i) => mountNodes.indexOf(n) !== i);
+  if (dupMount !== undefined) issues.push({ path: ['disks'], message: `two mount points map to the same metric node "${dupMount}"` });
+  const commandNames = config.commands.map((c) => c.name);
+  const dupCommand = commandNames.find((n, i) => commandNames.indexOf(n) !== i);
+  if (dupCommand !== undefined) issues.push({ path: ['commands'], message: `the name "${dupCommand}" is used twice` });
+  for (const [key, spec] of Object.entries(config.thresholds)) {
+    try {
+      resolveThreshold(key, spec, { mounts: config.disks, commands: commandNames });
+    } catch (e) {
+      if (!(e instanceof ThresholdKeyError)) throw e;
+      issues.push({ path: e.path, atKey: true, message: e.detail });
+    }
+  }
+  return issues;
+}

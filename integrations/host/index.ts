@@ -1,7 +1,6 @@
 import { defineIntegration } from '../../shared/core/integration.js';
 import { hostMetrics } from './metrics.js';
-import { hostSchema } from './config.js';
-import { createHost } from './poller.js';
+import { hostSchema, validateHost } from './config.js';
 
 export const host = defineIntegration({
   type: 'host',
@@ -11,5 +10,6 @@ export const host = defineIntegration({
   defaultIntervalMs: 1000,
   schema: hostSchema,
   metrics: hostMetrics,
-  create: createHost,
+  validate: validateHost,
+  load: () => import('./poller.js').then((m) => m.createHost),
 });

@@ -24,13 +24,10 @@ const VIRTUAL_DEVICES = /^(?:loop|ram|zram|fd|sr|nbd)\d+$/;
 const LOG_EVERY_MS = 60_000;
 
 export function createHost(config: HostConfig, ctx: IntegrationContext): Integration {
-  // Validation first: create() must throw on a bad config and do no IO.
+  // validateHost() (config.ts) has checked the keys against each other; a direct caller that
+  // skipped it still gets the error from resolveThreshold().
   const mountNodes = config.disks.map(mountNode);
-  const dupMount = mountNodes.find((n, i) => mountNodes.indexOf(n) !== i);
-  if (dupMount !== undefined) throw new Error(`disks: two mount points map to the same metric node "${dupMount}"`);
   const commandNames = config.commands.map((c) => c.name);
-  const dupCommand = commandNames.find((n, i) => commandNames.indexOf(n) !== i);
-  if (dupCommand !== undefined) throw new Error(`commands: the name "${dupCommand}" is used twice`);
   const rules = Object.entries(config.thresholds).map(([key, spec]) => resolveThreshold(key, spec, { mounts: config.disks, commands: commandNames }));
 
   const { emitter, log, clock, self } = ctx;

@@ -1,4 +1,4 @@
-import { bool, duration, int, num, obj, oneOf, str, type Infer } from '../../shared/core/config/schema.js';
+import { bool, duration, int, num, obj, oneOf, str, type Infer, type Issue } from '../../shared/core/config/schema.js';
 
 /** Options of one `type: puppet_reports` instance. At least one of `reportdir` and `summary`. */
 export const puppetReportsSchema = obj({
@@ -57,3 +57,9 @@ export const puppetReportsSchema = obj({
 });
 
 export type PuppetReportsConfig = Infer<typeof puppetReportsSchema>;
+
+/** At least one of the two inputs: an instance with neither would watch nothing. */
+export function validatePuppetReports(config: PuppetReportsConfig): Issue[] {
+  if (config.reportdir !== undefined || config.summary !== undefined) return [];
+  return [{ path: [], message: 'set reportdir (a Puppet reportdir) and/or summary (a last_run_summary.yaml)' }];
+}

@@ -3,9 +3,8 @@
  * every run's metrics with the run's own timestamp, plus run status, age and fleet gauges.
  */
 import { defineIntegration } from '../../shared/core/integration.js';
-import { puppetReportsSchema } from './config.js';
+import { puppetReportsSchema, validatePuppetReports } from './config.js';
 import { puppetReportsMetrics } from './metrics.js';
-import { createPuppetReports } from './service.js';
 
 export const puppetReports = defineIntegration({
   type: 'puppet_reports',
@@ -14,5 +13,6 @@ export const puppetReports = defineIntegration({
   defaultPrefix: 'puppet',
   schema: puppetReportsSchema,
   metrics: puppetReportsMetrics,
-  create: createPuppetReports,
+  validate: validatePuppetReports,
+  load: () => import('./service.js').then((m) => m.createPuppetReports),
 });

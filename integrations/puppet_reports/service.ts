@@ -15,7 +15,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Integration, IntegrationContext } from '../../shared/core/integration.js';
 import { threadCount, WorkerPool, workerThreadsUsable } from '../../shared/core/worker-pool.js';
-import type { PuppetReportsConfig } from './config.js';
+import { validatePuppetReports, type PuppetReportsConfig } from './config.js';
 import { loadRunFile, type FileKind, type Loaded, type LoadOptions } from './load.js';
 import { KNOWN_REPORT_FORMATS, type Run, type RunStatus } from './parse.js';
 import { hostNode, runPoints, type NamingOptions } from './points.js';
@@ -41,9 +41,8 @@ interface HostState {
 type Outcome = 'emitted' | 'duplicate' | 'bad';
 
 export function createPuppetReports(config: PuppetReportsConfig, ctx: IntegrationContext): Integration {
-  if (config.reportdir === undefined && config.summary === undefined) {
-    throw new Error('puppet_reports: set reportdir (a Puppet reportdir) and/or summary (a last_run_summary.yaml)');
-  }
+  const [problem] = validatePuppetReports(config);
+  if (problem) throw new Error(`puppet_reports: ${problem.message}`);
   const reportdir = config.reportdir === undefined ? undefined : resolve(config.reportdir);
   const summaryPath = config.summary === undefined ? undefined : resolve(config.summary);
   const summaryHost = config.host ?? hostname();

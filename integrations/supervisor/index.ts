@@ -1,6 +1,5 @@
 import { defineIntegration } from '../../shared/core/integration.js';
 import { supervisorSchema } from './config.js';
-import { createSupervisor } from './listener.js';
 import { supervisorMetrics } from './metrics.js';
 
 export const supervisor = defineIntegration({
@@ -12,5 +11,5 @@ export const supervisor = defineIntegration({
   metrics: supervisorMetrics,
   // Only Sulphite's names are datapoints (stamped with the event time); the default scheme is not.
   timestamped: (c) => c.compat !== 'none',
-  create: createSupervisor,
+  load: () => import('./listener.js').then((m) => m.createSupervisor),
 });

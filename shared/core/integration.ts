@@ -6,7 +6,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 export type { Shape } from "./config/schema.js";
-import type { ObjectSchema, Shape, InferShape } from './config/schema.js';
+import type { Issue, ObjectSchema, Shape, InferShape } from './config/schema.js';
 import type { Emitter } from '../emitter/types.js';
 import type { Logger } from './log/logger.js';
 
@@ -94,16 +94,51 @@ export interface IntegrationDefinition<S extends Shape = Shape> {
    */
   timestamped?(config: InferShape<S>): boolean;
   /**
-   * Validates (no IO) and builds the running integration. It lives in the integration's run file
-   * (`service.ts`, `poller.ts` or `listener.ts`, named by `mode`), and that function is all
-   * `index.ts` takes from it: everything else here (type, summary, mode, schema, metrics) comes
-   * from `config.ts` and `metrics.ts`, so `--help`, `--version` and the catalogue never need the
-   * running code, and the run file's import can become a lazy `import()`.
+   * Checks across keys that the schema cannot express (a threshold naming a configured disk, a
+   * format string that must compile), with paths relative to the instance: the loader reports
+   * them at their file:line:col for `check` and `run` alike, before any running code is loaded.
+   * Lives in `config.ts`.
+   */
+  validate?(config: InferShape<S>): Issue[];
+  /**
+   * Imports the running code: the integration's run file (`service.ts`, `poller.ts` or
+   * `listener.ts`, named by `mode`) and everything it needs (the AWS SDK, chokidar...). Only the
+   * command that creates an instance calls it, so `--help`, `--version`, `check` and the other
+   * integrations never load that code. Resolves once loaded; later calls are free.
+   */
+  load(): Promise<void>;
+  /**
+   * Validates (no IO) and builds the running integration, after `load()` has resolved (it throws
+   * before). Checks that need only the config belong in the schema, where `check` sees them.
    */
   create(config: InferShape<S>, ctx: IntegrationContext): Integration;
 }
 
-/** Identity helper that keeps the config type flowing from the schema to `create`. */
-export function defineIntegration<S extends Shape>(def: IntegrationDefinition<S>): IntegrationDefinition<S> {
-  return def;
+export type CreateIntegration<S extends Shape> = (config: InferShape<S>, ctx: IntegrationContext) => Integration;
+
+/**
+ * What `index.ts` writes: the definition, with `load` importing the run file's create function
+ * (`() => import('./service.js').then((m) => m.createAccessLog)`). An inline definition (tests)
+ * may give `create` itself instead.
+ */
+export type IntegrationSpec<S extends Shape> = Omit<IntegrationDefinition<S>, 'load' | 'create'> &
+  ({ load(): Promise<CreateIntegration<S>>; create?: never } | { create: CreateIntegration<S>; load?: never });
+
+/** Keeps the config type flowing from the schema to `create`, and remembers the loaded run file. */
+export function defineIntegration<S extends Shape>(spec: IntegrationSpec<S>): IntegrationDefinition<S> {
+  // The cache of an import(), not state of an instance: every instance shares the same code.
+  let create: CreateIntegration<S> | undefined = spec.create;
+  let loading: Promise<void> | undefined;
+  const load = spec.load;
+  return {
+    ...spec,
+    load() {
+      loading ??= load ? load().then((fn) => void (create = fn)) : Promise.resolve();
+      return loading;
+    },
+    create(config, ctx) {
+      if (!create) throw new Error(`${spec.type}: create() before load() resolved`);
+      return create(config, ctx);
+    },
+  };
 }

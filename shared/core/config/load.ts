@@ -12,19 +12,13 @@ import type { LogLevel } from '../log/logger.js';
 import { FileTooBigError, NotRegularFileError, readRegularFileSync } from '../fs/regular-file.js';
 import { checkLiveConfig, liveSchema, type LiveConfig } from './live-config.js';
 import { DEFAULT_STATSD_ADDRESS, emitterSchema, logLevelSchema, type SinkConfig } from './emitter-config.js';
+import { ConfigError } from './errors.js';
 import { aliasProblem, formatIssue, nthAlias, readYaml, type YamlSource } from './positions.js';
 import { AliasLimitError, checkAliasExpansion, type AliasLimits } from '../yaml/alias-expansion.js';
 import { bool, duration, INVALID, obj, str, type Issue, type ParseContext, type Schema } from './schema.js';
 
-export class ConfigError extends Error {
-  override name = 'ConfigError' as const;
-  readonly code = 'TELLTALE_CONFIG' as const;
-  readonly problems: string[];
-  constructor(problems: string[]) {
-    super(`invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  ${problems.join('\n  ')}`);
-    this.problems = problems;
-  }
-}
+// Its own module, so the command can recognise it without loading the YAML parser.
+export { ConfigError } from './errors.js';
 
 export interface InstanceConfig {
   /** The map key in `integrations:`. */
@@ -242,6 +236,9 @@ function parseInstance(
   const parsed = schema.parse(rest, path, ctx);
   if (parsed === INVALID) return undefined;
   const { enabled, prefix, log_level, interval, ...settings } = parsed as Record<string, unknown>;
+  const problems = def.validate?.(settings as never) ?? [];
+  for (const p of problems) ctx.issues.push({ ...p, path: [...path, ...p.path] });
+  if (problems.length > 0) return undefined;
   return {
     name,
     type: def.type,
