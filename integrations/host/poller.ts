@@ -12,7 +12,7 @@ import { sanitizeNode } from '../../shared/emitter/names.js';
 import { createAlertEngine, describeAlert, type AlertEvent } from './alerts.js';
 import { mountNode, resolveThreshold } from './metrics.js';
 import { readNumberFile, runCommand, type NumberResult } from './commands.js';
-import type { CommandConfig, HostConfig } from './config.js';
+import { validateHost, type CommandConfig, type HostConfig } from './config.js';
 import { createDeltaTable, type DeltaTable } from './deltas.js';
 import { CPU_MODES, DISK_FIELDS, DISK_SCALE, NET_FIELDS, parseDiskstats, parseLoadavg, parseMeminfo, parseNetDev, parseStat, type Parsed } from './proc.js';
 import { createProcReader } from './reader.js';
@@ -24,8 +24,9 @@ const VIRTUAL_DEVICES = /^(?:loop|ram|zram|fd|sr|nbd)\d+$/;
 const LOG_EVERY_MS = 60_000;
 
 export function createHost(config: HostConfig, ctx: IntegrationContext): Integration {
-  // validateHost() (config.ts) has checked the keys against each other; a direct caller that
-  // skipped it still gets the error from resolveThreshold().
+  // The loader has run validateHost() already; a direct caller gets its first problem here
+  // (a threshold's from resolveThreshold() below, with its path).
+  for (const p of validateHost(config)) if (!p.atKey) throw new Error(`${p.path.join('.')}: ${p.message}`);
   const mountNodes = config.disks.map(mountNode);
   const commandNames = config.commands.map((c) => c.name);
   const rules = Object.entries(config.thresholds).map(([key, spec]) => resolveThreshold(key, spec, { mounts: config.disks, commands: commandNames }));
