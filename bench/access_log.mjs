@@ -117,7 +117,9 @@ async function child(file, stateDir, mode) {
   const root = createEmitter({ sinks: [sink], selfMetrics: false, flushIntervalMs: 3_600_000 });
   const raw = mode === 'tail10'
     ? { path: join(file, '*.log'), format: 'nginx_combined_rt', name: 'bench', start_at: 'beginning', poll_interval: '50ms', flush_interval: '1s' }
-    : { path: file, format: 'nginx_combined_rt', name: 'bench' };
+    : mode.startsWith('glob:')
+      ? { path: join(file, '*.log'), format: 'nginx_combined_rt', name: 'bench', threads: Number(mode.slice(5)) }
+      : { path: file, format: 'nginx_combined_rt', name: 'bench' };
   const v = validate(accessLog.schema, raw);
   if ('issues' in v) throw new Error(JSON.stringify(v.issues));
   const abort = new AbortController();
@@ -275,12 +277,56 @@ async function main() {
     }
     const inProc = median(tt.map((r) => JSON.parse(r.stdout).ms));
     process.stdout.write(`\ntelltale once() itself (excluding node start-up and imports): ${(inProc / 1000).toFixed(2)} s = ${fmtRate(N / (inProc / 1000))} lines/s\n`);
+    const ttWall = median(tt.map((r) => r.wall));
+    process.stdout.write(
+      `one file, wall incl. start-up vs in-process: ${fmtRate(N / ttWall)} vs ${fmtRate(N / (inProc / 1000))} lines/s = ${(inProc / 1000 / ttWall).toFixed(2)}× (goal ≥ 0.9×; start-up + imports ${(ttWall - inProc / 1000).toFixed(2)} s)\n`,
+    );
     process.stdout.write(`(wall includes process start-up: node ≈ 0.05–0.1 s; the machine is shared, so CPU s is the steadier column.)\n`);
 
+    await multi(work, Math.floor(N / 4));
     await steady(work);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * --once over 4 files of `per` lines each: worker threads (one per core: 2 here) against one
+ * thread, wall incl. start-up and the once() itself, in the same run (alternating runs).
+ */
+async function multi(work, per) {
+  const dir = join(work, 'multi');
+  mkdirSync(dir);
+  const truth = { requests: 0, timed: 0, sumMs: 0 };
+  for (let f = 0; f < 4; f++) {
+    const t = generate(join(dir, `vhost${f}.log`), per, 100 + f);
+    truth.requests += t.requests;
+    truth.timed += t.timed;
+    truth.sumMs += t.sumMs;
+  }
+  timed(['sh', '-c', `cat "${dir}"/*.log > /dev/null`]);
+  const cores = Math.min(4, (await import('node:os')).availableParallelism());
+  const rows = { 1: [], [cores]: [] };
+  for (let i = 0; i < 3; i++) {
+    for (const threads of [1, cores]) {
+      const r = timed(['node', fileURLToPath(import.meta.url), '--child', dir, join(work, `state-multi-${threads}-${i}`), `glob:${threads}`]);
+      rows[threads].push({ ...r, res: JSON.parse(r.stdout) });
+    }
+  }
+  const ok = (res) => res.requests === truth.requests && res.timings === truth.timed && res.sumMs === truth.sumMs;
+  const one = rows[1];
+  const par = rows[cores];
+  process.stdout.write(`\n4 files × ${per.toLocaleString()} lines, --once (median of 3, alternating):\n`);
+  process.stdout.write(`| threads | wall s | once() s | CPU s | peak RSS MB | counts |\n|---|---|---|---|---|---|\n`);
+  for (const [label, rs] of [[`1 (main thread)`, one], [`${cores} worker threads`, par]]) {
+    process.stdout.write(
+      `| ${label} | ${median(rs.map((r) => r.wall)).toFixed(2)} | ${(median(rs.map((r) => r.res.ms)) / 1000).toFixed(2)} | ${median(rs.map((r) => r.cpu)).toFixed(2)} | ${Math.max(...rs.map((r) => r.rssMb)).toFixed(0)} | ${rs.every((r) => ok(r.res)) ? 'OK' : 'MISMATCH'} |\n`,
+    );
+  }
+  const speedWall = median(one.map((r) => r.wall)) / median(par.map((r) => r.wall));
+  const speedOnce = median(one.map((r) => r.res.ms)) / median(par.map((r) => r.res.ms));
+  process.stdout.write(`speed-up on ${cores} threads: ${speedWall.toFixed(2)}× wall, ${speedOnce.toFixed(2)}× once() (goal ≥ 1.7× on 2 cores)\n`);
+  process.stdout.write(`correctness: requests ${par[0].res.requests} / truth ${truth.requests}, timers ${par[0].res.timings} / ${truth.timed}, Σms ${par[0].res.sumMs} / ${truth.sumMs} → ${[...one, ...par].every((r) => ok(r.res)) ? 'OK' : 'MISMATCH'}\n`);
 }
 
 /** 10 files tailed: 9 idle-ish, total 10,000 lines/s appended; CPU and peak RSS of the follower. */
@@ -351,6 +397,7 @@ async function steady(work) {
 if (process.argv[2] === '--steady-only') {
   const work = mkdtempSync(join(tmpdir(), 'telltale-bench-al-'));
   try {
+    await multi(work, Math.floor(N / 4));
     await steady(work);
   } finally {
     rmSync(work, { recursive: true, force: true });

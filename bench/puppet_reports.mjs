@@ -8,7 +8,10 @@
  * second run takes seconds). Needs `npm run build`, puppet and ruby; prints why and exits 0 when
  * they are missing.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { rmSync } from 'node:fs';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -131,3 +134,78 @@ lines.push('', `node peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed
 lines.push('Both runs failed (one exec): the fast path also cuts out and parses the failed entries for the log.');
 lines.push('fast path = root scalars + metrics block, log levels counted by line; full = the whole document through js-yaml.');
 process.stdout.write(lines.join('\n') + '\n');
+
+/**
+ * backfill: true over 50 stored copies of the 5,000-resource report (distinct hosts and
+ * transaction uuids), as `telltale puppet_reports --once` runs it, into a Graphite receiver that
+ * counts lines: one thread against one worker thread per core, wall incl. start-up, alternating
+ * runs in the same process. The lines sent must be the same number both ways.
+ */
+async function backfillBench() {
+  const source = readFileSync(report(5000), 'utf8');
+  const root = join(tmpdir(), `telltale-bench-puppet-backfill-${process.pid}`);
+  const reportdir = join(root, 'reports');
+  const REPORTS = 50;
+  for (let h = 0; h < REPORTS; h++) {
+    const host = `node${String(h).padStart(2, '0')}.example.com`;
+    mkdirSync(join(reportdir, host), { recursive: true });
+    const text = source
+      .replace(/^host: .*$/m, `host: ${host}`)
+      .replace(/^transaction_uuid: .*$/m, `transaction_uuid: 00000000-0000-4000-8000-${String(h).padStart(12, '0')}`);
+    writeFileSync(join(reportdir, host, '202601011200.yaml'), text);
+  }
+  let lines = 0;
+  let tail = '';
+  const server = createServer((sock) =>
+    sock.on('data', (d) => {
+      const s = tail + d.toString('latin1');
+      const parts = s.split('\n');
+      tail = parts.pop();
+      lines += parts.length;
+    }),
+  );
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const cli = join(dist, 'cli/bin.js');
+  const cores = availableParallelism();
+  const run = (threads, i) =>
+    new Promise((resolve, reject) => {
+      const config = join(root, `c-${threads}-${i}.yaml`);
+      writeFileSync(
+        config,
+        `emitter:\n  prefix: bench\n  sinks:\n    - type: graphite\n      address: tcp://127.0.0.1:${server.address().port}\nstate_dir: ${join(root, `state-${threads}-${i}`)}\nintegrations:\n  puppet:\n    type: puppet_reports\n    reportdir: ${reportdir}\n    backfill: true\n    threads: ${threads}\n`,
+      );
+      const before = lines;
+      const t0 = performance.now();
+      const c = spawn(process.execPath, [cli, 'puppet_reports', '--once', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      c.stderr.on('data', (d) => (err += d));
+      c.on('close', (code) => {
+        const wall = (performance.now() - t0) / 1000;
+        if (code !== 0) reject(new Error(`puppet_reports --once exited ${code}: ${err.slice(-600)}`));
+        // The receiver may still be reading the last bytes: give it a moment to count them.
+        else setTimeout(() => resolve({ wall, lines: lines - before }), 300);
+      });
+    });
+  const rows = { 1: [], [cores]: [] };
+  try {
+    for (let i = 0; i < 3; i++) for (const t of [1, cores]) rows[t].push(await run(t, i));
+  } finally {
+    server.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+  const one = median(rows[1].map((r) => r.wall));
+  const par = median(rows[cores].map((r) => r.wall));
+  const sameLines = [...rows[1], ...rows[cores]].every((r) => r.lines === rows[1][0].lines);
+  const out = [
+    '',
+    `backfill of ${REPORTS} stored 5,000-resource reports (${((source.length * REPORTS) / 1e6).toFixed(0)} MB), puppet_reports --once, wall incl. start-up (median of 3, alternating):`,
+    `| threads | wall s | reports/s |`,
+    `|---|---|---|`,
+    `| 1 (main thread) | ${one.toFixed(2)} | ${(REPORTS / one).toFixed(1)} |`,
+    `| ${cores} worker threads | ${par.toFixed(2)} | ${(REPORTS / par).toFixed(1)} |`,
+    `speed-up: ${(one / par).toFixed(2)}× (goal ≥ 1.7× on 2 cores); Graphite lines per run ${rows[1][0].lines} → ${sameLines ? 'same in every run' : 'MISMATCH'}`,
+  ];
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+await backfillBench();
