@@ -3,8 +3,7 @@
  * The `telltale` command. Logs go to stderr; stdout belongs to protocols (the supervisor
  * listener) and to `check`'s report.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
 import { registry } from '../integrations/index.js';
 import { parseAddress, type Address } from '../shared/emitter/address.js';
 import { createEmitter } from '../shared/emitter/emitter.js';
@@ -22,19 +21,11 @@ import type { LiveCatalogueEntry } from '../shared/live/catalogue.js';
 import { joinPath, sanitizePath } from '../shared/emitter/names.js';
 import { probeSinks } from './probe.js';
 import { parseCli, usage, UsageError, type CliArgs } from './args.js';
+import { version } from './version.js';
 
 const EX_CONFIG = 78;
 const STOP_TIMEOUT_MS = 5000;
 const CLOSE_TIMEOUT_MS = 3000;
-
-function version(): string {
-  const pkg = fileURLToPath(new URL('../../package.json', import.meta.url));
-  try {
-    return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 function resolveConfigPath(args: CliArgs, env: NodeJS.ProcessEnv): string | undefined {
   if (args.config) return args.config;
