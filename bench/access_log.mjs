@@ -281,6 +281,10 @@ async function main() {
     process.stdout.write(
       `one file, wall incl. start-up vs in-process: ${fmtRate(N / ttWall)} vs ${fmtRate(N / (inProc / 1000))} lines/s = ${(inProc / 1000 / ttWall).toFixed(2)}× (goal ≥ 0.9×; start-up + imports ${(ttWall - inProc / 1000).toFixed(2)} s)\n`,
     );
+    // CPU moves far less than wall on a shared machine: the same ratio in CPU seconds.
+    const inProcCpu = median(tt.map((r) => JSON.parse(r.stdout).cpuMs)) / 1000;
+    const ttCpu = median(tt.map((r) => r.cpu));
+    process.stdout.write(`same in CPU: once() ${inProcCpu.toFixed(2)} s of ${ttCpu.toFixed(2)} s for the whole process = ${(inProcCpu / ttCpu).toFixed(2)}×\n`);
     process.stdout.write(`(wall includes process start-up: node ≈ 0.05–0.1 s; the machine is shared, so CPU s is the steadier column.)\n`);
 
     await multi(work, Math.floor(N / 4));
