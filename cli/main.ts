@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { registry } from '../integrations/index.js';
-import { parseAddress, type Address } from '../shared/emitter/address.js';
+import { parseAddress } from '../shared/emitter/address.js';
 import { createEmitter } from '../shared/emitter/emitter.js';
 import type { Emitter, Sink } from '../shared/emitter/types.js';
 // Value imports of the config loader (YAML), the live page (ws) and the integrations' running code
@@ -58,7 +58,7 @@ function overrideSinks(args: CliArgs, config: LoadedConfig): SinkConfig[] {
     if (args.graphite) {
       const a = parseAddress(args.graphite, 'tcp', ['tcp', 'unix']);
       if (typeof a === 'string') throw new UsageError(`--graphite: ${a}`);
-      sinks.push({ type: 'graphite', address: a as Address, max_queue_lines: 100_000, max_queue_bytes: 16 * 1024 * 1024, replay_window: 10_000, replay_max_lines: 100_000, ...aggregationDefaults });
+      sinks.push({ type: 'graphite', address: [{ address: a.transport === 'unix' ? { transport: 'unix', path: a.path } : { transport: 'tcp', host: a.host, port: a.port }, instance: undefined }], routing: 'failover', replication: 1, failback_after: 30_000, max_queue_lines: 100_000, max_queue_bytes: 16 * 1024 * 1024, replay_window: 10_000, replay_max_lines: 100_000, ...aggregationDefaults });
     }
   }
   if (args.print) sinks = [...sinks, { type: 'console', ...aggregationDefaults }];

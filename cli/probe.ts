@@ -5,7 +5,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { SinkConfig } from '../shared/core/config/emitter-config.js';
-import type { Address } from '../shared/emitter/address.js';
+import { formatAddress, type Address } from '../shared/emitter/address.js';
 import { sinkLabel } from '../shared/core/runtime/sinks.js';
 
 export interface ProbeResult {
@@ -57,18 +57,28 @@ function probeUdp(host: string, port: number, waitMs: number): Promise<string | 
 
 export async function probeSinks(sinks: readonly SinkConfig[], timeoutMs = 2000): Promise<ProbeResult[]> {
   return Promise.all(
-    sinks.map(async (c): Promise<ProbeResult> => {
+    sinks.map(async (c): Promise<ProbeResult[]> => {
       const label = sinkLabel(c);
-      if (c.type === 'console') return { label, ok: true, detail: 'prints to stderr' };
+      if (c.type === 'console') return [{ label, ok: true, detail: 'prints to stderr' }];
+      if (c.type === 'graphite') {
+        // Every destination of a list: a dead standby is worth knowing before it is needed.
+        return Promise.all(
+          c.address.map(async (d): Promise<ProbeResult> => {
+            const err = await probeStream(d.address, timeoutMs);
+            const one = `graphite ${formatAddress(d.address)}`;
+            return err ? { label: one, ok: false, detail: err } : { label: one, ok: true, detail: 'connected' };
+          }),
+        );
+      }
       const a = c.address;
       if (a.transport === 'udp') {
         const err = await probeUdp(a.host, a.port, 300);
         return err
-          ? { label, ok: false, detail: err }
-          : { label, ok: true, detail: 'probe sent, no ICMP error (UDP cannot confirm delivery)' };
+          ? [{ label, ok: false, detail: err }]
+          : [{ label, ok: true, detail: 'probe sent, no ICMP error (UDP cannot confirm delivery)' }];
       }
       const err = await probeStream(a, timeoutMs);
-      return err ? { label, ok: false, detail: err } : { label, ok: true, detail: 'connected' };
+      return [err ? { label, ok: false, detail: err } : { label, ok: true, detail: 'connected' }];
     }),
-  );
+  ).then((r) => r.flat());
 }

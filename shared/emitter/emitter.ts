@@ -74,6 +74,14 @@ export function createEmitter(opts: EmitterOptions): Emitter {
       report(`${sink.name}.errors`, s.errors);
       report(`${sink.name}.reconnects`, s.reconnects);
       self.gauge(`${sink.name}.queued`, s.queued);
+      if (s.switches !== undefined) report(`${sink.name}.switches`, s.switches);
+      for (const [dest, d] of Object.entries(s.destinations ?? {})) {
+        // 127.0.0.1:2003 -> 127_0_0_1_2003: one path node per destination.
+        const node = `${sink.name}.destination.${dest.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+        report(`${node}.errors`, d.errors);
+        self.gauge(`${node}.queued`, d.queued);
+        self.gauge(`${node}.up`, d.up ? 1 : 0);
+      }
     }
   };
 

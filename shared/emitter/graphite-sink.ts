@@ -9,7 +9,8 @@
  */
 import { createAggregator, STATSD_DEFAULTS, type AggregateKind, type AggregatorOptions } from './aggregator.js';
 import { formatGraphiteValue, MAX_GRAPHITE_LINE } from './graphite-format.js';
-import { createStreamTransport, type StreamAddress } from './stream-transport.js';
+import { createDestinationSet, type Destination, type Routing } from './destinations.js';
+import type { StreamAddress } from './stream-transport.js';
 import { countDrop, emptySinkStats, type Sink, type SinkStats } from './types.js';
 
 /**
@@ -20,8 +21,14 @@ export const GRAPHITE_SINK_DEFAULTS: AggregatorOptions = { ...STATSD_DEFAULTS, l
 
 export interface GraphiteSinkOptions {
   name?: string;
-  /** Where lines go: carbon over TCP/unix, or a writable stream (console). */
-  target: { address: StreamAddress } | { write: (text: string) => void };
+  /**
+   * Where lines go: carbon over TCP/unix (one address, or several with a routing), or a writable
+   * stream (console).
+   */
+  target:
+    | { address: StreamAddress }
+    | { destinations: readonly Destination[]; routing?: Routing; replication?: number; failbackMs?: number }
+    | { write: (text: string) => void };
   aggregation?: Partial<AggregatorOptions>;
   /** Aggregation interval the counter rates are divided by; must equal the emitter's flush. */
   flushIntervalMs: number;
@@ -46,10 +53,14 @@ export function createGraphiteSink(o: GraphiteSinkOptions): Sink {
   let write: (line: string) => void;
   let drain: (timeoutMs: number) => Promise<unknown>;
   let closeTransport: (timeoutMs: number) => Promise<void>;
-  if ('address' in o.target) {
-    const t = createStreamTransport({
-      address: o.target.address,
-      stats,
+  // Aggregation and validation drops are the sink's; transport figures come from the destinations.
+  let transportStats: () => SinkStats | undefined = () => undefined;
+  if (!('write' in o.target)) {
+    const t = o.target;
+    const set = createDestinationSet({
+      destinations: 'address' in t ? [{ address: t.address }] : t.destinations,
+      routing: 'address' in t ? 'failover' : (t.routing ?? 'failover'),
+      ...('address' in t ? {} : { replication: t.replication ?? 1, ...(t.failbackMs !== undefined ? { failbackMs: t.failbackMs } : {}) }),
       maxQueueLines: o.maxQueueLines ?? 100_000,
       maxQueueBytes: o.maxQueueBytes ?? 16 * 1024 * 1024,
       replayWindowMs: o.replayWindowMs ?? 10_000,
@@ -57,9 +68,10 @@ export function createGraphiteSink(o: GraphiteSinkOptions): Sink {
       ...(o.onError ? { onError: o.onError } : {}),
       now,
     });
-    write = (l) => t.enqueue(l);
-    drain = (ms) => t.drain(ms);
-    closeTransport = (ms) => t.close(ms);
+    write = (l) => set.enqueue(l);
+    drain = (ms) => set.drain(ms);
+    closeTransport = (ms) => set.close(ms);
+    transportStats = () => set.stats();
   } else {
     const out = o.target.write;
     let batch: string[] = [];
@@ -116,6 +128,12 @@ export function createGraphiteSink(o: GraphiteSinkOptions): Sink {
     async close(timeoutMs) {
       await closeTransport(timeoutMs);
     },
-    stats: () => ({ ...stats, dropped: { ...stats.dropped } }),
+    stats: () => {
+      const t = transportStats();
+      if (!t) return { ...stats, dropped: { ...stats.dropped } };
+      const dropped = { ...t.dropped };
+      for (const [k, v] of Object.entries(stats.dropped)) dropped[k] = (dropped[k] ?? 0) + v;
+      return { ...t, dropped };
+    },
   };
 }

@@ -39,6 +39,11 @@ export interface StreamTransportOptions {
   backoffCapMs?: number;
   onError?: (err: Error) => void;
   onConnect?: () => void;
+  /**
+   * After every disconnect or failed connect, once the replay tail is back in the queue: a
+   * failover owner takes the queue (takeQueued) to another destination.
+   */
+  onDown?: () => void;
   now?: () => number;
   random?: () => number;
 }
@@ -49,6 +54,8 @@ export interface StreamTransport {
   /** Resolves when everything queued has been written (or after timeoutMs). */
   drain(timeoutMs: number): Promise<boolean>;
   close(timeoutMs: number): Promise<void>;
+  /** Remove and return every queued line (replayed tail first), to send them elsewhere. */
+  takeQueued(): string[];
   readonly connected: boolean;
 }
 
@@ -247,6 +254,7 @@ export function createStreamTransport(o: StreamTransportOptions): StreamTranspor
     replayHead = 0;
     cut = [];
     scheduleReconnect();
+    o.onDown?.();
   };
 
   const connect = (): void => {
@@ -292,6 +300,14 @@ export function createStreamTransport(o: StreamTransportOptions): StreamTranspor
   return {
     get connected() {
       return connected;
+    },
+    takeQueued() {
+      const lines = queue.slice(head);
+      queue = [];
+      head = 0;
+      queuedBytes = 0;
+      updateQueued();
+      return lines;
     },
     enqueue(line) {
       if (closing) {

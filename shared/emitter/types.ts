@@ -69,6 +69,19 @@ export interface SinkStats {
   queued: number;
   reconnects: number;
   lastError?: string;
+  /** Graphite sink with several destinations, failover routing: times traffic moved to another one. */
+  switches?: number;
+  /** Graphite sink with several destinations: figures per destination (`host:port`). */
+  destinations?: Record<string, DestinationStats>;
+}
+
+export interface DestinationStats {
+  sent: number;
+  errors: number;
+  queued: number;
+  dropped: Record<string, number>;
+  /** Connected right now. */
+  up: boolean;
 }
 
 export interface EmitterStats {

@@ -2,7 +2,9 @@
  * The `emitter:` section: prefix, flush interval and sinks.
  */
 import { parseAddress, type Address } from '../../emitter/address.js';
-import { bool, duration, int, list, num, obj, oneOf, str, tagged, type Infer, type Schema } from './schema.js';
+import { HASH_ROUTINGS } from '../../emitter/carbon-hash.js';
+import type { StreamAddress } from '../../emitter/stream-transport.js';
+import { bool, duration, INVALID, int, list, num, obj, oneOf, str, tagged, type Infer, type InferShape, type ObjectSchema, type Path, type Schema, type Shape } from './schema.js';
 
 function address(defaultTransport: 'udp' | 'tcp', allowed: readonly Address['transport'][]): Schema<Address> {
   // Validated as text, then parsed; the refine message names what is accepted.
@@ -12,6 +14,43 @@ function address(defaultTransport: 'udp' | 'tcp', allowed: readonly Address['tra
       return typeof a === 'string' ? a : undefined;
     })
     .map((t) => parseAddress(t, defaultTransport, allowed) as Address);
+}
+
+/** A graphite destination: tcp://host:port or unix:///path, with carbon-c-relay's optional `=instance`. */
+export interface GraphiteDestination {
+  address: StreamAddress;
+  instance: string | undefined;
+}
+
+const graphiteDestination: Schema<GraphiteDestination> = str({ nonEmpty: true })
+  .refine((t) => {
+    const m = /^(.*:\d+)=(.*)$/.exec(t.trim());
+    if (m && !/^[A-Za-z0-9_.-]{1,64}$/.test(m[2]!)) return `an =instance is 1-64 of A-Z a-z 0-9 _ . -, got "${m[2]!.slice(0, 70)}"`;
+    const a = parseAddress(m ? m[1]! : t, 'tcp', ['tcp', 'unix']);
+    return typeof a === 'string' ? a : undefined;
+  })
+  .map((t) => {
+    const m = /^(.*:\d+)=(.*)$/.exec(t.trim());
+    const a = parseAddress(m ? m[1]! : t, 'tcp', ['tcp', 'unix']) as Address;
+    const address: StreamAddress = a.transport === 'unix' ? { transport: 'unix', path: a.path } : { transport: 'tcp', host: a.host, port: a.port };
+    return { address, instance: m?.[2] };
+  });
+
+/**
+ * A mapping schema with checks across its keys (after each key validated on its own); each
+ * problem names the key it is about, so it is reported at that key's line.
+ */
+function crossChecked<S extends Shape>(schema: ObjectSchema<S>, check: (v: InferShape<S>) => { path: Path; message: string }[]): ObjectSchema<S> {
+  return {
+    ...schema,
+    parse(value, path, ctx) {
+      const r = schema.parse(value, path, ctx);
+      if (r === INVALID) return r;
+      const problems = check(r);
+      for (const p of problems) ctx.issues.push({ path: [...path, ...p.path], message: p.message });
+      return problems.length > 0 ? INVALID : r;
+    },
+  };
 }
 
 /** Aggregation keys shared by the graphite and console sinks (Etsy statsd's names, snake_cased). */
@@ -42,15 +81,69 @@ export const statsdSinkSchema = obj({
   max_in_flight: int({ min: 1 }).default(1024),
 });
 
-export const graphiteSinkSchema = obj({
-  address: address('tcp', ['tcp', 'unix']),
-  max_queue_lines: int({ min: 1 }).default(100_000),
-  max_queue_bytes: int({ min: 1024 }).default(16 * 1024 * 1024),
-  replay_window: duration().default(10_000),
-  /** Lines kept for replay; lines of the window beyond it are counted as dropped.replay_overflow. */
-  replay_max_lines: int({ min: 1 }).default(100_000),
-  ...aggregationShape,
-});
+export const GRAPHITE_ROUTINGS = ['failover', ...HASH_ROUTINGS] as const;
+
+export const graphiteSinkSchema = crossChecked(
+  obj({
+    /** One address or a list: tcp://host:port (default transport) or unix:///path; `=instance` as in carbon-c-relay. */
+    address: list(graphiteDestination, { single: true, minItems: 1 }),
+    /** failover: all to the first healthy address in order; a hash: each name to the destination carbon-c-relay would pick. */
+    routing: oneOf(GRAPHITE_ROUTINGS).default('failover'),
+    /** With a hash routing: each line to this many distinct destinations. */
+    replication: int({ min: 1, max: 16 }).default(1),
+    /** failover: a preferred address must stay connected this long before traffic returns to it. */
+    failback_after: duration().default(30_000),
+    max_queue_lines: int({ min: 1 }).default(100_000),
+    max_queue_bytes: int({ min: 1024 }).default(16 * 1024 * 1024),
+    replay_window: duration().default(10_000),
+    /** Lines kept for replay; lines of the window beyond it are counted as dropped.replay_overflow. */
+    replay_max_lines: int({ min: 1 }).default(100_000),
+    ...aggregationShape,
+  }),
+  (c) => {
+    const problems: { path: Path; message: string }[] = [];
+    const n = c.address.length;
+    // A lone address is written as a scalar: its problems belong to the key itself.
+    const at = (i: number): Path => (n === 1 ? ['address'] : ['address', i]);
+    const hashed = c.routing !== 'failover';
+    if (!hashed && c.replication > 1) {
+      problems.push({ path: ['replication'], message: `replication needs a hash routing (${HASH_ROUTINGS.join(', ')}); failover sends each line to one destination` });
+    } else if (c.replication > n) {
+      problems.push({ path: ['replication'], message: `replication ${c.replication} needs at least ${c.replication} addresses, got ${n}` });
+    }
+    const seen = new Map<string, number>();
+    c.address.forEach((d, i) => {
+      const where = d.address.transport === 'unix' ? d.address.path : `${d.address.host}:${d.address.port}`;
+      const first = seen.get(where);
+      if (first !== undefined) problems.push({ path: at(i), message: `${where} is listed twice (also item ${first + 1})` });
+      seen.set(where, i);
+      if (!hashed && d.instance !== undefined) problems.push({ path: at(i), message: `=${d.instance}: an instance only means something to a hash routing (routing is ${c.routing})` });
+      if (hashed && d.address.transport === 'unix') problems.push({ path: at(i), message: `${c.routing} keys destinations by host and port like carbon-c-relay; use tcp://HOST:PORT` });
+    });
+    if (hashed) {
+      // Two destinations with the same ring key would share every ring position, and the relay's
+      // tie-break between them is its sort's whim: refuse rather than guess.
+      const keys = new Map<string, number>();
+      c.address.forEach((d, i) => {
+        if (d.address.transport === 'unix') return;
+        const key =
+          c.routing === 'carbon_ch'
+            ? `host ${d.address.host} and ${d.instance === undefined ? 'no =instance' : `=${d.instance}`}`
+            : d.instance !== undefined
+              ? `=${d.instance}`
+              : undefined;
+        if (key === undefined) return;
+        const first = keys.get(key);
+        if (first !== undefined) {
+          const hint = c.routing === 'carbon_ch' ? ' (carbon_ch ignores the port; give each an =instance, as in the relay config)' : '';
+          problems.push({ path: at(i), message: `same ring key as item ${first + 1}: ${key}${hint}` });
+        }
+        keys.set(key, i);
+      });
+    }
+    return problems;
+  },
+);
 
 export const consoleSinkSchema = obj({ ...aggregationShape });
 

@@ -27,7 +27,10 @@ function aggregation(c: AggregationKeys): Partial<AggregatorOptions> {
 }
 
 export function sinkLabel(c: SinkConfig): string {
-  return c.type === 'console' ? 'console' : `${c.type} ${formatAddress(c.address)}`;
+  if (c.type === 'console') return 'console';
+  if (c.type === 'statsd') return `statsd ${formatAddress(c.address)}`;
+  const list = c.address.map((d) => formatAddress(d.address) + (d.instance === undefined ? '' : `=${d.instance}`)).join(', ');
+  return c.address.length > 1 ? `graphite ${c.routing} [${list}]${c.replication > 1 ? ` replication ${c.replication}` : ''}` : `graphite ${list}`;
 }
 
 export function buildSinks(configs: readonly SinkConfig[], flushIntervalMs: number, log: Logger, stderr: (t: string) => void): Sink[] {
@@ -53,12 +56,10 @@ export function buildSinks(configs: readonly SinkConfig[], flushIntervalMs: numb
           maxInFlight: c.max_in_flight,
           onError,
         });
-      case 'graphite': {
-        const a = c.address;
-        if (a.transport === 'udp') throw new Error('graphite sink over udp is not supported');
+      case 'graphite':
         return createGraphiteSink({
           name,
-          target: { address: a.transport === 'unix' ? { transport: 'unix', path: a.path } : { transport: 'tcp', host: a.host, port: a.port } },
+          target: { destinations: c.address, routing: c.routing, replication: c.replication, failbackMs: c.failback_after },
           aggregation: aggregation(c),
           flushIntervalMs,
           maxQueueLines: c.max_queue_lines,
@@ -68,7 +69,6 @@ export function buildSinks(configs: readonly SinkConfig[], flushIntervalMs: numb
           maxKeys: c.max_keys,
           onError,
         });
-      }
       case 'console':
         return createGraphiteSink({ name, target: { write: stderr }, aggregation: aggregation(c), flushIntervalMs, maxKeys: c.max_keys });
     }

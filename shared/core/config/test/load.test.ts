@@ -122,3 +122,65 @@ describe('integrations.yaml loader', () => {
     ]);
   });
 });
+
+describe('graphite sink with several destinations', () => {
+  const load = (text: string) => loadConfigText('integrations.yaml', text, { registry, env: {} }).emitter.sinks![0];
+
+  it('takes one address or a list, a routing and a replication, with carbon-c-relay =instance keys', () => {
+    expect(load('emitter:\n  sinks:\n    - type: graphite\n      address: tcp://10.0.0.1:2003\n')).toMatchObject({
+      address: [{ address: { transport: 'tcp', host: '10.0.0.1', port: 2003 }, instance: undefined }],
+      routing: 'failover',
+      replication: 1,
+      failback_after: 30_000,
+    });
+    const hashed = load('emitter:\n  sinks:\n    - type: graphite\n      address: [127.0.0.1:2103=a, 127.0.0.1:2203=b, "tcp://[::1]:2303=c"]\n      routing: carbon_ch\n      replication: 2\n');
+    expect(hashed).toMatchObject({
+      routing: 'carbon_ch',
+      replication: 2,
+      address: [
+        { address: { transport: 'tcp', host: '127.0.0.1', port: 2103 }, instance: 'a' },
+        { address: { transport: 'tcp', host: '127.0.0.1', port: 2203 }, instance: 'b' },
+        { address: { transport: 'tcp', host: '::1', port: 2303 }, instance: 'c' },
+      ],
+    });
+  });
+
+  it('reports every inconsistency at its own line and column', () => {
+    const text = [
+      'emitter:',
+      '  sinks:',
+      '    - type: graphite',
+      '      address:',
+      '        - tcp://relay-a:2003',
+      '        - tcp://relay-a:2003',
+      '        - tcp://relay-b:2003=x',
+      '        - unix:///run/carbon.sock',
+      '      routing: failover',
+      '      replication: 2',
+      '    - type: graphite',
+      '      address: [127.0.0.1:2003, 127.0.0.1:2004, "unix:///run/c.sock"]',
+      '      routing: carbon_ch',
+      '      replication: 4',
+      '    - type: graphite',
+      '      address: [10.0.0.1:2003=same, 10.0.0.2:2003=same]',
+      '      routing: fnv1a_ch',
+      '    - type: graphite',
+      '      address: tcp://h:2003=bad/instance',
+      '      routing: random',
+      '      failback_after: soon',
+      '',
+    ].join('\n');
+    expect(problems(text)).toEqual([
+      'integrations.yaml:6:11: emitter.sinks.0.address.1: relay-a:2003 is listed twice (also item 1)',
+      'integrations.yaml:7:11: emitter.sinks.0.address.2: =x: an instance only means something to a hash routing (routing is failover)',
+      'integrations.yaml:10:20: emitter.sinks.0.replication: replication needs a hash routing (fnv1a_ch, carbon_ch, jump_fnv1a_ch); failover sends each line to one destination',
+      'integrations.yaml:12:49: emitter.sinks.1.address.2: carbon_ch keys destinations by host and port like carbon-c-relay; use tcp://HOST:PORT',
+      'integrations.yaml:12:33: emitter.sinks.1.address.1: same ring key as item 1: host 127.0.0.1 and no =instance (carbon_ch ignores the port; give each an =instance, as in the relay config)',
+      'integrations.yaml:14:20: emitter.sinks.1.replication: replication 4 needs at least 4 addresses, got 3',
+      'integrations.yaml:16:37: emitter.sinks.2.address.1: same ring key as item 1: =same',
+      'integrations.yaml:19:16: emitter.sinks.3.address: an =instance is 1-64 of A-Z a-z 0-9 _ . -, got "bad/instance"',
+      'integrations.yaml:20:16: emitter.sinks.3.routing: expected one of failover, fnv1a_ch, carbon_ch, jump_fnv1a_ch, got string "random"',
+      'integrations.yaml:21:23: emitter.sinks.3.failback_after: expected a duration like 500ms, 10s, 5m, 1h, got string "soon"',
+    ]);
+  });
+});
