@@ -54,7 +54,7 @@ export function canConnect(port: number): Promise<boolean> {
   });
 }
 
-function killAndWait(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 5000): Promise<void> {
+export function killAndWait(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 5000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const t = setTimeout(() => {
@@ -74,6 +74,8 @@ function killAndWait(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', ti
 export interface Carbon {
   linePort: number;
   picklePort: number;
+  /** CACHE_QUERY_PORT: what graphite-web's CARBONLINK_HOSTS points at (`127.0.0.1:PORT:a`). */
+  queryPort: number;
   dir: string;
   whisperDir: string;
   child: ChildProcess;
@@ -160,6 +162,7 @@ aggregationMethod = average
   const carbon: Carbon = {
     linePort,
     picklePort,
+    queryPort,
     dir,
     whisperDir: join(storage, 'whisper'),
     get child() {
