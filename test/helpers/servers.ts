@@ -90,7 +90,8 @@ export interface Carbon {
 
 export const CARBON_BIN = '/usr/bin/carbon-cache';
 
-export async function startCarbon(): Promise<Carbon> {
+/** `retentions`: the default schema's (e.g. `1s:10m` for clusters that create many small files). */
+export async function startCarbon(o: { retentions?: string } = {}): Promise<Carbon> {
   const dir = mkdtempSync(join(tmpdir(), 'telltale-carbon-'));
   const conf = join(dir, 'conf');
   mkdirSync(conf);
@@ -123,7 +124,7 @@ retentions = 10s:1d
 
 [default]
 pattern = .*
-retentions = 1s:2h,10s:2d,1h:400d
+retentions = ${o.retentions ?? '1s:2h,10s:2d,1h:400d'}
 `,
   );
   writeFileSync(
