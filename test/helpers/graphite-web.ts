@@ -41,6 +41,11 @@ export interface GraphiteWebOptions {
   clusterServers?: string[];
   /** Extra Python lines appended to the generated settings module. */
   extraSettings?: string;
+  /**
+   * Listen here instead of a fresh free port: lets a federating graphite-web be configured with
+   * its CLUSTER_SERVERS' ports and start alongside them rather than after them.
+   */
+  port?: number;
 }
 
 export interface GraphiteWeb {
@@ -87,7 +92,7 @@ export async function startGraphiteWeb(o: GraphiteWebOptions = {}): Promise<Grap
   mkdirSync(logDir, { recursive: true });
   mkdirSync(ownWhisper, { recursive: true });
   const whisperDirs = o.whisperDirs?.length ? o.whisperDirs : [ownWhisper];
-  const port = await freePort();
+  const port = o.port ?? (await freePort());
   const module = 'telltale_graphite_local_settings';
   writeFileSync(
     join(dir, `${module}.py`),
