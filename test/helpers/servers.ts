@@ -232,6 +232,8 @@ export async function startStatsd(
     percentThreshold?: number[];
     deleteIdleStats?: boolean;
     tcp?: boolean;
+    /** Other statsd settings (e.g. prefixStats, so several nodes' self-metrics do not collide). */
+    extra?: Record<string, unknown>;
   } = {},
 ): Promise<Statsd> {
   const dir = mkdtempSync(join(tmpdir(), 'telltale-statsd-'));
@@ -249,6 +251,7 @@ export async function startStatsd(
     graphitePort: o.graphitePort ?? 2003,
     graphite: { legacyNamespace: o.legacyNamespace ?? false },
     servers: [{ server: o.tcp ? './servers/tcp' : './servers/udp', address: '127.0.0.1', port }],
+    ...o.extra,
   };
   const file = join(dir, 'config.js');
   writeFileSync(file, `(${JSON.stringify(config)})`);
