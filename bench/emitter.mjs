@@ -17,7 +17,7 @@ const ask = (msg, type) => new Promise((resolve) => {
   receiver.on('message', on);
   if (msg) receiver.send(msg);
 });
-const { udpPort, tcpPort } = await ask(null, 'ready');
+const { udpPort, tcpPort, tcpPorts } = await ask(null, 'ready');
 
 async function settle() {
   // Wait until the receiver's counts stop moving (the kernel buffer drains) — bounded.
@@ -44,13 +44,12 @@ const cases = [
 const rows = [];
 for (const [label, name, rate] of cases) {
   await ask('reset', 'reset');
-  const out = execFileSync(process.execPath, [here('./lib/emitter-sender.mjs'), name, String(udpPort), String(tcpPort), String(N), String(rate)], { encoding: 'utf8' });
+  const out = execFileSync(process.execPath, [here('./lib/emitter-sender.mjs'), name, String(udpPort), String(tcpPort), String(N), String(rate), tcpPorts.join(',')], { encoding: 'utf8' });
   const r = JSON.parse(out.trim().split('\n').pop());
   const got = await settle();
   const perSec = N / (r.ms / 1000);
   rows.push({ label, perSec, loss: 1 - got.counterSum / N, rss: r.rssMb, datagrams: got.datagrams, lines: got.lines });
 }
-receiver.send('exit');
 
 const base = rows.find((r) => r.label.startsWith('hot-shots (maxBufferSize'))?.perSec ?? 1;
 const pad = (s, n) => String(s).padEnd(n);
@@ -62,3 +61,30 @@ for (const r of rows) {
   );
 }
 console.log('\nloss = 1 - (sum of counter values received) / increments sent; paced rows send at 800k/s.');
+
+// The graphite sink with several destinations: one line per datapoint() call, so the routing
+// cost per line shows. Ratio against the single destination, measured in this run.
+const lineCases = [
+  ['graphite, 1 destination', 'telltale-graphite-lines:failover:1:1', 1],
+  ['graphite, failover over 3', 'telltale-graphite-lines:failover:3:1', 1],
+  ['graphite, fnv1a_ch over 3', 'telltale-graphite-lines:fnv1a_ch:3:1', 1],
+  ['graphite, carbon_ch over 3', 'telltale-graphite-lines:carbon_ch:3:1', 1],
+  ['graphite, jump_fnv1a_ch over 3', 'telltale-graphite-lines:jump_fnv1a_ch:3:1', 1],
+  ['graphite, fnv1a_ch over 3, replication 2', 'telltale-graphite-lines:fnv1a_ch:3:2', 2],
+];
+const lineRows = [];
+for (const [label, name, copies] of lineCases) {
+  await ask('reset', 'reset');
+  const out = execFileSync(process.execPath, [here('./lib/emitter-sender.mjs'), name, String(udpPort), String(tcpPort), String(N), '0', tcpPorts.join(',')], { encoding: 'utf8' });
+  const r = JSON.parse(out.trim().split('\n').pop());
+  const got = await settle();
+  lineRows.push({ label, perSec: N / (r.ms / 1000), loss: 1 - got.lines / (N * copies), rss: r.rssMb, lines: got.lines });
+}
+receiver.send('exit');
+const single = lineRows[0].perSec;
+console.log(`\ngraphite sink, ${N.toLocaleString('en')} datapoint() calls per case (1000 names, one line each)\n`);
+console.log(`${pad('case', 46)}${pad('lines/s', 14)}${pad('vs 1 destination', 22)}${pad('loss', 9)}${pad('lines rcvd', 12)}peak RSS`);
+for (const r of lineRows) {
+  console.log(`${pad(r.label, 46)}${pad(Math.round(r.perSec).toLocaleString('en'), 14)}${pad((r.perSec / single).toFixed(2) + 'x', 22)}${pad((r.loss * 100).toFixed(2) + '%', 9)}${pad(r.lines, 12)}${r.rss} MB`);
+}
+console.log('\nlines/s = calls / (time until close() drained every destination); loss = 1 - lines received / (calls x replication).');

@@ -5,7 +5,8 @@ import { createStatsdSink } from '../../dist/shared/emitter/statsd-sink.js';
 import { createGraphiteSink } from '../../dist/shared/emitter/graphite-sink.js';
 
 const require = createRequire(import.meta.url);
-const [caseName, udpPortS, tcpPortS, nS, rateS] = process.argv.slice(2);
+const [caseName, udpPortS, tcpPortS, nS, rateS, tcpPortsS = ''] = process.argv.slice(2);
+const tcpPorts = tcpPortsS.split(',').filter(Boolean).map(Number);
 const udpPort = Number(udpPortS);
 const tcpPort = Number(tcpPortS);
 const N = Number(nS);
@@ -49,6 +50,25 @@ if (caseName.startsWith('telltale-statsd')) {
     flushIntervalMs: 1000,
   });
   ms = await drive(() => e.counter('bench.counter'), () => e.close({ timeoutMs: 30_000 }));
+} else if (caseName.startsWith('telltale-graphite-lines:')) {
+  // One Graphite line per call (datapoints, 1000 names, own timestamps): the per-line cost of
+  // routing. Yields every 20,000 calls so the queue (100,000 lines) drains instead of overflowing.
+  const [, routing, destsS, replS] = caseName.split(':');
+  const dests = Number(destsS);
+  const target =
+    dests === 1
+      ? { address: { transport: 'tcp', host: '127.0.0.1', port: tcpPort } }
+      : { destinations: tcpPorts.slice(0, dests).map((port) => ({ address: { transport: 'tcp', host: '127.0.0.1', port } })), routing, replication: Number(replS) };
+  const e = createEmitter({ sinks: [createGraphiteSink({ target, flushIntervalMs: 1000 })], selfMetrics: false, flushIntervalMs: 1000 });
+  const names = Array.from({ length: 1000 }, (_, i) => `bench.host${i % 50}.metric${i}`);
+  const t0 = process.hrtime.bigint();
+  const base = Math.floor(Date.now() / 1000) - 3600;
+  for (let i = 0; i < N; i++) {
+    e.datapoint(names[i % 1000], i, base + Math.floor(i / 1000));
+    if (i % 20_000 === 19_999) await new Promise((r) => setImmediate(r));
+  }
+  await e.close({ timeoutMs: 60_000 });
+  ms = Number(process.hrtime.bigint() - t0) / 1e6;
 } else if (caseName.startsWith('hot-shots')) {
   const StatsD = require('hot-shots');
   const batched = caseName.includes('batched');

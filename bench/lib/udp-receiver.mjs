@@ -26,7 +26,7 @@ udp.on('message', (m) => {
   take(m.toString('latin1'));
 });
 // Graphite plaintext: "name value ts" — count lines and sum `.count` values.
-const tcp = net.createServer((s) => {
+const onConnection = (s) => {
   let buf = '';
   s.on('data', (d) => {
     buf += d.toString('latin1');
@@ -39,11 +39,14 @@ const tcp = net.createServer((s) => {
       if (name.endsWith('.count') && name.startsWith('stats.counters.bench.')) counterSum += Number(value);
     }
   });
-});
-udp.bind(0, '127.0.0.1', () => {
-  tcp.listen(0, '127.0.0.1', () => {
-    process.send({ type: 'ready', udpPort: udp.address().port, tcpPort: tcp.address().port });
-  });
+};
+const tcp = net.createServer(onConnection);
+// Three more Graphite listeners: the destinations of the several-destination cases.
+const extra = [0, 1, 2].map(() => net.createServer(onConnection));
+const listen = (srv) => new Promise((r) => srv.listen(0, '127.0.0.1', r));
+udp.bind(0, '127.0.0.1', async () => {
+  for (const srv of [tcp, ...extra]) await listen(srv);
+  process.send({ type: 'ready', udpPort: udp.address().port, tcpPort: tcp.address().port, tcpPorts: extra.map((x) => x.address().port) });
 });
 process.on('message', (m) => {
   if (m === 'reset') {
