@@ -41,14 +41,18 @@ const cases = [
   ['telltale statsd (per-line) paced 800k/s', 'telltale-statsd', 800_000],
 ];
 
-const rows = [];
-for (const [label, name, rate] of cases) {
+/** One case in its own process; returns its timing and what the receiver counted. */
+async function runCase(name, rate) {
   await ask('reset', 'reset');
   const out = execFileSync(process.execPath, [here('./lib/emitter-sender.mjs'), name, String(udpPort), String(tcpPort), String(N), String(rate), tcpPorts.join(',')], { encoding: 'utf8' });
   const r = JSON.parse(out.trim().split('\n').pop());
-  const got = await settle();
-  const perSec = N / (r.ms / 1000);
-  rows.push({ label, perSec, loss: 1 - got.counterSum / N, rss: r.rssMb, datagrams: got.datagrams, lines: got.lines });
+  return { perSec: N / (r.ms / 1000), rss: r.rssMb, got: await settle() };
+}
+
+const rows = [];
+for (const [label, name, rate] of cases) {
+  const { perSec, rss, got } = await runCase(name, rate);
+  rows.push({ label, perSec, loss: 1 - got.counterSum / N, rss, datagrams: got.datagrams, lines: got.lines });
 }
 
 const base = rows.find((r) => r.label.startsWith('hot-shots (maxBufferSize'))?.perSec ?? 1;
@@ -74,11 +78,8 @@ const lineCases = [
 ];
 const lineRows = [];
 for (const [label, name, copies] of lineCases) {
-  await ask('reset', 'reset');
-  const out = execFileSync(process.execPath, [here('./lib/emitter-sender.mjs'), name, String(udpPort), String(tcpPort), String(N), '0', tcpPorts.join(',')], { encoding: 'utf8' });
-  const r = JSON.parse(out.trim().split('\n').pop());
-  const got = await settle();
-  lineRows.push({ label, perSec: N / (r.ms / 1000), loss: 1 - got.lines / (N * copies), rss: r.rssMb, lines: got.lines });
+  const { perSec, rss, got } = await runCase(name, 0);
+  lineRows.push({ label, perSec, loss: 1 - got.lines / (N * copies), rss, lines: got.lines });
 }
 receiver.send('exit');
 const single = lineRows[0].perSec;

@@ -140,8 +140,10 @@ integrations:
       await relayA.stop('SIGTERM');
       await sleep(5000);
       await relayA.start();
-      // Long enough for a reconnect (backoff) and failback_after.
-      await sleep(9000);
+      // Each process reconnects (jittered backoff, up to 8 s after a 5 s outage) and, after
+      // failback_after, returns to relay A: wait for all of them to say so, bounded.
+      await Promise.all(fleet.map((r) => r.waitForStderr(new RegExp(`failover: now sending to 127\\.0\\.0\\.1:${relayA.port}`), 30_000)));
+      await sleep(2000);
     } finally {
       clearInterval(feeder);
     }
@@ -169,8 +171,8 @@ integrations:
       missing.clear();
       let n = 0;
       const from = Math.min(...[...truth.values()].flatMap((m) => [...m.keys()])) - 5;
-      for (let i = 0; i < names.length; i += 40) {
-        const batch = names.slice(i, i + 40);
+      for (let i = 0; i < names.length; i += 100) {
+        const batch = names.slice(i, i + 100);
         const series = await webs[0]!.render(batch, { from: String(from), until: String(Math.floor(Date.now() / 1000) + 5) });
         const got = new Map(series.map((s) => [s.target, new Map(s.datapoints.filter(([v]) => v !== null).map(([v, t]) => [t, v as number]))]));
         for (const name of batch) {
