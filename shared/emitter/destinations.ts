@@ -34,6 +34,7 @@ export interface DestinationSetOptions {
   maxQueueLines: number;
   maxQueueBytes: number;
   replayWindowMs: number;
+  replayMaxLines?: number;
   onError?: (err: Error) => void;
   now?: () => number;
   /** Transport tuning for tests. */
@@ -72,7 +73,8 @@ export function createDestinationSet(o: DestinationSetOptions): DestinationSet {
 
   const moveQueue = (from: number, to: number): void => {
     if (from === to) return;
-    for (const line of transports[from]!.takeQueued()) transports[to]!.enqueue(line);
+    const { lines, replayed } = transports[from]!.takeQueued();
+    transports[to]!.prepend(lines, replayed);
   };
   const switchTo = (to: number, why: string): void => {
     if (to === active) return;
@@ -108,6 +110,7 @@ export function createDestinationSet(o: DestinationSetOptions): DestinationSet {
       maxQueueLines: o.maxQueueLines,
       maxQueueBytes: o.maxQueueBytes,
       replayWindowMs: o.replayWindowMs,
+      ...(o.replayMaxLines !== undefined ? { replayMaxLines: o.replayMaxLines } : {}),
       ...(o.backoffBaseMs !== undefined ? { backoffBaseMs: o.backoffBaseMs } : {}),
       ...(o.backoffCapMs !== undefined ? { backoffCapMs: o.backoffCapMs } : {}),
       ...(o.onError ? { onError: (e: Error) => o.onError!(n > 1 ? new Error(`${labels[i]}: ${e.message}`) : e) } : {}),

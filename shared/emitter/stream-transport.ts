@@ -54,8 +54,13 @@ export interface StreamTransport {
   /** Resolves when everything queued has been written (or after timeoutMs). */
   drain(timeoutMs: number): Promise<boolean>;
   close(timeoutMs: number): Promise<void>;
-  /** Remove and return every queued line (replayed tail first), to send them elsewhere. */
-  takeQueued(): string[];
+  /**
+   * Remove and return every queued line, to send them elsewhere: `replayed` of them, at the
+   * front, are replayed lines (written once already), so drops keep their exact reason.
+   */
+  takeQueued(): { lines: string[]; replayed: number };
+  /** Put lines taken from another transport in front of this queue (bounded as any line). */
+  prepend(lines: readonly string[], replayed: number): void;
   readonly connected: boolean;
 }
 
@@ -303,11 +308,31 @@ export function createStreamTransport(o: StreamTransportOptions): StreamTranspor
     },
     takeQueued() {
       const lines = queue.slice(head);
+      const replayed = Math.min(replayedQueued, lines.length);
       queue = [];
       head = 0;
       queuedBytes = 0;
+      replayedQueued = 0;
       updateQueued();
-      return lines;
+      return { lines, replayed };
+    },
+    prepend(lines, replayed) {
+      if (lines.length === 0) return;
+      if (closing) {
+        countDrop(stats, 'closed', lines.length - replayed);
+        if (replayed > 0) countDrop(stats, 'replay_overflow', replayed);
+        return;
+      }
+      // Replayed lines stay counted as such only while they are this queue's front run: if the
+      // moved lines end in fresh ones, this queue's own replayed lines lose that mark (they are
+      // then counted as overflow if pushed out; a switch normally finds this queue empty).
+      replayedQueued = replayed + (replayed === lines.length ? replayedQueued : 0);
+      queue = [...lines, ...queue.slice(head)];
+      head = 0;
+      for (const l of lines) queuedBytes += l.length + 1;
+      dropOldest();
+      updateQueued();
+      if (connected && !writing && !waitingDrain) setImmediate(pump);
     },
     enqueue(line) {
       if (closing) {
