@@ -24,7 +24,7 @@ import { requireBinary } from '../helpers/binaries.js';
 import { REPO_ROOT, runCli, type CliRun } from '../helpers/cli.js';
 import { relayRoutes, startCluster, whisperFetchMany, type Cluster } from '../helpers/cluster.js';
 import { requireGraphiteWeb, startGraphiteWeb, type GraphiteWeb } from '../helpers/graphite-web.js';
-import { freePort, until } from '../helpers/servers.js';
+import { freePort, until, type Carbon } from '../helpers/servers.js';
 
 const ok = !!requireBinary('carbon-c-relay', 'apt-get install carbon-c-relay') && !!requireBinary('carbon-cache', 'apt-get install graphite-carbon') && requireGraphiteWeb();
 
@@ -64,20 +64,28 @@ describe.skipIf(!ok)('telltale on a carbon-c-relay cluster, with faults (real re
 
   beforeAll(async () => {
     cluster = await startCluster({ caches: 3, relays: 2, kind: 'fnv1a_ch', replication: 2, retentions: '1s:30m' });
-    // Three Django start-ups (migrate + runserver) at once: the backends' ports are chosen first.
+    // One migrate, then the other two start from a copy of its database, alongside each other;
+    // the backends' ports are chosen first so the front can name them.
     const ports = [await freePort(), await freePort()];
-    const c0 = cluster.caches[0]!;
-    webs.push(
-      ...(await Promise.all([
-        startGraphiteWeb({
-          whisperDirs: [c0.whisperDir],
-          carbonlinkHosts: [`127.0.0.1:${c0.queryPort}:a`],
-          clusterServers: ports.map((p) => `127.0.0.1:${p}`),
-          extraSettings: 'REMOTE_STORE_MERGE_RESULTS = True\nREMOTE_FIND_CACHE_DURATION = 0\nFIND_CACHE_DURATION = 0\n',
-        }),
-        ...cluster.caches.slice(1).map((c, i) => startGraphiteWeb({ port: ports[i]!, whisperDirs: [c.whisperDir], carbonlinkHosts: [`127.0.0.1:${c.queryPort}:a`] })),
-      ])),
-    );
+    const [c0, c1, c2] = cluster.caches as [Carbon, Carbon, Carbon];
+    const first = await startGraphiteWeb({ port: ports[0]!, whisperDirs: [c1.whisperDir], carbonlinkHosts: [`127.0.0.1:${c1.queryPort}:a`] });
+    webs.push(first);
+    const migratedDatabase = join(first.dir, 'graphite.db');
+    const started = await Promise.allSettled([
+      startGraphiteWeb({
+        migratedDatabase,
+        whisperDirs: [c0.whisperDir],
+        carbonlinkHosts: [`127.0.0.1:${c0.queryPort}:a`],
+        clusterServers: ports.map((p) => `127.0.0.1:${p}`),
+        extraSettings: 'REMOTE_STORE_MERGE_RESULTS = True\nREMOTE_FIND_CACHE_DURATION = 0\nFIND_CACHE_DURATION = 0\n',
+      }),
+      startGraphiteWeb({ migratedDatabase, port: ports[1]!, whisperDirs: [c2.whisperDir], carbonlinkHosts: [`127.0.0.1:${c2.queryPort}:a`] }),
+    ]);
+    // Every one that started is stopped by afterAll, even if the other failed.
+    for (const r of started) if (r.status === 'fulfilled') webs.push(r.value);
+    for (const r of started) if (r.status === 'rejected') throw r.reason;
+    // The front (federating) instance first: the test reads through webs[0].
+    webs.unshift(...webs.splice(webs.indexOf((started[0] as PromiseFulfilledResult<GraphiteWeb>).value), 1));
   }, 120_000);
 
   afterAll(async () => {
