@@ -12,13 +12,14 @@
  * Usage: npm run build && node bench/access_log.mjs [--lines N]
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const dist = join(here, '..', 'dist');
+// TELLTALE_BENCH_DIST: another build (say, of main) to compare with in the same run.
+const dist = process.env.TELLTALE_BENCH_DIST ?? join(here, '..', 'dist');
 
 // ---------------------------------------------------------------- deterministic generator
 function mulberry32(seed) {
@@ -119,7 +120,9 @@ async function child(file, stateDir, mode) {
     ? { path: join(file, '*.log'), format: 'nginx_combined_rt', name: 'bench', start_at: 'beginning', poll_interval: '50ms', flush_interval: '1s' }
     : mode.startsWith('glob:')
       ? { path: join(file, '*.log'), format: 'nginx_combined_rt', name: 'bench', threads: Number(mode.slice(5)) }
-      : { path: file, format: 'nginx_combined_rt', name: 'bench' };
+      : mode === 'idle'
+        ? { path: join(file, '*.log'), format: 'nginx_combined_rt', name: 'bench', start_at: 'beginning', flush_interval: '1s', state_file: join(stateDir, 'offsets.json') }
+        : { path: file, format: 'nginx_combined_rt', name: 'bench' };
   const v = validate(accessLog.schema, raw);
   if ('issues' in v) throw new Error(JSON.stringify(v.issues));
   const abort = new AbortController();
@@ -137,8 +140,8 @@ async function child(file, stateDir, mode) {
   const integ = accessLog.create(v.value, ctx);
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  if (mode === 'tail10') {
-    // Follow 10 growing files until told to stop on stdin.
+  if (mode === 'tail10' || mode === 'idle') {
+    // Follow the files until told to stop on stdin.
     await integ.start();
     await new Promise((r) => process.stdin.once('data', r));
     process.stdin.destroy();
@@ -289,6 +292,7 @@ async function main() {
 
     await multi(work, Math.floor(N / 4));
     await steady(work);
+    await idle(work);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -398,7 +402,76 @@ async function steady(work) {
   process.stdout.write(`(started ${((steadyStart - start) / 1000).toFixed(1)} s after launch; CPU from /proc/<pid>/stat, 10 ms ticks)\n`);
 }
 
-if (process.argv[2] === '--steady-only') {
+/**
+ * 10,000 one-line files that nobody writes to (vhost logs of idle sites), default poll_interval
+ * (250 ms), flush_interval 1 s: CPU of the follower once it has read them, and how often it
+ * rewrote its state file meanwhile.
+ */
+async function idle(work) {
+  const FILES = 10_000;
+  const dir = join(work, 'idle');
+  mkdirSync(dir);
+  for (let i = 0; i < FILES; i++) writeFileSync(join(dir, `site${i}.log`), `192.0.2.1 - - [10/Oct/2023:13:55:36 +0000] "GET / HTTP/1.1" 200 512 "-" "x" 0.012 "0.010"\n`);
+  const past = new Date(Date.now() - 60_000);
+  utimesSync(dir, past, past);
+  const stateDir = join(work, 'state-idle');
+  mkdirSync(stateDir);
+  const state = join(stateDir, 'offsets.json');
+  const proc = spawn('node', [fileURLToPath(import.meta.url), '--child', dir, stateDir, 'idle'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  proc.stdout.on('data', (d) => (out += d));
+  const cpuOf = () => {
+    const f = readFileSync(`/proc/${proc.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  };
+  const ino = () => {
+    try {
+      return statSync(state).ino;
+    } catch {
+      return -1;
+    }
+  };
+  // Until every file is read and its position saved (positions are written one flush behind).
+  const t0 = performance.now();
+  while (performance.now() - t0 < 60_000) {
+    await new Promise((r) => setTimeout(r, 200));
+    try {
+      if (JSON.parse(readFileSync(state, 'utf8')).files.length === FILES) break;
+    } catch {
+      // not written yet
+    }
+  }
+  await new Promise((r) => setTimeout(r, 1500));
+  const SECONDS = 10;
+  const cpu0 = cpuOf();
+  let writes = 0;
+  let last = ino();
+  const start = performance.now();
+  while (performance.now() - start < SECONDS * 1000) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = ino();
+    if (now !== last) writes++;
+    last = now;
+  }
+  const secs = (performance.now() - start) / 1000;
+  const cpu1 = cpuOf();
+  proc.stdin.write('stop\n');
+  await new Promise((r) => proc.on('exit', r));
+  const res = JSON.parse(out.trim().split('\n').pop());
+  process.stdout.write(`\n${FILES.toLocaleString()} idle files followed, poll_interval 250 ms, flush_interval 1 s:\n| measure | value |\n|---|---|\n`);
+  process.stdout.write(`| CPU while idle (${secs.toFixed(0)} s) | ${(((cpu1 - cpu0) / secs) * 100).toFixed(1)} % of a core |\n`);
+  process.stdout.write(`| state file writes while idle | ${writes} |\n`);
+  process.stdout.write(`| lines counted / files | ${res.requests} / ${FILES} |\n`);
+}
+
+if (process.argv[2] === '--idle-only') {
+  const work = mkdtempSync(join(tmpdir(), 'telltale-bench-al-'));
+  try {
+    await idle(work);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+} else if (process.argv[2] === '--steady-only') {
   const work = mkdtempSync(join(tmpdir(), 'telltale-bench-al-'));
   try {
     await multi(work, Math.floor(N / 4));

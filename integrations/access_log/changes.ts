@@ -28,11 +28,9 @@ export class ChangeWatch {
   #dirs = new Map<string, number>();
   #expandedAt = -Infinity;
   #checkedAllAt = -Infinity;
-  #fullPass = true;
   readonly #watchers = new Map<string, FSWatcher | undefined>();
   /** Paths inotify reported since the last poll began, and those this poll works from. */
   #dirty = new Set<string>();
-  #current = new Set<string>();
   /** Paths to fstat on every poll (symlinks). */
   readonly #always = new Set<string>();
   /** Full expansions made (diagnostics and tests). */
@@ -112,21 +110,22 @@ export class ChangeWatch {
   }
 
   /**
-   * Starts a poll: takes the paths written since the last one (writes during this poll go to
-   * the next), decides on a full pass.
+   * Starts a poll: returns the paths to fstat (written since the last poll, or symlinks), or
+   * undefined when every file must be (a full pass, or a directory that cannot be watched).
+   * Writes during this poll go to the next one. Rotated files being drained are the caller's.
    */
-  beginPoll(): void {
-    this.#current = this.#dirty;
+  beginPoll(): Set<string> | undefined {
+    const written = this.#dirty;
     this.#dirty = new Set();
-    this.#fullPass = this.#now() - this.#checkedAllAt >= FULL_CHECK_MS;
-    if (this.#fullPass) this.#checkedAllAt = this.#now();
-  }
-
-  /** Whether a tracked file must be fstat-ed in this poll. */
-  needsCheck(path: string, live: boolean): boolean {
-    const need = this.#fullPass || this.#current.has(path) || !live || this.#always.has(path) || this.#watchers.get(dirname(path)) === undefined;
-    if (need) this.checks++;
-    return need;
+    const t = this.#now();
+    let unwatched = false;
+    for (const w of this.#watchers.values()) if (w === undefined) unwatched = true;
+    if (unwatched || t - this.#checkedAllAt >= FULL_CHECK_MS) {
+      this.#checkedAllAt = t;
+      return undefined;
+    }
+    for (const p of this.#always) written.add(p);
+    return written;
   }
 
   /** A file whose budget ran out this poll: check it again next time. */

@@ -115,6 +115,9 @@ export class Tailer {
   #version = 0;
   /** The last scan could not see every directory: warned about once per streak. */
   #scanFailing = false;
+  /** Live files by their current path (inotify reports names); rotated files being drained. */
+  readonly #byPath = new Map<string, Tracked>();
+  readonly #draining = new Set<Tracked>();
 
   constructor(o: TailOptions) {
     this.#o = o;
@@ -169,6 +172,8 @@ export class Tailer {
     };
     this.#files.set(keyOf(st), t);
     this.#version++;
+    if (live) this.#byPath.set(path, t);
+    else this.#draining.add(t);
     let link = false;
     try {
       link = lstatSync(path).isSymbolicLink();
@@ -225,6 +230,9 @@ export class Tailer {
             this.#version++;
             this.changes.forget(existing.path);
             this.changes.follow(path, false);
+            if (this.#byPath.get(existing.path) === existing) this.#byPath.delete(existing.path);
+            this.#byPath.set(path, existing);
+            this.#draining.delete(existing);
           }
           existing.path = path;
           existing.live = true;
@@ -252,6 +260,8 @@ export class Tailer {
     for (const [key, t] of this.#files) {
       if (seen.has(key) || !t.live) continue;
       t.live = false;
+      this.#draining.add(t);
+      if (this.#byPath.get(t.path) === t) this.#byPath.delete(t.path);
       t.lastGrowthMs = this.#o.now();
       t.src.rotated();
       this.#o.log.info('file rotated or deleted; draining the old one', { path: t.path, offset: t.offset });
@@ -461,10 +471,10 @@ export class Tailer {
    */
   async readAll(pause?: () => Promise<void>, budget = Infinity): Promise<boolean> {
     let more = false;
-    this.changes.beginPoll();
-    for (const t of [...this.#files.values()]) {
+    const written = this.changes.beginPoll();
+    for (const t of written === undefined ? [...this.#files.values()] : this.#toCheck(written)) {
       if (this.#halted) return false;
-      if (!this.changes.needsCheck(t.path, t.live)) continue;
+      this.changes.checks++;
       if (await this.#readFile(t, pause, budget)) {
         more = true;
         this.changes.again(t.path);
@@ -474,6 +484,16 @@ export class Tailer {
     return more;
   }
 
+  /** The tracked files at the `written` paths, and every rotated file still being drained. */
+  #toCheck(written: Set<string>): Tracked[] {
+    const out = [...this.#draining];
+    for (const p of written) {
+      const t = this.#byPath.get(p);
+      if (t?.live) out.push(t);
+    }
+    return out;
+  }
+
   /** Stop reading at the next chunk boundary (counts and positions stay consistent). */
   halt(): void {
     this.#halted = true;
@@ -481,6 +501,8 @@ export class Tailer {
 
   #retire(t: Tracked): void {
     this.#files.delete(keyOf(t));
+    this.#draining.delete(t);
+    if (this.#byPath.get(t.path) === t) this.#byPath.delete(t.path);
     this.#version++;
     this.changes.forget(t.path);
     closeSync(t.fd);
@@ -551,6 +573,8 @@ export class Tailer {
   closeAll(): void {
     for (const t of this.#files.values()) closeSync(t.fd);
     this.#files.clear();
+    this.#byPath.clear();
+    this.#draining.clear();
     this.changes.close();
   }
 
