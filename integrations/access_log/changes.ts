@@ -9,17 +9,25 @@
  *   expansion is redone every FULL_RESCAN_MS anyway (a new file in a subdirectory that matched
  *   nothing yet, for a glob with two wildcard levels, is found then — and read from its start).
  * - A file is fstat-ed when inotify (fs.watch on its directory) said it was written, when it is
- *   a rotated file still being drained, when its name is a symlink (writes land elsewhere), when
- *   its directory cannot be watched, and for every file every FULL_CHECK_MS (NFS: other clients'
- *   writes raise no inotify event; a missed event costs at most that delay, never a line).
+ *   a rotated file still being drained, when its name is a symlink (writes land elsewhere), and
+ *   every file every FULL_CHECK_MS (a safety net: inotify's queue can overflow). On a network
+ *   filesystem (NFS, SMB, FUSE, 9p…) other machines' writes raise no inotify event, so such a
+ *   directory is treated as unwatchable, like one inotify refuses: every file is fstat-ed on
+ *   every poll, as before.
  */
-import { watch, statSync, type FSWatcher } from 'node:fs';
+import { statfsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /** How often every tracked file is fstat-ed even without an inotify event. */
-export const FULL_CHECK_MS = 5000;
+export const FULL_CHECK_MS = 60_000;
 /** How often the glob is expanded even when no directory it depends on changed. */
-export const FULL_RESCAN_MS = 30_000;
+export const FULL_RESCAN_MS = 60_000;
+
+/**
+ * statfs f_type of filesystems where inotify misses writes made elsewhere: NFS, SMB/CIFS (3
+ * magics), FUSE (sshfs, s3fs…), 9p (VM shares), Ceph, AFS, GFS2, OCFS2, Lustre.
+ */
+const REMOTE_FS = new Set([0x6969, 0x517b, 0xff534d42, 0xfe534d42, 0x65735546, 0x01021997, 0x00c36400, 0x5346414f, 0x01161970, 0x7461636f, 0x0bd00bd0]);
 /** A directory mtime this close to when it was read may hide a change made in the same tick. */
 const RACY_MS = 2000;
 
@@ -91,6 +99,10 @@ export class ChangeWatch {
     const dir = dirname(path);
     if (this.#watchers.has(dir)) return;
     try {
+      if (REMOTE_FS.has(statfsSync(dir).type)) {
+        this.#watchers.set(dir, undefined);
+        return;
+      }
       const w = watch(dir, { persistent: false }, (_event, name) => {
         if (name) this.#dirty.add(join(dir, name.toString()));
       });
@@ -128,7 +140,7 @@ export class ChangeWatch {
     return written;
   }
 
-  /** A file whose budget ran out this poll: check it again next time. */
+  /** A file to check on the next poll: its budget ran out, or it was just found. */
   again(path: string): void {
     this.#dirty.add(path);
   }

@@ -181,6 +181,8 @@ export class Tailer {
       // gone already: the next scan sees it
     }
     this.changes.follow(path, link);
+    // Written before its directory was watched: read it on the next poll whatever inotify says.
+    this.changes.again(path);
     return t;
   }
 
@@ -230,6 +232,7 @@ export class Tailer {
             this.#version++;
             this.changes.forget(existing.path);
             this.changes.follow(path, false);
+            this.changes.again(path);
             if (this.#byPath.get(existing.path) === existing) this.#byPath.delete(existing.path);
             this.#byPath.set(path, existing);
             this.#draining.delete(existing);
