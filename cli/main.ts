@@ -283,7 +283,19 @@ async function cmdCheck(args: CliArgs, env: NodeJS.ProcessEnv): Promise<never> {
   out('sinks:');
   const results = await probeSinks(sinks);
   for (const r of results) out(`  ${r.ok ? 'ok  ' : 'FAIL'} ${r.label}: ${r.detail}`);
-  process.exit(results.every((r) => r.ok) ? 0 : 1);
+  return exitWhenWritten(results.every((r) => r.ok) ? 0 : 1);
+}
+
+/**
+ * Exits once stdout has handed everything to the kernel. Into a pipe that its reader empties late,
+ * a write the kernel cannot take yet waits in the process, and `process.exit()` would drop it.
+ */
+function exitWhenWritten(code: number): Promise<never> {
+  return new Promise<never>(() => {
+    if (process.stdout.writableLength === 0) process.exit(code);
+    process.stdout.once('drain', () => process.exit(code));
+    process.stdout.once('error', () => process.exit(code));
+  });
 }
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -296,7 +308,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     const text = usage(registry);
     if (args.help) {
       process.stdout.write(text);
-      process.exit(0);
+      return exitWhenWritten(0);
     }
     process.stderr.write(text);
     process.exit(64);

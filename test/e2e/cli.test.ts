@@ -39,6 +39,22 @@ describe('telltale CLI', () => {
     expect(v.stdout()).toMatch(/^telltale \d+\.\d+\.\d+\n$/);
   });
 
+  it('check writes its whole report into a pipe that is read late (nothing lost at exit)', async () => {
+    // More than a pipe's 64 KiB of output: what the kernel cannot take yet waits in the process,
+    // and exiting right after the last write would drop it.
+    const hosts = Array.from({ length: 400 }, (_, i) => `  web${i}:\n    type: access_log\n    path: /var/log/nginx/web${i}.access.log\n`).join('');
+    const f = config('many.yaml', `emitter:\n  sinks:\n    - type: console\nintegrations:\n${hosts}`);
+    const r = cli(['check', '--config', f]);
+    r.child.stdout!.pause();
+    // Read nothing until the command has exited or has had a second to finish writing.
+    await Promise.race([r.exited, new Promise((res) => setTimeout(res, 1000))]);
+    r.child.stdout!.resume();
+    expect(await r.exited, r.stderr()).toBe(0);
+    expect(r.stdout().length).toBeGreaterThan(64 * 1024);
+    expect(r.stdout().match(/^  web\d+ \(type access_log/gm)).toHaveLength(400);
+    expect(r.stdout()).toMatch(/^sinks:$/m);
+  });
+
   it('the shipped integrations.yaml (what npm start runs) validates and runs on a fresh machine', async () => {
     const { readFileSync } = await import('node:fs');
     const shipped = readFileSync(join(REPO_ROOT, 'integrations.yaml'), 'utf8');
