@@ -2,10 +2,11 @@
  * The harness itself against the real servers: carbon stores an explicit-timestamp line,
  * statsd answers health. If these fail, every e2e test below is meaningless.
  */
+import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireBinary } from '../helpers/binaries.js';
-import { startCarbon, startStatsd, waitForWhisper, type Carbon, type Statsd } from '../helpers/servers.js';
+import { STATSD_UTIL_LOG_SHIM, startCarbon, startStatsd, waitForWhisper, type Carbon, type Statsd } from '../helpers/servers.js';
 
 const carbonBin = requireBinary('carbon-cache', 'apt-get install graphite-carbon python3-whisper');
 const whisperBin = requireBinary('whisper-fetch', 'apt-get install python3-whisper');
@@ -47,5 +48,21 @@ describe('harness: Etsy statsd', () => {
       if (!counters.includes("'harness.hits': 3")) await new Promise((r) => setTimeout(r, 20));
     }
     expect(counters).toContain("'harness.hits': 3");
+  });
+});
+
+describe('contrib/statsd-util-log.cjs (statsd 0.9 on Node 23+)', () => {
+  const run = (code: string): string => execFileSync(process.execPath, ['-e', code], { encoding: 'utf8' });
+  const shim = JSON.stringify(STATSD_UTIL_LOG_SHIM);
+
+  it('puts util.log back where it is missing, in the format statsd logs on Node 20', () => {
+    // `delete` stands in for Node 23+, so this runs the shim's own function on every Node.
+    const out = run(`const u = require('node:util'); delete u.log; require(${shim}); u.log('a %s', 'b', 3)`);
+    expect(out).toMatch(/^\d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d\d:\d\d:\d\d - a b 3\n$/);
+  });
+
+  it('leaves an existing util.log alone', () => {
+    const out = run(`const u = require('node:util'); const own = u.log = () => undefined; require(${shim}); console.log(u.log === own)`);
+    expect(out).toBe('true\n');
   });
 });

@@ -223,6 +223,11 @@ export interface Statsd {
 }
 
 export const STATSD_JS = fileURLToPath(new URL('../../node_modules/statsd/stats.js', import.meta.url));
+/**
+ * statsd 0.9 calls util.log, gone since Node 23: the daemon runs on whatever Node runs the tests
+ * with the shim telltale ships for its users preloaded (a no-op where util.log still exists).
+ */
+export const STATSD_UTIL_LOG_SHIM = fileURLToPath(new URL('../../contrib/statsd-util-log.cjs', import.meta.url));
 
 export async function startStatsd(
   o: {
@@ -256,7 +261,7 @@ export async function startStatsd(
   const file = join(dir, 'config.js');
   writeFileSync(file, `(${JSON.stringify(config)})`);
   let log = '';
-  const child = spawn(process.execPath, [STATSD_JS, file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--require', STATSD_UTIL_LOG_SHIM, STATSD_JS, file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   const mgmt = (command: string): Promise<string> =>
