@@ -4,6 +4,7 @@
  * metric in its catalogue, and a lifecycle where stop works before start, twice, and after
  * start, leaving no timers or sockets behind.
  */
+import { createHook } from 'node:async_hooks';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -17,6 +18,46 @@ const env = new Proxy({} as NodeJS.ProcessEnv, { get: (_t, k) => (typeof k === '
 
 function activeHandles(): string[] {
   return process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'PipeWrap');
+}
+
+/** Resources that keep a process alive while referenced: timers and libuv handles. */
+const HANDLE_TYPES = new Set(['Timeout', 'Immediate', 'TCPWRAP', 'TCPSERVERWRAP', 'UDPWRAP', 'PIPEWRAP', 'PIPESERVERWRAP', 'FSEVENTWRAP', 'STATWATCHER', 'PROCESSWRAP', 'SIGNALWRAP']);
+
+/**
+ * Tracks every timer and handle created from now on, so that what a lifecycle leaves behind is
+ * told apart from what the test runner happens to have open (its own timers come and go at any
+ * time, which made a before/after count of getActiveResourcesInfo() both flaky and blind).
+ */
+function trackHandles(): { leftBehind(): Promise<string[]>; dispose(): void } {
+  const live = new Map<number, { type: string; resource: { hasRef?: () => boolean }; stack: string }>();
+  const own = new Set<unknown>(); // the waits below
+  const hook = createHook({
+    init(id, type, _trigger, resource) {
+      if (!HANDLE_TYPES.has(type)) return;
+      const stack = new Error().stack ?? '';
+      // Whoever called setTimeout/net/fs: the first frame below this hook outside Node itself.
+      const caller = stack.split('\n').slice(2).find((l) => !/\(node:|at node:/.test(l)) ?? '';
+      if (/node_modules[\\/](@vitest|vitest)[\\/]/.test(caller)) return;
+      live.set(id, { type, resource: resource as { hasRef?: () => boolean }, stack });
+    },
+    destroy(id) {
+      live.delete(id);
+    },
+  }).enable();
+  const referenced = (): string[] =>
+    [...live.values()]
+      .filter((r) => !own.has(r.resource) && r.resource.hasRef?.() !== false)
+      .map((r) => `${r.type} created ${r.stack.split('\n').slice(2).filter((l) => !/\(node:|at node:/.test(l)).slice(0, 4).join(' ').replace(/\s+/g, ' ')}`);
+  return {
+    async leftBehind() {
+      // Closing handles is asynchronous in libuv: give it the next few turns of the loop.
+      for (let i = 0; i < 50 && referenced().length > 0; i++) {
+        await new Promise((r) => own.add(setTimeout(r, 20)));
+      }
+      return referenced();
+    },
+    dispose: () => hook.disable(),
+  };
 }
 
 describe.each(registry.map((d) => [d.type, d] as const))('%s', (type, def) => {
@@ -52,26 +93,18 @@ describe.each(registry.map((d) => [d.type, d] as const))('%s', (type, def) => {
     await integration.stop();
     await integration.stop();
     if (def.mode === 'service' && integration.start) {
-      const t2 = testContext({ name: inst.name, type, prefix: inst.prefix, intervalMs: inst.intervalMs });
-      const again = def.create(inst.settings as never, t2.ctx);
-      await again.start!();
-      t2.abort.abort();
-      await again.stop();
-      await again.stop();
-      // Closing handles is asynchronous in libuv: give it the next few turns of the loop. What
-      // counts is that nothing was left behind: a timer of the test runner's that was active
-      // before may have ended meanwhile (seen on Node 22).
-      const added = (): string[] => {
-        const left = [...before];
-        return activeHandles().filter((h) => {
-          const i = left.indexOf(h);
-          if (i < 0) return true;
-          left.splice(i, 1);
-          return false;
-        });
-      };
-      for (let i = 0; i < 50 && added().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
-      expect(added()).toEqual([]);
+      const handles = trackHandles();
+      try {
+        const t2 = testContext({ name: inst.name, type, prefix: inst.prefix, intervalMs: inst.intervalMs });
+        const again = def.create(inst.settings as never, t2.ctx);
+        await again.start!();
+        t2.abort.abort();
+        await again.stop();
+        await again.stop();
+        expect(await handles.leftBehind()).toEqual([]);
+      } finally {
+        handles.dispose();
+      }
     }
   });
 });
