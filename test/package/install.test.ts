@@ -98,6 +98,7 @@ describe.skipIf(!npm)('the npm package installed from its tarball', () => {
       'README.md',
       'LICENSE',
       'integrations.yaml',
+      'dist/cli/bin.js',
       'dist/cli/main.js',
       'dist/shared/library/index.js',
       'dist/shared/library/index.d.ts',
