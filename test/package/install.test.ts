@@ -36,7 +36,8 @@ function run(cmd: string, args: readonly string[], o: { cwd: string; input?: str
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.stdin.end(o.input ?? '');
-    const t = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 30_000);
+    // A bound against a hang, not a timing assertion: a loaded 2-core CI machine is slow.
+    const t = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 60_000);
     child.on('close', (code, sig) => {
       clearTimeout(t);
       resolve({ code: code ?? sig ?? -1, stdout, stderr });
@@ -64,7 +65,7 @@ describe.skipIf(!npm)('the npm package installed from its tarball', () => {
     dir = mkdtempSync(join(tmpdir(), 'telltale-install-'));
     // dist/ was built by the global setup; a prepack build here would rewrite it under the feet
     // of other test files spawning the CLI.
-    const pack = await run(npm!, ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: REPO_ROOT });
+    const pack = await run(npm!, ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: REPO_ROOT, timeoutMs: 120_000 });
     expect(pack.code, pack.stderr).toBe(0);
     const [info] = JSON.parse(pack.stdout) as [{ filename: string; files: { path: string }[] }];
     packed = info.files.map((f) => f.path);
