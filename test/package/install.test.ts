@@ -81,7 +81,7 @@ describe.skipIf(!npm)('the npm package installed from its tarball', () => {
     pkg = join(app, 'node_modules', 'telltale');
     telltale = join(app, 'node_modules', '.bin', 'telltale');
     statsd = await startUdpServer();
-  }, 180_000);
+  }, 300_000);
 
   afterAll(async () => {
     await statsd?.close();
