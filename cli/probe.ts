@@ -55,11 +55,27 @@ function probeUdp(host: string, port: number, waitMs: number): Promise<string | 
   });
 }
 
+/** GET <url>get_data?from=-1min: graphite-web answers 200 without storing anything. */
+async function probeEvents(url: string, timeoutMs: number): Promise<string | undefined> {
+  try {
+    const probe = new URL('get_data?from=-1min', url.endsWith('/') ? url : `${url}/`);
+    const res = await fetch(probe, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+    await res.arrayBuffer();
+    return res.ok ? undefined : `GET ${probe.pathname}: HTTP ${res.status}`;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 export async function probeSinks(sinks: readonly SinkConfig[], timeoutMs = 2000): Promise<ProbeResult[]> {
   return Promise.all(
     sinks.map(async (c): Promise<ProbeResult[]> => {
       const label = sinkLabel(c);
       if (c.type === 'console') return [{ label, ok: true, detail: 'prints to stderr' }];
+      if (c.type === 'graphite_events') {
+        const err = await probeEvents(c.url, timeoutMs);
+        return [err ? { label, ok: false, detail: err } : { label, ok: true, detail: 'events/get_data answered' }];
+      }
       if (c.type === 'graphite') {
         // Every destination of a list: a dead standby is worth knowing before it is needed.
         return Promise.all(

@@ -1,5 +1,13 @@
-import { joinPath, sanitizePath, sanitizeSetMember } from './names.js';
-import type { ChildOptions, Emitter, EmitterStats, MetricOptions, Sink } from './types.js';
+import { joinPath, sanitizeNode, sanitizePath, sanitizeSetMember } from './names.js';
+import type { ChildOptions, Emitter, EmitterStats, EventOptions, MetricOptions, Sink, TelltaleEvent } from './types.js';
+
+/** Bounds on what an event may carry: they end up in a database row and on every dashboard. */
+export const EVENT_LIMITS = { what: 200, tags: 20, tag: 64, data: 4096 } as const;
+
+/** A tag as graphite-web stores it: no whitespace (it splits on it), bounded. '' when unusable. */
+export function sanitizeTag(raw: string): string {
+  return String(raw).replace(/[\s\x00-\x1f\x7f]+/g, '_').slice(0, EVENT_LIMITS.tag).replace(/^_+|_+$/g, '');
+}
 
 export interface EmitterOptions {
   /** Root prefix for every name ('' for none). Already interpolated ({host} etc.). */
@@ -264,6 +272,35 @@ function makeScoped(core: Core, prefix: string): Emitter {
         return;
       }
       for (const s of core.sinks) s.datapoint(p, value, ts);
+    },
+    event(what: string, o?: EventOptions) {
+      if (core.closed) {
+        reject(core, 'closed');
+        return;
+      }
+      const text = typeof what === 'string' ? what.replace(/[\x00-\x1f\x7f]+/g, ' ').trim().slice(0, EVENT_LIMITS.what) : '';
+      const node = sanitizeNode(text);
+      if (node === '') {
+        reject(core, 'invalid_event');
+        return;
+      }
+      const nowSec = Math.floor(core.now() / 1000);
+      const when = o?.when === undefined ? nowSec : Math.floor(o.when);
+      if (!Number.isFinite(when) || when <= 0 || when >= 2 ** 32 || when < nowSec - core.maxPast || when > nowSec + core.maxFuture) {
+        reject(core, 'bad_timestamp');
+        return;
+      }
+      const tags: string[] = [];
+      for (const raw of o?.tags ?? []) {
+        const t = typeof raw === 'string' ? sanitizeTag(raw) : '';
+        if (t !== '' && !tags.includes(t) && tags.length < EVENT_LIMITS.tags) tags.push(t);
+      }
+      const data = typeof o?.data === 'string' ? o.data.slice(0, EVENT_LIMITS.data) : '';
+      const ev: TelltaleEvent = { what: text, tags, data, when, path: joinPath(prefix, `events.${node}`) };
+      for (const s of core.sinks) {
+        if (s.event) s.event(ev);
+        else s.counter(ev.path, 1, 1);
+      }
     },
     child(o: ChildOptions) {
       return makeScoped(core, joinPath(prefix, sanitizePath(o.prefix ?? '')));

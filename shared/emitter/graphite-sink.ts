@@ -121,6 +121,8 @@ export function createGraphiteSink(o: GraphiteSinkOptions): Sink {
       }
       emitLine(`${n} ${text} ${ts}`);
     },
+    // A 1 at the event's time, so drawAsInfinite() works on a plain carbon without graphite-web.
+    event: (e) => emitLine(`${e.path} 1 ${e.when}`),
     async flush(nowMs) {
       for (const line of agg.flush(Math.round(nowMs / 1000), o.flushIntervalMs)) emitLine(line);
       await drain(0);

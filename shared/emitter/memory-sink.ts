@@ -1,4 +1,4 @@
-import { emptySinkStats, type Sink, type SinkStats } from './types.js';
+import { emptySinkStats, type Sink, type SinkStats, type TelltaleEvent } from './types.js';
 
 export type Sample =
   | { kind: 'counter'; name: string; value: number; sampleRate: number }
@@ -6,7 +6,8 @@ export type Sample =
   | { kind: 'gauge_delta'; name: string; value: number }
   | { kind: 'timing'; name: string; value: number; sampleRate: number }
   | { kind: 'set'; name: string; member: string }
-  | { kind: 'datapoint'; name: string; value: number; ts: number };
+  | { kind: 'datapoint'; name: string; value: number; ts: number }
+  | { kind: 'event'; name: string; event: TelltaleEvent };
 
 /**
  * A sink that records every sample in memory: the test seam (like hot-shots' mockBuffer), and
@@ -21,6 +22,8 @@ export interface MemorySink extends Sink {
   /** Every timing by name. */
   timings(): Map<string, number[]>;
   datapoints(): Sample[];
+  /** Every event, in order. */
+  events(): TelltaleEvent[];
   clear(): void;
   /** Resolves once `predicate` holds (checked on every sample), or rejects after timeoutMs. */
   waitFor(predicate: (sink: MemorySink) => boolean, timeoutMs?: number): Promise<void>;
@@ -48,6 +51,7 @@ export function createMemorySink(name = 'memory', maxSamples = 1_000_000): Memor
     timing: (n, value, sampleRate) => push({ kind: 'timing', name: n, value, sampleRate }),
     set: (n, member) => push({ kind: 'set', name: n, member }),
     datapoint: (n, value, ts) => push({ kind: 'datapoint', name: n, value, ts }),
+    event: (event) => push({ kind: 'event', name: event.path, event }),
     flush: async () => {},
     close: async () => {},
     stats: () => ({ ...stats, dropped: { ...stats.dropped } }),
@@ -75,6 +79,7 @@ export function createMemorySink(name = 'memory', maxSamples = 1_000_000): Memor
       return m;
     },
     datapoints: () => samples.filter((s) => s.kind === 'datapoint'),
+    events: () => samples.flatMap((s) => (s.kind === 'event' ? [s.event] : [])),
     clear: () => void samples.splice(0),
     waitFor(predicate, timeoutMs = 10_000) {
       if (predicate(sink)) return Promise.resolve();

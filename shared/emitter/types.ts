@@ -8,6 +8,28 @@ export interface MetricOptions {
   sampleRate?: number;
 }
 
+export interface EventOptions {
+  /** Labels to find the event by (graphite-web `events('tag')`, Grafana annotations by tag). */
+  tags?: readonly string[];
+  /** Free text shown on hover (a version, a diff summary, the failed resources). */
+  data?: string;
+  /** Unix seconds; default now. */
+  when?: number;
+}
+
+/** An event as sinks receive it: validated, bounded, with its metric path. */
+export interface TelltaleEvent {
+  /** What happened, one line ("deploy api 1.4.2", "supervisor fatal web"). */
+  what: string;
+  /** Sanitised tags: no spaces (graphite-web splits on them), deduplicated. */
+  tags: string[];
+  data: string;
+  /** Unix seconds. */
+  when: number;
+  /** `<prefix>.events.<what>`: the datapoint/counter name metric sinks use. */
+  path: string;
+}
+
 export interface ChildOptions {
   /** Appended to the parent's prefix (sanitised like any name). */
   prefix?: string;
@@ -34,6 +56,12 @@ export interface Emitter {
    * which cannot carry a timestamp, receive it as a gauge.
    */
   datapoint(name: string, value: number, unixSeconds?: number): void;
+  /**
+   * Something happened that should show as a vertical line on a graph (a deploy, a Puppet
+   * change, a crash). Sinks that know events (graphite_events, live) get it whole; graphite
+   * sinks also write `<prefix>.events.<what> 1 <when>`, statsd sinks count it.
+   */
+  event(what: string, opts?: EventOptions): void;
   /** A scoped emitter sharing this one's sinks and buffers. */
   child(opts: ChildOptions): Emitter;
   /**
@@ -107,6 +135,8 @@ export interface Sink {
   timingBatch?(name: string, ms: Float64Array, count: number, sampleRate: number): void;
   set(name: string, member: string): void;
   datapoint(name: string, value: number, unixSeconds: number): void;
+  /** Optional: an event. Without it the emitter hands the sink `counter(event.path, 1)`. */
+  event?(event: TelltaleEvent): void;
   /** Called by the emitter every flush interval, and by `flush()`. */
   flush(nowMs: number): Promise<void>;
   close(timeoutMs: number): Promise<void>;

@@ -4,7 +4,7 @@
 import { parseAddress, type Address } from '../../emitter/address.js';
 import { HASH_ROUTINGS } from '../../emitter/carbon-hash.js';
 import type { StreamAddress } from '../../emitter/stream-transport.js';
-import { bool, duration, INVALID, int, list, num, obj, oneOf, str, tagged, type Infer, type InferShape, type ObjectSchema, type Path, type Schema, type Shape } from './schema.js';
+import { bool, duration, INVALID, int, list, num, obj, oneOf, record, str, tagged, type Infer, type InferShape, type ObjectSchema, type Path, type Schema, type Shape } from './schema.js';
 
 function address(defaultTransport: 'udp' | 'tcp', allowed: readonly Address['transport'][]): Schema<Address> {
   // Validated as text, then parsed; the refine message names what is accepted.
@@ -147,10 +147,34 @@ export const graphiteSinkSchema = crossChecked(
 
 export const consoleSinkSchema = obj({ ...aggregationShape });
 
+/** graphite-web's events endpoint. Secrets come in through ${ENV} interpolation, never literally. */
+export const graphiteEventsSinkSchema = obj({
+  /** http(s)://host[:port]/events/ of graphite-web 1.1. */
+  url: str({ nonEmpty: true }).refine((u) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(u);
+    } catch {
+      return `expected an http(s) URL such as http://graphite.example/events/, got ${JSON.stringify(u.slice(0, 80))}`;
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return `expected an http:// or https:// URL, got ${parsed.protocol}`;
+    if (parsed.username || parsed.password) return 'put credentials in basic_auth (from ${ENV}), not in the URL, where logs would show them';
+    return undefined;
+  }),
+  /** HTTP basic auth for a protected graphite-web (e.g. password: ${GRAPHITE_PASSWORD}). */
+  basic_auth: obj({ username: str({ nonEmpty: true }), password: str() }).optional(),
+  /** Extra request headers, e.g. Authorization: "Bearer ${GRAPHITE_TOKEN}". */
+  headers: record(str({ pattern: /^[^\r\n]*$/, patternHint: 'a header value on one line' })).optional(),
+  max_queue: int({ min: 1, max: 1_000_000 }).default(1000),
+  max_retries: int({ min: 0, max: 100 }).default(5),
+  timeout: duration({ minMs: 100, maxMs: 120_000 }).default(5000),
+});
+
 export const sinkSchema = tagged('type', {
   statsd: statsdSinkSchema,
   graphite: graphiteSinkSchema,
   console: consoleSinkSchema,
+  graphite_events: graphiteEventsSinkSchema,
   // `live` is configured in its own top-level section, not as a sink.
 });
 

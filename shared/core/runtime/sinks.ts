@@ -4,12 +4,19 @@
 import type { SinkConfig } from '../config/emitter-config.js';
 import { formatAddress } from '../../emitter/address.js';
 import type { AggregatorOptions } from '../../emitter/aggregator.js';
+import { createGraphiteEventsSink } from '../../emitter/graphite-events-sink.js';
 import { createGraphiteSink } from '../../emitter/graphite-sink.js';
 import { createStatsdSink } from '../../emitter/statsd-sink.js';
 import type { Sink } from '../../emitter/types.js';
 import type { Logger } from '../log/logger.js';
 
 type AggregationKeys = Omit<Extract<SinkConfig, { type: 'console' }>, 'type'>;
+
+/** The URL without its query string: enough to tell sinks apart, nothing secret in logs. */
+function urlLabel(u: string): string {
+  const url = new URL(u);
+  return `${url.origin}${url.pathname}`;
+}
 
 function aggregation(c: AggregationKeys): Partial<AggregatorOptions> {
   return {
@@ -28,6 +35,7 @@ function aggregation(c: AggregationKeys): Partial<AggregatorOptions> {
 
 export function sinkLabel(c: SinkConfig): string {
   if (c.type === 'console') return 'console';
+  if (c.type === 'graphite_events') return `graphite_events ${urlLabel(c.url)}`;
   if (c.type === 'statsd') return `statsd ${formatAddress(c.address)}`;
   const list = c.address.map((d) => formatAddress(d.address) + (d.instance === undefined ? '' : `=${d.instance}`)).join(', ');
   return c.address.length > 1 ? `graphite ${c.routing} [${list}]${c.replication > 1 ? ` replication ${c.replication}` : ''}` : `graphite ${list}`;
@@ -67,6 +75,17 @@ export function buildSinks(configs: readonly SinkConfig[], flushIntervalMs: numb
           replayWindowMs: c.replay_window,
           replayMaxLines: c.replay_max_lines,
           maxKeys: c.max_keys,
+          onError,
+        });
+      case 'graphite_events':
+        return createGraphiteEventsSink({
+          name,
+          url: c.url,
+          ...(c.headers ? { headers: c.headers } : {}),
+          ...(c.basic_auth ? { basicAuth: c.basic_auth } : {}),
+          maxQueue: c.max_queue,
+          maxRetries: c.max_retries,
+          timeoutMs: c.timeout,
           onError,
         });
       case 'console':

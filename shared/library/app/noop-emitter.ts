@@ -18,6 +18,7 @@ export function createNoopEmitter(prefix = ''): Emitter {
     timingBatch: noop,
     set: noop,
     datapoint: noop,
+    event: noop,
     // Children of nothing are nothing; returning the same object keeps child() allocation-free.
     child: () => emitter,
     flush: () => Promise.resolve(),

@@ -79,6 +79,7 @@ export function withTimers(emitter: Emitter, enabled: boolean): AppStats {
     timingBatch: (n, ms, c, o) => emitter.timingBatch(n, ms, c, o),
     set: (n, m) => emitter.set(n, m),
     datapoint: (n, v, ts) => emitter.datapoint(n, v, ts),
+    event: (w, o) => emitter.event(w, o),
     child: (o) => emitter.child(o),
     flush: () => emitter.flush(),
     close: (o) => emitter.close(o),
