@@ -87,6 +87,8 @@ export function usage(types: readonly { type: string; summary: string; mode: str
   telltale run    [options]            start every enabled long-running integration
   telltale check  [options]            validate the config, print effective settings, probe sinks
   telltale <type> [options] [--once]   run one integration on its own (supervisord, cron)
+  telltale event <what> [--tags a,b] [--data TEXT] [--when EPOCH]   send an event (deploys, CI)
+  telltale dashboard [--format grafana|graphite]   print a dashboard for what the config enables
 
 Integrations:
 ${types.map((t) => `  ${t.type.padEnd(20)} ${t.summary}${t.mode === 'listener' ? ' (stdin protocol)' : ''}`).join('\n')}

@@ -299,6 +299,9 @@ function exitWhenWritten(code: number): Promise<never> {
 }
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  // Commands with flags of their own, loaded only when asked for.
+  if (argv[0] === 'event') process.exit(await (await import('./event.js')).cmdEvent(argv.slice(1), env));
+  if (argv[0] === 'dashboard') process.exit(await (await import('./dashboard.js')).cmdDashboard(argv.slice(1), env));
   const args = parseCli(argv);
   if (args.version) {
     process.stdout.write(`telltale ${version()}\n`);

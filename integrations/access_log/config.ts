@@ -1,4 +1,4 @@
-import { bool, duration, int, list, obj, oneOf, record, str, type Infer, type Issue } from '../../shared/core/config/schema.js';
+import { bool, duration, int, list, num, obj, oneOf, record, str, type Infer, type Issue } from '../../shared/core/config/schema.js';
 import { compileFormat, FormatError } from './format.js';
 
 /** Methods counted under their own name; anything else is `method.OTHER`. */
@@ -60,6 +60,8 @@ export const accessLogSchema = obj({
   /** Methods counted by name; others become `method.OTHER` (keeps junk like TLS handshakes out of metric names). */
   methods: list(METHOD, { minItems: 1 }).default([...DEFAULT_METHODS]).describe('HTTP methods counted by name'),
   /** `mod_statsd`: also emit Apache mod_statsd names `<prefix.><path.key>.<METHOD>.<STATUS><.suffix>`. */
+  /** Requests per second the service is known to handle: drawn as a horizontal line on its dashboard graph (`telltale dashboard`, live page). */
+  safe_qps: num({ min: 0 }).optional().describe('Known safe requests/s, drawn as a line on the service graph'),
   compat: oneOf(['none', 'mod_statsd'] as const).default('none').describe('none, or mod_statsd for mod_statsd-compatible names too'),
   /** Options of `compat: mod_statsd`, mirroring its directives. */
   mod_statsd: obj({
