@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { registry } from '../integrations/index.js';
 import { ConfigError, defaultConfig, expandPrefix, loadConfigFile, type LoadOptions } from '../shared/core/config/load.js';
 import { createEmitter } from '../shared/emitter/emitter.js';
-import { sanitizeNode } from '../shared/emitter/names.js';
+import { hostNode } from '../shared/emitter/names.js';
 import { createLogger, isLogLevel } from '../shared/core/log/logger.js';
 import { buildSinks } from '../shared/core/runtime/sinks.js';
 import { UsageError } from './args.js';
@@ -101,7 +101,7 @@ export async function cmdEvent(argv: readonly string[], env: NodeJS.ProcessEnv):
     // One event, not a periodic report: the emitter's own counters would only add noise.
     selfMetrics: false,
   });
-  const host = sanitizeNode(hostname().split('.')[0] ?? '');
+  const host = hostNode(hostname());
   emitter.event(a.what, { tags: [...a.tags, ...(host ? [host] : [])], ...(a.data !== undefined ? { data: a.data } : {}), ...(a.when !== undefined ? { when: a.when } : {}) });
   const stats = await emitter.close({ timeoutMs: 15_000 });
   const rejected = Object.entries(stats.rejected);

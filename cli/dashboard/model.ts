@@ -12,7 +12,7 @@ import { hostname } from 'node:os';
 import { defaultSourceName } from '../../integrations/access_log/tail.js';
 import type { SinkConfig } from '../../shared/core/config/emitter-config.js';
 import type { InstanceConfig, LoadedConfig } from '../../shared/core/config/load.js';
-import { joinPath, sanitizeNode, sanitizePath } from '../../shared/emitter/names.js';
+import { hostNode, joinPath, sanitizeNode, sanitizePath } from '../../shared/emitter/names.js';
 
 export interface Target {
   /** A Graphite render expression, already wrapped in alias()/color()/secondYAxis(). */
@@ -192,15 +192,10 @@ function hostGraphs(i: InstanceConfig, root: string, n: Names, eventTags: string
   });
 }
 
-/** The short host name as events carry it (the same node the {host} prefix gives). */
-export function hostTag(host = hostname()): string {
-  return sanitizeNode(host.split('.')[0] ?? host);
-}
-
 export function buildDashboard(config: LoadedConfig, sinks: readonly SinkConfig[] = config.emitter.sinks, host = hostname()): DashboardModel {
   const n = namesFor(sinks);
   const root = config.emitter.prefix;
-  const eventTags = [hostTag(host)];
+  const eventTags = [hostNode(host)];
   const graphs: Graph[] = [];
   const enabled = config.integrations.filter((i) => i.enabled);
   // The service graphs first: they are what the dashboard is for.
@@ -211,5 +206,5 @@ export function buildDashboard(config: LoadedConfig, sinks: readonly SinkConfig[
     else if (i.type === 'cloudwatch_billing') graphs.push(...billingGraphs(i, root));
     else if (i.type === 'host') graphs.push(...hostGraphs(i, root, n, eventTags));
   }
-  return { title: `telltale ${root || hostTag(host)}`, eventTags, graphs };
+  return { title: `telltale ${root || hostNode(host)}`, eventTags, graphs };
 }

@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Integration, IntegrationContext } from '../../shared/core/integration.js';
 import { sanitizeNode } from '../../shared/emitter/names.js';
+import { hostNode } from '../../shared/emitter/names.js';
 import { createAlertEngine, describeAlert, type AlertEvent } from './alerts.js';
 import { mountNode, resolveThreshold } from './metrics.js';
 import { readNumberFile, runCommand, type NumberResult } from './commands.js';
@@ -80,6 +81,12 @@ export function createHost(config: HostConfig, ctx: IntegrationContext): Integra
     const fields = { metric: full, value: e.gone ? undefined : round(e.value), threshold: e.threshold, clear: round(e.clear), key: e.key };
     if (e.state === 'fired') log.warn(text, fields);
     else log.info(text, fields);
+    // A vertical line on the host's graphs where the threshold was crossed or recovered.
+    emitter.event(`${e.key} ${e.state === 'fired' ? 'alert' : 'recovered'}`, {
+      tags: ['host', hostNode(host), e.state === 'fired' ? 'alert' : 'recovered', e.key],
+      data: text,
+      when: Math.floor(e.at / 1000),
+    });
     if (webhooks.length === 0) return;
     const payload: AlertPayload = {
       text,

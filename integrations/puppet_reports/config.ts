@@ -35,6 +35,8 @@ export const puppetReportsSchema = obj({
     reverse_host: bool().default(true).describe('com.example.node01 instead of node01.example.com'),
   }),
   /** The agents' runinterval: a host is stale after `stale_after_runs` × this without a run. */
+  /** An event (graphite_events, dashboards' vertical lines) for every run that changed or failed something. */
+  events: bool().default(true).describe('send an event for each run that changed or failed something'),
   runinterval: duration({ minMs: 1000 }).default(30 * 60_000).describe("the agents' runinterval"),
   stale_after_runs: num({ min: 1 }).default(2).describe('a host is stale after this many runintervals without a run'),
   /** Hosts without a run for this long are dropped from the fleet counts (decommissioned nodes). */

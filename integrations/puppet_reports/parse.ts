@@ -55,6 +55,8 @@ export interface Run {
   logLevels: Record<string, number> | undefined;
   /** Only filled when resource statuses were read (failed runs below the size cap). */
   failedResources: FailedResource[] | undefined;
+  /** The Puppet environment (`production`); undefined for summaries. */
+  environment: string | undefined;
   parsedBy: 'fast' | 'full' | 'summary';
 }
 
@@ -329,6 +331,7 @@ function buildRun(
     metrics,
     logLevels,
     failedResources: failed,
+    environment: typeof doc['environment'] === 'string' && doc['environment'] !== '' ? doc['environment'].slice(0, 100) : undefined,
     parsedBy,
   };
 }
@@ -575,6 +578,7 @@ export function parseSummary(text: string, host: string, where: string): Run {
     metrics,
     logLevels: undefined,
     failedResources: undefined,
+    environment: undefined,
     parsedBy: 'summary',
   };
 }

@@ -40,6 +40,20 @@ interface HostState {
 
 type Outcome = 'emitted' | 'duplicate' | 'bad';
 
+/** What a changed or failed run looks like as an event: counts first, then what failed. */
+export function runEvent(run: Run): { what: string; tags: string[]; data: string } {
+  const value = (category: string, name: string): number => run.metrics.find((m) => m.category === category && m.name === name)?.value ?? 0;
+  const counts = ['changed', 'failed', 'failed_to_restart', 'out_of_sync', 'total']
+    .map((n) => `${n}=${value('resources', n)}`)
+    .join(' ');
+  const failed = (run.failedResources ?? []).slice(0, 5).map((r) => `${r.resource}${r.message ? `: ${r.message.slice(0, 200)}` : ''}`);
+  return {
+    what: `puppet ${run.status} ${run.host}`,
+    tags: ['puppet', run.host, run.host.split('.')[0] ?? run.host, run.status ?? 'unknown', ...(run.environment ? [run.environment] : [])],
+    data: [`resources: ${counts}`, ...(failed.length ? ['failed:', ...failed] : [])].join('\n'),
+  };
+}
+
 export function createPuppetReports(config: PuppetReportsConfig, ctx: IntegrationContext): Integration {
   const [problem] = validatePuppetReports(config);
   if (problem) throw new Error(`puppet_reports: ${problem.message}`);
@@ -125,6 +139,10 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
     const points = runPoints(run, naming);
     for (const p of points) em.datapoint(p.name, p.value, ts);
     ctx.self.emitted(points.length);
+    if (config.events && (run.status === 'changed' || run.status === 'failed')) {
+      const ev = runEvent(run);
+      em.event(ev.what, { tags: ev.tags, data: ev.data, when: ts });
+    }
     count('reports');
     if (naming.compat === 'krux') {
       kruxHosts.add(node);

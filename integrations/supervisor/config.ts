@@ -33,6 +33,11 @@ export const supervisorSchema = obj({
    * `SUPERVISOR_PROCESS_NAME` differs from `SUPERVISOR_GROUP_NAME` (a pool with numprocs > 1).
    */
   detect_drops: oneOf(['auto', 'on', 'off'] as const).default('auto').describe('count poolserial gaps as listener.dropped'),
+  /**
+   * Events (vertical lines on dashboards, graphite_events sink): `crashes` = FATAL and unexpected
+   * exits; `crashes_and_starts` adds every start (deploys that restart processes); `off`.
+   */
+  events: oneOf(['crashes', 'crashes_and_starts', 'off'] as const).default('crashes').describe('crashes (FATAL, unexpected exits), crashes_and_starts, or off'),
   /** Report the listener's own process like any other (its restarts are worth seeing). */
   include_self: bool().default(true).describe("report the listener's own process state too"),
   /**

@@ -2,7 +2,9 @@
  * The listener process: stdin → parser → model → emitter, and exactly `READY`/`RESULT` on stdout.
  * All IO and timers live here; protocol.ts and model.ts are pure.
  */
+import { hostname } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import { hostNode } from '../../shared/emitter/names.js';
 import type { Emitter } from '../../shared/emitter/types.js';
 import type { Integration, IntegrationContext, SelfMetrics } from '../../shared/core/integration.js';
 import type { Logger } from '../../shared/core/log/logger.js';
@@ -28,6 +30,8 @@ export interface ListenerOptions {
   /** undefined: no resync. */
   rpc: { target: RpcTarget; everyTicks: number; timeoutMs: number; username: string | undefined; password: string | undefined } | undefined;
   lenGraceMs: number;
+  /** Events for crashes (and starts); undefined: none. */
+  events?: { onStart: boolean; host: string } | undefined;
 }
 
 /** Logs the first few protocol problems in full, then only every 1000th, to keep stderr readable. */
@@ -44,6 +48,7 @@ export function createListener(o: ListenerOptions): Integration {
     includeSelf: o.includeSelf,
     self: { process: o.selfProcess, group: o.selfGroup },
     onEmitted: (n) => o.self.emitted(n),
+    events: o.events,
   });
   const health = o.compat !== 'sulphite';
   let started = false;
@@ -266,5 +271,6 @@ export function createSupervisor(config: SupervisorConfig, ctx: IntegrationConte
     selfGroup,
     rpc,
     lenGraceMs: config.len_grace,
+    events: config.events === 'off' ? undefined : { onStart: config.events === 'crashes_and_starts', host: hostNode(hostname()) },
   });
 }

@@ -22,6 +22,8 @@ export interface ModelOptions {
   self: { process: string | undefined; group: string | undefined };
   /** Called with the number of metric calls made, for the standard self-metrics. */
   onEmitted?: (n: number) => void;
+  /** Events for FATAL and unexpected exits (and every start with onStart); undefined: none. */
+  events?: { onStart: boolean; host: string } | undefined;
 }
 
 /** One process as supervisord's XML-RPC `getAllProcessInfo` reports it (the fields we use). */
@@ -220,6 +222,16 @@ export function createModel(o: ModelOptions): SupervisorModel {
 
     const tries = Number(f.tries);
     if (defaultScheme) counter(p.n.state[to]);
+    // Sulphite-only mode sends nothing of telltale's own scheme, events included.
+    const ev = defaultScheme ? o.events : undefined;
+    const event = (what: string, tag: string, data: string): void => {
+      if (!ev) return;
+      e.event(`${group}:${name} ${what}`, { tags: ['supervisor', tag, ev.host, nodeName(group), nodeName(name)], data, when: Math.floor(now / 1000) });
+      emitted++;
+    };
+    if (to === 'FATAL') event('FATAL', 'fatal', `gave up starting after ${p.tries} failed attempts (from ${fromRaw})`);
+    else if (to === 'EXITED' && f.expected !== '1') event('exited unexpectedly', 'crash', `exited from ${fromRaw} with an exit code not in exitcodes`);
+    else if (to === 'STARTING' && ev?.onStart) event('started', 'start', `from ${fromRaw}${Number.isFinite(tries) && tries > 0 ? `, try ${tries}` : ''}`);
     switch (to) {
       case 'STARTING':
         if (defaultScheme) {

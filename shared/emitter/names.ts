@@ -38,6 +38,11 @@ export function sanitizeNode(raw: string): string {
   return sanitizePath(raw.replace(/\./g, '_'));
 }
 
+/** This machine's short host name as one node: the `{host}` of prefixes and the host tag of events. */
+export function hostNode(host: string): string {
+  return sanitizeNode(host.split('.')[0] ?? host);
+}
+
 /** Set members are raw text on the wire; only the statsd separators and line breaks are unsafe. */
 export function sanitizeSetMember(raw: string): string {
   return raw.replace(/[:|\n\r#,]/g, '_');
