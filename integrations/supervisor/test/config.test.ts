@@ -20,6 +20,7 @@ describe('supervisor config', () => {
       rpc_timeout: 2000,
       detect_drops: 'auto',
       include_self: true,
+      events: 'crashes',
       len_grace: 250,
     });
   });
