@@ -51,6 +51,8 @@ export function createGraphiteEventsSink(o: GraphiteEventsSinkOptions): Sink {
 
   const queue: { body: string; attempts: number }[] = [];
   let sending = false;
+  /** The request in flight: aborted by its timeout, or by close() once close's time is up. */
+  let inflight: { abort: AbortController; done: Promise<void> } | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
   let closed = false;
   const idle = new Set<() => void>();
@@ -68,7 +70,12 @@ export function createGraphiteEventsSink(o: GraphiteEventsSinkOptions): Sink {
     const item = queue[0]!;
     sending = true;
     item.attempts++;
-    void fetch(o.url, { method: 'POST', headers, body: item.body, signal: AbortSignal.timeout(timeoutMs), redirect: 'error' })
+    const abort = new AbortController();
+    // Our own timer rather than AbortSignal.timeout(): it is cleared when the request settles,
+    // so nothing of a finished request outlives it.
+    const timer = setTimeout(() => abort.abort(new Error(`POST ${o.url}: no answer within ${timeoutMs}ms`)), timeoutMs);
+    timer.unref();
+    const done = fetch(o.url, { method: 'POST', headers, body: item.body, signal: abort.signal, redirect: 'error' })
       .then(
         async (res) => {
           await res.arrayBuffer().catch(() => undefined);
@@ -83,6 +90,8 @@ export function createGraphiteEventsSink(o: GraphiteEventsSinkOptions): Sink {
         },
       )
       .then((outcome) => {
+        clearTimeout(timer);
+        inflight = undefined;
         sending = false;
         if (outcome === 'ok') {
           queue.shift();
@@ -103,6 +112,7 @@ export function createGraphiteEventsSink(o: GraphiteEventsSinkOptions): Sink {
         }
         pump();
       });
+    inflight = { abort, done };
   };
 
   const noop = (): void => {};
@@ -141,10 +151,16 @@ export function createGraphiteEventsSink(o: GraphiteEventsSinkOptions): Sink {
         });
       }
       idle.clear();
-      // What is still queued (graphite-web down, close() timed out) is dropped, and counted.
+      // What is still queued (graphite-web down, close() timed out) is dropped, and counted:
+      // first the queue behind the request in flight, then that request itself, aborted.
       const left = queue.length - (sending ? 1 : 0);
       if (left > 0) countDrop(stats, 'closed', left);
       queue.splice(sending ? 1 : 0);
+      if (inflight) {
+        const { abort, done } = inflight;
+        abort.abort(new Error('closed'));
+        await done;
+      }
     },
     stats: () => ({ ...stats, queued: queue.length, dropped: { ...stats.dropped } }),
   };
