@@ -102,7 +102,13 @@ async function setup(args: CliArgs, env: NodeJS.ProcessEnv, select?: LoadOptions
   // The live page is one more sink: integrations never know it exists.
   const live =
     withLive && config.live?.enabled
-      ? (await import('../shared/live/hub.js')).createLiveHub(config.live, { log: log.child('live'), catalogue: liveCatalogue(config, sanitizePath(prefix)), emitter: () => emitter })
+      ? (await import('../shared/live/hub.js')).createLiveHub(config.live, {
+          log: log.child('live'),
+          catalogue: liveCatalogue(config, sanitizePath(prefix)),
+          // Loaded with the hub: only a config with the live page pays for it.
+          services: (await import('./dashboard/model.js')).liveServices(config, sanitizePath(prefix)),
+          emitter: () => emitter,
+        })
       : undefined;
   if (live) sinks.push(live.sink);
   const emitter = createEmitter({

@@ -13,6 +13,7 @@ import { defaultSourceName } from '../../integrations/access_log/tail.js';
 import type { SinkConfig } from '../../shared/core/config/emitter-config.js';
 import type { InstanceConfig, LoadedConfig } from '../../shared/core/config/load.js';
 import { hostNode, joinPath, sanitizeNode, sanitizePath } from '../../shared/emitter/names.js';
+import type { ServiceInfo } from '../../shared/live/protocol.js';
 
 export interface Target {
   /** A Graphite render expression, already wrapped in alias()/color()/secondYAxis(). */
@@ -207,4 +208,23 @@ export function buildDashboard(config: LoadedConfig, sinks: readonly SinkConfig[
     else if (i.type === 'host') graphs.push(...hostGraphs(i, root, n, eventTags));
   }
   return { title: `telltale ${root || hostNode(host)}`, eventTags, graphs };
+}
+
+/**
+ * The live page's service rows: the same access_log sources as the service graphs, by raw
+ * metric path (the live hub sees names before any aggregation). Glob sources without a `name`
+ * have one series per file and no single row.
+ */
+export function liveServices(config: LoadedConfig, root: string): ServiceInfo[] {
+  return config.integrations
+    .filter((i) => i.enabled && i.type === 'access_log')
+    .flatMap((i) =>
+      sourceNames(i.settings)
+        .filter((src) => src !== '*')
+        .map((src) => {
+          const p = joinPath(joinPath(root, sanitizePath(i.prefix)), src);
+          const safe = i.settings['safe_qps'] as number | undefined;
+          return { name: src, good: `${p}.good`, bad: `${p}.bad`, responseTime: `${p}.response_time`, ...(safe !== undefined ? { safeQps: safe } : {}) };
+        }),
+    );
 }

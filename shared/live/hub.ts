@@ -16,7 +16,7 @@ import type { Logger } from '../core/log/logger.js';
 import type { LiveCatalogueEntry } from './catalogue.js';
 import { checkLiveConfig, isLoopbackHost, parseListen, type LiveConfig } from '../core/config/live-config.js';
 import { checkHandshake, checkPage, LIVE_PROTOCOL, PAGE_REALM, type GateConfig, type RejectReason } from './gate.js';
-import { PROTOCOL_VERSION, type BatchMessage, type HelloMessage } from './protocol.js';
+import { PROTOCOL_VERSION, type BatchMessage, type EventInfo, type HelloMessage, type ServiceInfo } from './protocol.js';
 import { createStore, type Store } from './store.js';
 
 /** Knobs tests and the benchmark turn; the defaults are the design in the research note (B.4). */
@@ -52,7 +52,12 @@ export interface LiveHubOptions {
   emitter?: Emitter | (() => Emitter | undefined);
   tuning?: LiveTuning;
   now?: () => number;
+  /** Service graphs for the top of the page (one per access_log source). */
+  services?: readonly ServiceInfo[];
 }
+
+/** Events kept for a hello (within the history window as well). */
+const MAX_EVENTS = 200;
 
 export interface LiveHub {
   readonly sink: Sink;
@@ -215,6 +220,8 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
   let boundPort = listenPort;
   let stopping: Promise<void> | undefined;
   let closed = false;
+  const events: EventInfo[] = [];
+  let newEvents: EventInfo[] = [];
 
   const send = (c: Client, data: string): void => {
     const bytes = Buffer.byteLength(data);
@@ -234,6 +241,7 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
   const hello = (): string => {
     if (helloCache?.generation === generation) return helloCache.text;
     const snap = store.snapshot();
+    const msg0 = now();
     const msg: HelloMessage = {
       type: 'hello',
       v: PROTOCOL_VERSION,
@@ -247,6 +255,8 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
       values: snap.values,
       points: snap.points,
       refused: snap.refused,
+      services: [...(opts.services ?? [])],
+      events: events.filter((e) => e.t >= msg0 - config.history),
     };
     helloCache = { generation, text: JSON.stringify(msg) };
     return helloCache.text;
@@ -319,6 +329,10 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
     const batch: BatchMessage = { type: 'batch', t: r.t, v: r.values, p: r.points, refused: r.refused };
     if (r.newFamilies.length) batch.families = r.newFamilies;
     if (r.newSeries.length) batch.series = r.newSeries;
+    if (newEvents.length) {
+      batch.events = newEvents;
+      newEvents = [];
+    }
     if (clients.size === 0) return;
     // Stringify once per flush; every page gets the same text.
     const text = JSON.stringify(batch);
@@ -437,6 +451,16 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
       sinkStats.sent++;
       if (self === undefined && opts.emitter) selfEmitter();
       store.datapoint(n, v, ts);
+    },
+    event: (e) => {
+      if (closed) return;
+      sinkStats.sent++;
+      const info: EventInfo = { t: e.when * 1000, what: e.what, tags: e.tags, data: e.data };
+      events.push(info);
+      if (events.length > MAX_EVENTS) events.shift();
+      // Bounded too: a page-less hub must not collect events between flushes without limit.
+      if (newEvents.length < MAX_EVENTS) newEvents.push(info);
+      generation++;
     },
     // The hub keeps its own cadence (config.flush, 1 s) whatever the emitter's interval is.
     flush: async () => {},

@@ -7,6 +7,26 @@ import type { SeriesInfo } from './store.js';
 
 export const PROTOCOL_VERSION = 1;
 
+/** One access_log source: the page draws its service graph at the top. Names are full paths. */
+export interface ServiceInfo {
+  name: string;
+  /** Counter series (rate/s) of 2xx/3xx and 4xx/5xx. */
+  good: string;
+  bad: string;
+  /** Timer series whose p95/p99 go on the right axis. */
+  responseTime: string;
+  safeQps?: number;
+}
+
+/** An event (a deploy, a crash): a vertical line with its text on hover. */
+export interface EventInfo {
+  /** Unix ms. */
+  t: number;
+  what: string;
+  tags: string[];
+  data: string;
+}
+
 /** First message on every connection, and again after a resync: the page replaces its state. */
 export interface HelloMessage {
   type: 'hello';
@@ -25,6 +45,10 @@ export interface HelloMessage {
   points: Record<string, [number[], number[]]>;
   /** Distinct series refused by max_series ("N series not shown"). */
   refused: number;
+  /** Service overview rows (optional: absent from hubs without access_log sources). */
+  services?: ServiceInfo[];
+  /** Events within the history window, oldest first. */
+  events?: EventInfo[];
 }
 
 /** One per flush. */
@@ -40,6 +64,8 @@ export interface BatchMessage {
   families?: Family[];
   series?: SeriesInfo[];
   refused: number;
+  /** Events received since the previous batch. */
+  events?: EventInfo[];
 }
 
 export type ServerMessage = HelloMessage | BatchMessage;

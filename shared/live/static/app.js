@@ -17,13 +17,14 @@
   const el = {
     status: $('status'), filter: $('filter'), window: $('window'), pause: $('pause'),
     tokenButton: $('token-button'), tokenForm: $('token-form'), token: $('token'),
-    notice: $('notice'), groups: $('groups'), empty: $('empty'), diag: $('diag'),
+    notice: $('notice'), groups: $('groups'), empty: $('empty'), diag: $('diag'), overview: $('overview'),
   };
 
   // Read-only diagnostics for humans (the footer) and for the browser tests.
   const live = {
     state: 'connecting', messages: 0, hellos: 0, batches: 0, frames: 0, chartsDrawn: 0,
     reconnects: 0, lastDelay: 0, charts: 0, series: 0, refused: 0, lagMs: 0, unknown: 0, errors: 0, windowSec: 0, drawMs: [], frameMs: [],
+    services: 0, events: 0, eventMarkers: 0, overviewDrawn: 0,
   };
   Object.defineProperty(window, '__live', { value: live, writable: false });
 
@@ -42,6 +43,9 @@
   let groups = new Map();
   let lastBatchAt = 0;
   let lastT = 0;
+  /** Service overview rows (top of the page) and the events drawn on them. */
+  let services = [];
+  let events = [];
 
   let paused = false;
   let filterRe = null;
@@ -178,6 +182,7 @@
       } else columns.set(s.id, (m.values[s.id] || times.map(() => null)).slice());
     }
     setRefused(m.refused);
+    buildOverview(m.services || [], m.events || []);
     setState('live');
     markAll();
   }
@@ -215,6 +220,8 @@
       for (const col of columns.values()) col.splice(0, n);
     }
     setRefused(m.refused);
+    if (m.events && m.events.length) addEvents(m.events);
+    for (const s of services) s.dirty = true;
     for (const f of families.values()) {
       if (f.family.kind !== 'datapoint' || touched.has(f.family.key)) f.dirty = true;
     }
@@ -383,7 +390,7 @@
     rafPending = 0;
     if (document.hidden || paused) return;
     const t0 = performance.now();
-    let drawn = 0;
+    let drawn = drawOverview();
     for (const f of families.values()) {
       if (!f.dirty || !f.visible || f.box.classList.contains('hidden')) continue;
       if (f.rebuild || !f.plot) buildChart(f);
@@ -409,8 +416,119 @@
   }
 
   function markAll() {
+    for (const s of services) s.dirty = true;
     for (const f of families.values()) f.dirty = true;
     requestDraw();
+  }
+
+  // ---- service overview: good/bad per second, p95/p99 on the right, safe QPS, events ---------
+  function buildOverview(list, evs) {
+    for (const s of services) if (s.plot) s.plot.destroy();
+    el.overview.replaceChildren();
+    el.overview.hidden = list.length === 0;
+    events = [];
+    services = list.map((info) => {
+      const box = document.createElement('div');
+      box.className = 'chart service';
+      const title = document.createElement('div');
+      title.className = 'title';
+      title.textContent = `${info.name}: requests/s and response time`;
+      const desc = document.createElement('div');
+      desc.className = 'desc';
+      desc.textContent = 'good 2xx/3xx and bad 4xx/5xx per second (left), p95/p99 ms (right)' + (info.safeQps != null ? `, safe QPS ${fmt(info.safeQps)}` : '') + '; events as vertical lines';
+      const markers = document.createElement('div');
+      markers.className = 'markers';
+      box.append(title, desc);
+      el.overview.append(box);
+      return { info, box, markers, plot: null, dirty: true };
+    });
+    live.services = services.length;
+    addEvents(evs);
+  }
+
+  function addEvents(list) {
+    for (const e of list) events.push({ t: e.t / 1000, what: e.what, tags: e.tags, data: e.data });
+    events.sort((a, b) => a.t - b.t);
+    if (events.length > 200) events.splice(0, events.length - 200);
+    live.events = events.length;
+    for (const s of services) s.dirty = true;
+  }
+
+  /** Bucketed series id by full name (and timer stat); series may arrive after the row. */
+  function idOf(name, stat) {
+    for (const s of series.values()) if (s.name === name && (stat === undefined || s.stat === stat)) return s.id;
+    return undefined;
+  }
+
+  function serviceData(s) {
+    const col = (id) => (id === undefined ? times.map(() => null) : columns.get(id) || times.map(() => null));
+    const i = s.info;
+    const data = [times, col(idOf(i.good)), col(idOf(i.bad)), col(idOf(i.responseTime, 'p95')), col(idOf(i.responseTime, 'p99'))];
+    if (i.safeQps != null) data.push(times.map(() => i.safeQps));
+    return data;
+  }
+
+  function buildServiceChart(s) {
+    if (s.plot) s.plot.destroy();
+    const i = s.info;
+    const line = (label, stroke, scale, extra) => Object.assign({ label, stroke, scale, width: 1.5, points: { show: false }, value: (u, v) => (v == null ? '–' : fmt(v)) }, extra || {});
+    const opts = {
+      width: Math.max(300, s.box.clientWidth - 12),
+      height: CHART_HEIGHT + 40,
+      legend: { show: true, live: true },
+      cursor: { drag: { x: false, y: false } },
+      scales: { x: { time: true, range: () => [lastT - windowSec, lastT] }, rps: {}, ms: {} },
+      axes: [{}, { scale: 'rps', label: 'requests/s', size: 60, values: (u, t) => t.map(fmt) }, { scale: 'ms', side: 1, label: 'ms', size: 60, grid: { show: false }, values: (u, t) => t.map(fmt) }],
+      series: [{}, line('good 2xx/3xx /s', '#2e9e5b', 'rps'), line('bad 4xx/5xx /s', '#d8342f', 'rps'), line('p95 ms', '#3b7dd8', 'ms'), line('p99 ms', '#8a5cc9', 'ms')].concat(
+        i.safeQps != null ? [line('safe QPS', '#c98a12', 'rps', { dash: [6, 4], width: 1 })] : [],
+      ),
+      hooks: { draw: [(u) => drawEvents(u, s)] },
+    };
+    s.plot = new uPlot(opts, serviceData(s), s.box);
+  }
+
+  /** Vertical lines on the canvas, and one hoverable marker per event carrying its text. */
+  function drawEvents(u, s) {
+    const ctx = u.ctx;
+    const [x0, x1] = [u.scales.x.min, u.scales.x.max];
+    const shown = events.filter((e) => e.t >= x0 && e.t <= x1);
+    ctx.save();
+    ctx.strokeStyle = '#b03fd0';
+    ctx.setLineDash([]);
+    ctx.lineWidth = 2 * devicePixelRatio;
+    for (const e of shown) {
+      const x = Math.round(u.valToPos(e.t, 'x', true));
+      ctx.beginPath();
+      ctx.moveTo(x, u.bbox.top);
+      ctx.lineTo(x, u.bbox.top + u.bbox.height);
+      ctx.stroke();
+    }
+    ctx.restore();
+    // Inside uPlot's overlay (the plot area), so positions are valToPos() as they are.
+    if (s.markers.parentNode !== u.over) u.over.append(s.markers);
+    s.markers.replaceChildren(
+      ...shown.map((e) => {
+        const m = document.createElement('div');
+        m.className = 'event-marker';
+        m.style.left = `${u.valToPos(e.t, 'x') - 4}px`;
+        m.title = [e.what, e.data, e.tags.length ? `tags: ${e.tags.join(' ')}` : ''].filter(Boolean).join('\n');
+        return m;
+      }),
+    );
+    live.eventMarkers = shown.length;
+  }
+
+  function drawOverview() {
+    let n = 0;
+    for (const s of services) {
+      if (!s.dirty) continue;
+      if (!s.plot) buildServiceChart(s);
+      else s.plot.setData(serviceData(s));
+      s.dirty = false;
+      n++;
+    }
+    live.overviewDrawn += n;
+    return n;
   }
 
   // ---- controls ------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import type { LiveCatalogueEntry } from '../catalogue.js';
 import { liveSchema, type LiveConfig } from '../../core/config/live-config.js';
 import { LIVE_PROTOCOL, encodeTokenProtocol } from '../gate.js';
 import { createLiveHub, type LiveHub, type LiveTuning } from '../hub.js';
-import type { ServerMessage } from '../protocol.js';
+import type { ServerMessage, ServiceInfo } from '../protocol.js';
 
 export const CATALOGUE: LiveCatalogueEntry[] = [
   { pattern: 'tt.web.requests.<status>', type: 'counter', unit: 'count', description: 'requests by status', integration: 'web' },
@@ -38,7 +38,7 @@ export function liveConfig(over: Record<string, unknown> = {}): LiveConfig {
 
 export async function startHub(
   over: Record<string, unknown> = {},
-  o: { tuning?: LiveTuning; catalogue?: LiveCatalogueEntry[]; selfEmitter?: Emitter | 'root' | (() => Emitter | undefined); now?: () => number } = {},
+  o: { tuning?: LiveTuning; catalogue?: LiveCatalogueEntry[]; selfEmitter?: Emitter | 'root' | (() => Emitter | undefined); now?: () => number; services?: ServiceInfo[] } = {},
 ): Promise<RunningHub> {
   const config = liveConfig(over);
   const logs: string[] = [];
@@ -48,6 +48,7 @@ export async function startHub(
     catalogue: o.catalogue ?? CATALOGUE,
     ...(o.tuning ? { tuning: o.tuning } : {}),
     ...(o.now ? { now: o.now } : {}),
+    ...(o.services ? { services: o.services } : {}),
     // 'root': as the runtime does it, the emitter the hub is a sink of, resolved lazily.
     ...(o.selfEmitter === 'root' ? { emitter: () => root } : o.selfEmitter ? { emitter: o.selfEmitter } : {}),
   });
