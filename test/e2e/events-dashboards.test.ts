@@ -10,7 +10,7 @@
  *   /render?format=json, must return data, and the service graph's good/bad series must add up to
  *   the log's own counts. The service graph is also rendered as a PNG and kept as an artifact.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,7 @@ describe.skipIf(!ok)('events and dashboards through real carbon-cache + graphite
   // so the p95/p99 series have data: microseconds derived from the line number.
   let good = 0;
   let bad = 0;
+  let chunks: string[] = [];
 
   beforeAll(async () => {
     carbon = await startCarbon();
@@ -46,7 +47,12 @@ describe.skipIf(!ok)('events and dashboards through real carbon-cache + graphite
     dir = mkdtempSync(join(tmpdir(), 'telltale-events-e2e-'));
     const src = readFileSync(REAL_LOG, 'utf8');
     const lines = src.split('\n').filter(Boolean);
-    writeFileSync(join(dir, 'shop.log'), lines.map((l, i) => `${l} ${1000 + (i % 500) * 997}`).join('\n') + '\n');
+    // Written in 4 parts (see the dashboard test), so the service graph has a shape over time.
+    chunks = [0, 1, 2, 3].map((k) => {
+      const part = lines.slice(Math.floor((k * lines.length) / 4), Math.floor(((k + 1) * lines.length) / 4));
+      return part.map((l, i) => `${l} ${1000 + ((i * (k + 3)) % 500) * 997}`).join('\n') + '\n';
+    });
+    writeFileSync(join(dir, 'shop.log'), '');
     // Independent count: the status is the field after the quoted request.
     for (const l of lines) {
       const m = /" (\d{3}) /.exec(l);
@@ -144,7 +150,15 @@ integrations:
   });
 
   it('every target of the generated dashboards returns the data telltale sent', async () => {
-    await cli(['access_log', '--once']);
+    // The log grows in 4 parts, each read by its own access_log --once run (resuming at the
+    // saved position): 4 flushes, seconds apart, like a service with a changing load.
+    const firstRun = Math.floor(Date.now() / 1000);
+    for (const [k, part] of chunks.entries()) {
+      // A deploy half-way: the vertical line the service graph is about.
+      if (k === 2) await cli(['event', 'deploy shop 1.4.3', '--tags', 'deploy,shop', '--data', 'git 9c1e77d']);
+      appendFileSync(join(dir, 'shop.log'), part);
+      await cli(['access_log', '--once']);
+    }
     // cpu.percent needs two samples: run the host poller until carbon has it, then stop it.
     const host = runCli(['host', '--config', config]);
     try {
@@ -186,13 +200,13 @@ integrations:
     expect(ev[0]!.datapoints.reduce((a, [v]) => a + (v ?? 0), 0)).toBeGreaterThanOrEqual(3);
 
     // The service graph as graphite-web draws it: a test artifact and the README screenshot.
-    const q = new URLSearchParams({ from, until, width: '900', height: '420', title: service![1].title, vtitle: 'requests/s', vtitleRight: 'ms', lineMode: 'connected', bgcolor: 'white', fgcolor: 'black' });
+    const q = new URLSearchParams({ from: String(firstRun - 20), until, width: '900', height: '420', title: service![1].title, vtitle: 'requests/s', vtitleRight: 'ms', lineMode: 'connected', bgcolor: 'white', fgcolor: 'black' });
     for (const t of targets) q.append('target', t);
     const png = Buffer.from(await (await web.get(`/render?${q}`)).arrayBuffer());
     expect(png.subarray(1, 4).toString()).toBe('PNG');
     mkdirSync(ARTIFACTS, { recursive: true });
     writeFileSync(join(ARTIFACTS, 'service-graph.png'), png);
-  });
+  }, 150_000);
 
   it('graphite-web loads the generated dashboard through its own save/load API', async () => {
     const g = runCli(['dashboard', '--format', 'graphite', '--config', config]);
