@@ -241,11 +241,11 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
   const hello = (): string => {
     if (helloCache?.generation === generation) return helloCache.text;
     const snap = store.snapshot();
-    const msg0 = now();
+    const serverTime = now();
     const msg: HelloMessage = {
       type: 'hello',
       v: PROTOCOL_VERSION,
-      serverTime: now(),
+      serverTime,
       flushMs: config.flush,
       historyMs: config.history,
       maxSeries: config.max_series,
@@ -256,7 +256,7 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
       points: snap.points,
       refused: snap.refused,
       services: [...(opts.services ?? [])],
-      events: events.filter((e) => e.t >= msg0 - config.history),
+      events: events.filter((e) => e.t >= serverTime - config.history),
     };
     helloCache = { generation, text: JSON.stringify(msg) };
     return helloCache.text;

@@ -67,7 +67,7 @@ describe('integrations.yaml loader', () => {
     expect(p).toEqual([
       'integrations.yaml:3:3: emitter.flush_intervall: unknown key (did you mean "flush_interval"?); known keys: prefix, flush_interval, sinks, max_datapoint_age',
       'integrations.yaml:6:16: emitter.sinks.0.address: expected udp://HOST:PORT, got "udp://nohost"',
-      'integrations.yaml:7:13: emitter.sinks.1.type: expected one of statsd, graphite, console, got string "carbon"',
+      'integrations.yaml:7:13: emitter.sinks.1.type: expected one of statsd, graphite, console, graphite_events, got string "carbon"',
       'integrations.yaml:10:15: integrations.poller.interval: expected a duration like 500ms, 10s, 5m, 1h, got string "soon"',
       'integrations.yaml:11:12: integrations.poller.limit: expected an integer >= 1, got number 0',
       'integrations.yaml:12:3: integrations.web.path: required: expected a string',
