@@ -103,7 +103,8 @@ function serviceGraphs(i: InstanceConfig, root: string, n: Names, eventTags: str
     ];
     for (const pct of [95, 99].filter((x) => n.percentiles.includes(x))) {
       const name = `p${pct} ms`;
-      targets.push({ expr: alias(`secondYAxis(${max(n.timer(`${p}.response_time`, `upper_${pct}`))})`, name), alias: name, right: true, kind: 'series' });
+      const c = pct === 95 ? 'blue' : 'darkblue';
+      targets.push({ expr: alias(color(`secondYAxis(${max(n.timer(`${p}.response_time`, `upper_${pct}`))})`, c), name), alias: name, right: true, kind: 'series' });
     }
     if (safe !== undefined) targets.push(constant(safe, 'safe QPS'));
     targets.push(eventsTarget(eventTags));

@@ -106,6 +106,10 @@ describe.skipIf(!CHROMIUM)('live page service overview in Chromium', () => {
       // Hovering a marker is what shows the text: it is a hit target over the plot.
       await page.locator('#overview .event-marker').first().hover();
       expect(errors).toEqual([]);
+      // The shortest window for the picture: the data of this test spans seconds.
+      await page.selectOption('#window', '60');
+      await until((d) => d.eventMarkers === 2, 'markers after the window change');
+      await page.waitForTimeout(2000);
       await page.locator('#overview').screenshot({ path: `${ARTIFACTS}live-overview.png` });
     } finally {
       await context.close();
