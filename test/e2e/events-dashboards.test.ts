@@ -167,6 +167,10 @@ integrations:
       host.child.kill('SIGTERM');
       expect(await host.exited, host.stderr()).toBe(0);
     }
+    // memory.percent above 0.5 %: the host integration's alert is an event of this host.
+    const alerts = await web.events({ tags: 'alert', from: '-1h' });
+    expect(alerts.map((e) => ({ what: e.what, tags: e.tags }))).toContainEqual({ what: 'memory.percent alert', tags: ['host', HOST, 'alert', 'memory.percent'] });
+    expect(alerts[0]!.data).toMatch(/^ALERT e2e\..*\.host\.memory\.percent = [\d.]+ > 0\.5 on /);
     const g = runCli(['dashboard', '--format', 'graphite', '--config', config]);
     expect(await g.exited, g.stderr()).toBe(0);
     const state = JSON.parse(g.stdout()) as GraphiteDashboardState;

@@ -30,7 +30,8 @@ async function httpServer(answer: (n: number) => number | 'hang'): Promise<{ url
       got.push({ body, headers: req.headers });
       const a = answer(n++);
       if (a === 'hang') hung.push(res);
-      else res.writeHead(a).end();
+      // No keep-alive: an idle pooled socket's timer would outlive the test in this worker.
+      else res.writeHead(a, { connection: 'close' }).end();
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -55,6 +56,7 @@ describe('emitter.event()', () => {
   it('validates, bounds and sanitises before any sink sees the event', () => {
     const mem = createMemorySink();
     const e = createEmitter({ prefix: 'pre', sinks: [mem], selfMetrics: false, now: () => 1_700_000_000_000 });
+    cleanups.push(() => e.close());
     e.child({ prefix: 'svc' }).event('deploy api 1.2', { tags: ['deploy', 'two words', 'deploy', '', 'x'.repeat(100)], data: 'd'.repeat(5000), when: 1_699_999_000 });
     e.event('');
     e.event('late', { when: 1 });

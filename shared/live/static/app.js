@@ -487,7 +487,7 @@
     s.plot = new uPlot(opts, serviceData(s), s.box);
   }
 
-  /** Vertical lines on the canvas, and one hoverable marker per event carrying its text. */
+  /** Vertical lines on the canvas (and the safe line), one hoverable marker per event with its text. */
   function drawEvents(u, s) {
     const ctx = u.ctx;
     const [x0, x1] = [u.scales.x.min, u.scales.x.max];
@@ -501,6 +501,17 @@
       ctx.beginPath();
       ctx.moveTo(x, u.bbox.top);
       ctx.lineTo(x, u.bbox.top + u.bbox.height);
+      ctx.stroke();
+    }
+    // The safe-QPS line across the whole plot, also where no bucket has data yet.
+    if (s.info.safeQps != null) {
+      const y = Math.round(u.valToPos(s.info.safeQps, 'rps', true));
+      ctx.strokeStyle = '#c98a12';
+      ctx.lineWidth = 1.5 * devicePixelRatio;
+      ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio]);
+      ctx.beginPath();
+      ctx.moveTo(u.bbox.left, y);
+      ctx.lineTo(u.bbox.left + u.bbox.width, y);
       ctx.stroke();
     }
     ctx.restore();
