@@ -20,6 +20,8 @@ import {
   SCAN_QUOTED,
   SCAN_TO_BYTE,
   ROLE_BYTES,
+  ROLE_CACHE,
+  ROLE_FIRST_BYTE,
   ROLE_REQUEST,
   ROLE_STATUS,
   ROLE_TIME,
@@ -102,16 +104,18 @@ function numberSafe(term: number): boolean {
 /**
  * Status (three digits, 100–599) parsed where it stands: the field is valid only when the byte
  * after the digits is the terminator or the line's end, which is what finding the terminator
- * first and requiring a length of 3 amounts to when the terminator is not a digit.
+ * first and requiring a length of 3 amounts to when the terminator is not a digit. A lone `-`
+ * (varnishncsa's piped requests) is status 0.
  */
 function statusInPlace(term: number): string {
   return [
+    `if (p < e && buf[p] === 0x2d && (p + 1 === e || buf[p + 1] === ${int(term)})) { out.status = 0; p++; fe = p; } else {`,
     'if (p + 3 > e) return false;',
     '{ const a = buf[p] - 48, b = buf[p + 1] - 48, c = buf[p + 2] - 48;',
     '  if (a < 1 || a > 5 || b < 0 || b > 9 || c < 0 || c > 9) return false;',
     `  if (p + 3 < e && buf[p + 3] !== ${int(term)}) return false;`,
     '  out.status = a * 100 + b * 10 + c; }',
-    'p += 3; fe = p;',
+    'p += 3; fe = p; }',
   ].join('\n');
 }
 
@@ -128,8 +132,8 @@ function bytesInPlace(term: number): string {
   ].join('\n');
 }
 
-/** parseTime while scanning: the same digits, one dot (not for µs) and `-`, into the same double. */
-function timeInPlace(term: number, unitUs: number): string {
+/** parseTime while scanning: the same digits, one dot (not for µs) and `-`, into the same double, stored in `out[target]`. */
+function timeInPlace(term: number, unitUs: number, target: 'timeUs' | 'firstByteUs'): string {
   const t = int(term);
   const dot = unitUs === 1 ? 'false' : 'b === 0x2e && d === 0';
   return [
@@ -145,7 +149,7 @@ function timeInPlace(term: number, unitUs: number): string {
     `  if (p === fs && buf[p] === 0x2d && (p + 1 === e || buf[p + 1] === ${t})) p++; else return false;`,
     '} else {',
     '  if (p === fs || p - fs > 20) return false;',
-    `  out.timeUs = timeUs(v, f, fd, ${int(unitUs)});`,
+    `  out.${target} = timeUs(v, f, fd, ${int(unitUs)});`,
     '}',
     'fe = p;',
   ].join('\n');
@@ -160,27 +164,31 @@ function field(t: Token): string[] {
   const inPlace = (t.scan === SCAN_TO_BYTE || last) && numberSafe(term);
   if (inPlace && t.role === ROLE_STATUS) src.push(statusInPlace(term));
   else if (inPlace && t.role === ROLE_BYTES) src.push(bytesInPlace(term));
-  else if (inPlace && t.role === ROLE_TIME) src.push(timeInPlace(term, t.timeUnitUs));
+  else if (inPlace && t.role === ROLE_TIME) src.push(timeInPlace(term, t.timeUnitUs, 'timeUs'));
+  else if (inPlace && t.role === ROLE_FIRST_BYTE) src.push(timeInPlace(term, t.timeUnitUs, 'firstByteUs'));
   else {
     if (t.scan === SCAN_QUOTED) src.push(seekQuote(), 'fe = p;');
     else if (t.scan === SCAN_TO_BYTE) src.push(seek(t.term), 'fe = p;');
     else if (t.scan === SCAN_BRACKETED) src.push('if (buf[p] !== 0x5b) return false;', seek(0x5d), 'if (p >= e) return false;', 'p++; fe = p;');
+    else if (last && t.role === ROLE_CACHE) src.push(seek(0x20), 'fe = p;'); // a last word ends at a space, like a last number
     else src.push('fe = e; p = e;'); // the last field, text: to the end of the line
     if (t.role === ROLE_STATUS) {
       src.push(
-        'if (fe - fs !== 3) return false;',
+        'if (fe - fs === 1 && buf[fs] === 0x2d) out.status = 0;',
+        'else { if (fe - fs !== 3) return false;',
         '{ const a = buf[fs] - 48, b = buf[fs + 1] - 48, c = buf[fs + 2] - 48;',
         '  if (a < 1 || a > 5 || b < 0 || b > 9 || c < 0 || c > 9) return false;',
-        '  out.status = a * 100 + b * 10 + c; }',
+        '  out.status = a * 100 + b * 10 + c; } }',
       );
     } else if (t.role === ROLE_BYTES) {
       src.push('v = parseBytes(buf, fs, fe); if (v < 0) return false; out.bytes = v;');
-    } else if (t.role === ROLE_TIME) {
-      src.push(`v = parseTime(buf, fs, fe, ${int(t.timeUnitUs)}); if (v === -2) return false; out.timeUs = v;`);
+    } else if (t.role === ROLE_TIME || t.role === ROLE_FIRST_BYTE) {
+      const target = t.role === ROLE_TIME ? 'timeUs' : 'firstByteUs';
+      src.push(`v = parseTime(buf, fs, fe, ${int(t.timeUnitUs)}); if (v === -2) return false; out.${target} = v;`);
     }
   }
   if (t.role === ROLE_REQUEST) src.push('setRequest(buf, fs, fe, out, methods, wantPath);');
-  else if (t.role !== ROLE_STATUS && t.role !== ROLE_BYTES && t.role !== ROLE_TIME && t.role !== 0) {
+  else if (t.role !== ROLE_STATUS && t.role !== ROLE_BYTES && t.role !== ROLE_TIME && t.role !== ROLE_FIRST_BYTE && t.role !== 0) {
     src.push(`if (!applyRole(${int(t.role)}, ${int(t.timeUnitUs)}, buf, fs, fe, out, methods, wantPath)) return false;`);
   }
   if (last) src.push('p = e;');
@@ -197,7 +205,7 @@ function literal(t: Token): string[] {
     .map((b, k) => `if (p + ${k} < e && buf[p + ${k}] !== ${int(b)}) return false;`)
     .join(' ');
   return [
-    `if (p + ${n} > e) { ${partial} return out.status > 0; }`,
+    `if (p + ${n} > e) { ${partial} return out.status >= 0; }`,
     `if (${lit.map((b, k) => `(buf[p + ${k}] ^ ${int(b)})`).join(' | ')}) return false;`,
     `p += ${n};`,
   ];
@@ -241,19 +249,19 @@ function segment(tokens: readonly Token[], from: number, segs: string[]): string
     }
     const next = `seg${i + 1}`;
     segs.push(
-      `function ${next}(buf, p, e, out, methods, quotes, wantPath) {\n${[...PREAMBLE, ...segment(tokens, i + 1, segs), 'return out.status > 0;'].join('\n')}\n}`,
+      `function ${next}(buf, p, e, out, methods, quotes, wantPath) {\n${[...PREAMBLE, ...segment(tokens, i + 1, segs), 'return out.status >= 0;'].join('\n')}\n}`,
     );
     const role =
       t.role === 0 ? 'true' : `applyRole(${int(t.role)}, ${int(t.timeUnitUs)}, buf, fs, fe, out, methods, wantPath)`;
     src.push(
       'fs = p;',
-      '{ const s0 = out.status, b0 = out.bytes, t0 = out.timeUs, m0 = out.method, p0 = out.pathStart, q0 = out.pathEnd;',
+      '{ const s0 = out.status, b0 = out.bytes, t0 = out.timeUs, f0 = out.firstByteUs, c0 = out.cache, m0 = out.method, p0 = out.pathStart, q0 = out.pathEnd;',
       '  for (;;) {',
       seekLiteral(t.until),
       '    fe = p;',
       `    if (${role} && ${next}(buf, p, e, out, methods, quotes, wantPath)) return true;`,
       '    if (at < 0 || --quotes.tries < 0) return false;',
-      '    out.status = s0; out.bytes = b0; out.timeUs = t0; out.method = m0; out.pathStart = p0; out.pathEnd = q0;',
+      '    out.status = s0; out.bytes = b0; out.timeUs = t0; out.firstByteUs = f0; out.cache = c0; out.method = m0; out.pathStart = p0; out.pathEnd = q0;',
       '    p = at + 1;',
       '  } }',
     );
@@ -273,7 +281,7 @@ function fastPath(tokens: readonly Token[]): string[] {
   let retrying = false;
   const SLOW = 'slow(buf, s, e, out, methods, quotes, wantPath)';
   const fail = (lines: string[]): string[] =>
-    retrying ? lines.map((l) => l.replaceAll('return false;', `return ${SLOW};`).replaceAll('return out.status > 0;', `return out.status > 0 || ${SLOW};`)) : lines;
+    retrying ? lines.map((l) => l.replaceAll('return false;', `return ${SLOW};`).replaceAll('return out.status >= 0;', `return out.status >= 0 || ${SLOW};`)) : lines;
   for (const t of tokens) {
     if (!t.isField) {
       src.push(...fail(literal(t)));
@@ -289,7 +297,7 @@ function fastPath(tokens: readonly Token[]): string[] {
     src.push('fs = p;', seek(t.term), 'fe = p;');
     if (t.role !== 0) src.push(...fail([`if (!applyRole(${int(t.role)}, ${int(t.timeUnitUs)}, buf, fs, fe, out, methods, wantPath)) return false;`]));
   }
-  src.push(...fail(['return out.status > 0;']));
+  src.push(...fail(['return out.status >= 0;']));
   return src;
 }
 
@@ -297,10 +305,11 @@ export function compileParser(fmt: LineFormat): LineParser {
   if (fmt.kind !== 'tokens') {
     return (buf, s, e, out, methods, quotes, wantPath) => parseLine(buf, s, e, fmt, out, methods, quotes, wantPath);
   }
-  const reset = 'out.status = -1; out.bytes = 0; out.timeUs = -1; out.method = methods.other; out.pathStart = -1; out.pathEnd = -1;';
+  const reset =
+    'out.status = -1; out.bytes = 0; out.timeUs = -1; out.firstByteUs = -1; out.cache = 0; out.method = methods.other; out.pathStart = -1; out.pathEnd = -1;';
   const segs: string[] = [];
   // Every occurrence, tried in turn: the whole line again, for the lines the fast path gave up on.
-  const slow = [reset, `quotes.tries = ${int(RETRY_BUDGET)};`, 'let p = s;', ...PREAMBLE, ...segment(fmt.tokens, 0, segs), 'return out.status > 0;'];
+  const slow = [reset, `quotes.tries = ${int(RETRY_BUDGET)};`, 'let p = s;', ...PREAMBLE, ...segment(fmt.tokens, 0, segs), 'return out.status >= 0;'];
   const fast = [reset, 'if (quotes.buf !== buf) quotes.reset(buf);', 'let p = s;', ...PREAMBLE, ...fastPath(fmt.tokens)];
   const factory = new Function(
     'applyRole',
@@ -324,7 +333,10 @@ function samples(t: Token): { usual: string; odd: string[] } {
   if (t.scan === SCAN_BRACKETED) return { usual: '[10/Oct/2023:13:55:36 +0000]', odd: ['x', '[x', '[]'] };
   if (t.role === ROLE_STATUS) return { usual: '200', odd: ['20', '2000', 'abc', '600', '', '-'] };
   if (t.role === ROLE_BYTES) return { usual: '1234', odd: ['-', '-5', '12a', '', '1234567890123456', '0'] };
-  if (t.role === ROLE_TIME) return { usual: t.timeUnitUs === 1 ? '1234' : '0.123', odd: ['-', '.', '1.2.3', '1a', '', '12', '1.1234567', '-1', `0.${'1'.repeat(18)}`, '1'.repeat(21)] };
+  if (t.role === ROLE_TIME || t.role === ROLE_FIRST_BYTE) {
+    return { usual: t.timeUnitUs === 1 ? '1234' : '0.123', odd: ['-', '.', '1.2.3', '1a', '', '12', '1.1234567', '-1', `0.${'1'.repeat(18)}`, '1'.repeat(21)] };
+  }
+  if (t.role === ROLE_CACHE) return { usual: 'hit', odd: ['miss', 'pass', 'pipe', 'synth', '-', '', 'hits', 'x'.repeat(40)] };
   if (t.scan === SCAN_QUOTED) {
     return {
       usual: t.role === ROLE_REQUEST ? 'GET /a/b?c=1 HTTP/1.1' : 'Mozilla/5.0 (X11; Linux x86_64)',

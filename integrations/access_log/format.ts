@@ -14,6 +14,10 @@ export const ROLE_BYTES = 3;
 export const ROLE_TIME = 4;
 export const ROLE_METHOD = 5;
 export const ROLE_PATH = 6;
+/** Time to first byte (varnishncsa %{Varnish:time_firstbyte}x, Apache %^FB). */
+export const ROLE_FIRST_BYTE = 7;
+/** How a cache handled the request (varnishncsa %{Varnish:handling}x or %{Varnish:hitmiss}x). */
+export const ROLE_CACHE = 8;
 
 /** How the scanner finds the end of a field. */
 export const SCAN_TO_BYTE = 0;
@@ -61,10 +65,18 @@ export interface LineFormat {
   /** json: key names per role. */
   readonly jsonKeys: ReadonlyMap<string, { role: number; timeUnitUs: number }>;
   readonly hasTime: boolean;
+  readonly hasFirstByte: boolean;
+  /**
+   * The cache field: `handling` (hit, miss, pass, pipe, synth), `hitmiss` (hit or miss: varnishncsa
+   * counts pass, pipe and synth as misses there), or `none`.
+   */
+  readonly cache: 'handling' | 'hitmiss' | 'none';
 }
 
 const APACHE_COMMON = '%h %l %u %t \\"%r\\" %>s %b';
 const APACHE_COMBINED = '%h %l %u %t \\"%r\\" %>s %b \\"%{Referer}i\\" \\"%{User-agent}i\\"';
+// varnishncsa's default (-F unset): NCSA combined; %s is the status sent, %r carries the absolute URL.
+const VARNISHNCSA = '%h %l %u %t "%r" %s %b "%{Referer}i" "%{User-agent}i"';
 const NGINX_COMBINED =
   '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"';
 
@@ -77,6 +89,9 @@ export const PRESETS: Readonly<Record<string, string>> = {
   nginx_combined: NGINX_COMBINED,
   nginx_combined_rt: `${NGINX_COMBINED} $request_time "$upstream_response_time"`,
   combined_D: `${APACHE_COMBINED} %D`,
+  varnishncsa: VARNISHNCSA,
+  // The -F format the README recommends: total time (µs), time to first byte (s), handling, hit/miss.
+  varnishncsa_extended: `${VARNISHNCSA} %D %{Varnish:time_firstbyte}x %{Varnish:handling}x %{Varnish:hitmiss}x`,
 };
 
 export const PRESET_NAMES: readonly string[] = [...Object.keys(PRESETS), 'json'];
@@ -99,6 +114,8 @@ export class FormatError extends Error {
 
 interface Directive {
   role: number;
+  /** ROLE_CACHE: which varnishncsa variable it is. */
+  cache?: 'handling' | 'hitmiss';
   /** Higher wins when two fields claim the same role (%>s over %s, %b over %O, %D over %T). */
   priority: number;
   timeUnitUs: number;
@@ -169,6 +186,17 @@ function apacheDirective(letter: string, arg: string | undefined, modifier: stri
     case 't':
       // %t prints its own brackets; %{strftime}t does not.
       return { ...d(ROLE_IGNORE), bracketed: arg === undefined };
+    case '^FB':
+      // Apache 2.4.13+ (LogIOTrackTTFB On): microseconds.
+      return d(ROLE_FIRST_BYTE, 1, 1);
+    case 'x':
+      // varnishncsa's extended variables, written by Varnish itself (a number, a word, b or c, an
+      // id), so they hold no separator. Other %{…}x (Apache mod_ssl's, varnishncsa's VCL_Log:key
+      // and VSL:…, which VCL and clients fill) are read and ignored.
+      if (arg === 'Varnish:time_firstbyte') return { ...d(ROLE_FIRST_BYTE, 2, 1e6), safe: true };
+      if (arg === 'Varnish:handling') return { ...d(ROLE_CACHE, 2), cache: 'handling', safe: true };
+      if (arg === 'Varnish:hitmiss') return { ...d(ROLE_CACHE, 1), cache: 'hitmiss', safe: true };
+      return { ...d(ROLE_IGNORE), safe: arg === 'Varnish:side' || arg === 'Varnish:vxid' };
     default:
       return d(ROLE_IGNORE);
   }
@@ -319,7 +347,7 @@ function toTokens(name: string, pieces: Piece[]): LineFormat {
     const scan = p.dir.bracketed ? SCAN_BRACKETED : quoted ? SCAN_QUOTED : nextLit !== undefined ? SCAN_TO_BYTE : SCAN_TO_END;
     const role = best.get(p.dir.role) === p.dir ? p.dir.role : ROLE_IGNORE;
     // Numbers end at any non-digit, so they never need a second try.
-    const numeric = p.dir.role === ROLE_STATUS || p.dir.role === ROLE_BYTES || p.dir.role === ROLE_TIME;
+    const numeric = p.dir.role === ROLE_STATUS || p.dir.role === ROLE_BYTES || p.dir.role === ROLE_TIME || p.dir.role === ROLE_FIRST_BYTE;
     tokens.push({
       literal: new Uint8Array(0),
       isField: true,
@@ -332,7 +360,15 @@ function toTokens(name: string, pieces: Piece[]): LineFormat {
       source: p.dir.source,
     });
   }
-  return { kind: 'tokens', name, tokens, jsonKeys: new Map(), hasTime: best.has(ROLE_TIME) };
+  return {
+    kind: 'tokens',
+    name,
+    tokens,
+    jsonKeys: new Map(),
+    hasTime: best.has(ROLE_TIME),
+    hasFirstByte: best.has(ROLE_FIRST_BYTE),
+    cache: best.get(ROLE_CACHE)?.cache ?? 'none',
+  };
 }
 
 /**
@@ -352,6 +388,9 @@ export function compileFormat(format: string, jsonKeys?: Readonly<Record<string,
         request_time_ms: { role: ROLE_TIME, timeUnitUs: 1e3 },
         request_time_us: { role: ROLE_TIME, timeUnitUs: 1 },
         path: { role: ROLE_PATH, timeUnitUs: 0 },
+        // varnishncsa -j: "%{Varnish:time_firstbyte}x" (s) and "%{Varnish:handling}x".
+        first_byte_time: { role: ROLE_FIRST_BYTE, timeUnitUs: 1e6 },
+        handling: { role: ROLE_CACHE, timeUnitUs: 0 },
       };
       for (const [roleName, key] of Object.entries(jsonKeys)) {
         const r = roles[roleName];
@@ -360,7 +399,16 @@ export function compileFormat(format: string, jsonKeys?: Readonly<Record<string,
         keys.set(key, r);
       }
     }
-    return { kind: 'json', name: 'json', tokens: [], jsonKeys: keys, hasTime: [...keys.values()].some((v) => v.role === ROLE_TIME) };
+    const roles = new Set([...keys.values()].map((v) => v.role));
+    return {
+      kind: 'json',
+      name: 'json',
+      tokens: [],
+      jsonKeys: keys,
+      hasTime: roles.has(ROLE_TIME),
+      hasFirstByte: roles.has(ROLE_FIRST_BYTE),
+      cache: roles.has(ROLE_CACHE) ? 'handling' : 'none',
+    };
   }
   const preset = PRESETS[format];
   const text = preset ?? format;

@@ -4,7 +4,7 @@ import { accessLogMetrics } from './metrics.js';
 
 export const accessLog = defineIntegration({
   type: 'access_log',
-  summary: 'Tails Apache/nginx access logs through rotation and restarts: requests, statuses, methods, bytes, response times',
+  summary: 'Tails Apache/nginx/varnishncsa access logs through rotation and restarts: requests, statuses, methods, bytes, response times, cache hits',
   mode: 'service',
   defaultPrefix: '',
   schema: accessLogSchema,

@@ -23,6 +23,12 @@ export interface ReadTask {
   skipTo: number;
 }
 
+/** One chunk's times from a worker: response times, or times to first byte. */
+export interface TimeBatch {
+  firstByte: boolean;
+  ms: Float64Array<ArrayBuffer>;
+}
+
 export interface ReadResult {
   offset: number;
   skipTo: number;
@@ -35,7 +41,7 @@ export async function readInParallel(t: Tailer, setup: ParseSetup, threads: numb
   try {
     await t.readAllVia(async (c) => {
       const task: ReadTask = { fd: c.fd, offset: c.offset, skipTo: c.skipTo };
-      const r = await pool.run<ReadTask, ReadResult, Float64Array>(task, { onProgress: (ms) => c.src.addTimes(ms) });
+      const r = await pool.run<ReadTask, ReadResult, TimeBatch>(task, { onProgress: (t) => c.src.addTimes(t.ms, t.firstByte) });
       c.src.addCounts(r.slots, r.methods);
       c.offset = r.offset;
       c.skipTo = r.skipTo;

@@ -5,9 +5,9 @@
 import { workerData } from 'node:worker_threads';
 import { serveTasks } from '../../shared/core/worker-pool.js';
 import { compileFormat } from './format.js';
-import type { ParseSetup, ReadResult, ReadTask } from './parallel.js';
+import type { ParseSetup, ReadResult, ReadTask, TimeBatch } from './parallel.js';
 import { MethodTable } from './parse.js';
-import { newScanContext, SourceStats, type StatsEmitter } from './stats.js';
+import { FIRST_BYTE_TIME, newScanContext, SourceStats, type StatsEmitter } from './stats.js';
 import { CHUNK, readChunks } from './tail.js';
 
 const setup = workerData as ParseSetup;
@@ -16,10 +16,10 @@ const methods = new MethodTable(setup.methods);
 const scan = newScanContext(format, methods, setup.maxLineBytes, false);
 const buf = Buffer.allocUnsafe(CHUNK);
 
-serveTasks<ReadTask, ReadResult, Float64Array>(async (task, progress) => {
-  const times: Float64Array<ArrayBuffer>[] = [];
+serveTasks<ReadTask, ReadResult, TimeBatch>(async (task, progress) => {
+  const times: TimeBatch[] = [];
   const collector: StatsEmitter = {
-    timingBatch: (_name, ms, count = ms.length) => void times.push(ms.slice(0, count)),
+    timingBatch: (name, ms, count = ms.length) => void times.push({ firstByte: name === `.${FIRST_BYTE_TIME}`, ms: ms.slice(0, count) }),
     counter: () => {
       throw new Error('counts leave a worker through takeCounts()');
     },
@@ -27,9 +27,9 @@ serveTasks<ReadTask, ReadResult, Float64Array>(async (task, progress) => {
       throw new Error('mod_statsd is read in the main thread');
     },
   };
-  const src = new SourceStats('', methods, collector, undefined, format.hasTime);
+  const src = new SourceStats('', methods, collector, undefined, format);
   const send = async (): Promise<void> => {
-    for (const ms of times.splice(0)) await progress(ms, [ms.buffer]);
+    for (const t of times.splice(0)) await progress(t, [t.ms.buffer]);
   };
   const cursor = { fd: task.fd, offset: task.offset, skipTo: task.skipTo, src };
   await readChunks(cursor, buf, scan, Infinity, () => false, send);

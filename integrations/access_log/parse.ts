@@ -4,6 +4,8 @@
  */
 import {
   ROLE_BYTES,
+  ROLE_CACHE,
+  ROLE_FIRST_BYTE,
   ROLE_METHOD,
   ROLE_PATH,
   ROLE_REQUEST,
@@ -25,13 +27,19 @@ const SPACE = 0x20;
 const DASH = 0x2d;
 const DOT = 0x2e;
 const QMARK = 0x3f;
+const SLASH = 0x2f;
 const ZERO = 0x30;
 
 export interface ParsedLine {
+  /** 100–599; 0 for a line that says `-` (varnishncsa's piped requests); -1 before it is seen. */
   status: number;
   bytes: number;
   /** Response time in microseconds, -1 when the line has none (`-` or no field). */
   timeUs: number;
+  /** Time to first byte in microseconds, -1 when the line has none. */
+  firstByteUs: number;
+  /** How a cache handled it: one of the CACHE_* codes (CACHE_NONE without a cache field). */
+  cache: number;
   /** Index into the MethodTable; `other` for unknown or missing methods. */
   method: number;
   /** URL path (no query) as a byte range, -1 when absent. */
@@ -40,7 +48,36 @@ export interface ParsedLine {
 }
 
 export function newParsedLine(): ParsedLine {
-  return { status: -1, bytes: 0, timeUs: -1, method: 0, pathStart: -1, pathEnd: -1 };
+  return { status: -1, bytes: 0, timeUs: -1, firstByteUs: -1, cache: 0, method: 0, pathStart: -1, pathEnd: -1 };
+}
+
+/** varnishncsa's %{Varnish:handling}x words (hitmiss writes two of them), in metric order. */
+export const CACHE_NONE = 0;
+export const CACHE_HIT = 1;
+export const CACHE_MISS = 2;
+export const CACHE_PASS = 3;
+export const CACHE_PIPE = 4;
+export const CACHE_SYNTH = 5;
+/** Any other word, `-` included: counted, never turned into a metric name. */
+export const CACHE_OTHER = 6;
+export const CACHE_NAMES: readonly string[] = ['none', 'hit', 'miss', 'pass', 'pipe', 'synth', 'other'];
+
+/** The CACHE_* code of the word in [s, e), compared byte by byte (no string). */
+export function cacheCode(buf: Buffer, s: number, e: number): number {
+  const n = e - s;
+  const a = buf[s];
+  if (n === 3) return a === 0x68 && buf[s + 1] === 0x69 && buf[s + 2] === 0x74 ? CACHE_HIT : CACHE_OTHER;
+  if (n === 4) {
+    const b = buf[s + 1];
+    const c = buf[s + 2];
+    const d = buf[s + 3];
+    if (a === 0x6d && b === 0x69 && c === 0x73 && d === 0x73) return CACHE_MISS;
+    if (a === 0x70 && b === 0x61 && c === 0x73 && d === 0x73) return CACHE_PASS;
+    if (a === 0x70 && b === 0x69 && c === 0x70 && d === 0x65) return CACHE_PIPE;
+    return CACHE_OTHER;
+  }
+  if (n === 5 && a === 0x73 && buf[s + 1] === 0x79 && buf[s + 2] === 0x6e && buf[s + 3] === 0x74 && buf[s + 4] === 0x68) return CACHE_SYNTH;
+  return CACHE_OTHER;
 }
 
 /**
@@ -184,7 +221,9 @@ export class QuoteFinder {
   }
 }
 
+/** 100–599, 0 for `-` (varnishncsa writes it for a piped request), -1 for anything else. */
 function parseStatus(buf: Buffer, s: number, e: number): number {
+  if (e - s === 1 && buf[s] === DASH) return 0;
   if (e - s !== 3) return -1;
   const a = buf[s]! - ZERO;
   const b = buf[s + 1]! - ZERO;
@@ -247,16 +286,41 @@ export function timeUs(int: number, frac: number, fracDigits: number, unitUs: nu
   return int * unitUs + (fracMillionths * unitUs) / 1e6;
 }
 
+/**
+ * The request line: its method, and with `wantPath` the path of its target. A target in absolute
+ * form (`http://host:port/a?q` — varnishncsa's %r is always so, as is a proxy request in Apache's)
+ * gives the path after the authority, `/a`; one with no path after the authority gives an empty
+ * path (mod_statsd's ROOT).
+ */
 export function setRequest(buf: Buffer, s: number, e: number, out: ParsedLine, methods: MethodTable, wantPath: boolean): void {
   let sp = s;
   while (sp < e && buf[sp] !== SPACE) sp++;
   out.method = methods.lookup(buf, s, sp);
   if (!wantPath || sp >= e) return;
-  const ps = sp + 1;
+  let ps = sp + 1;
+  if (buf[ps] !== SLASH) ps = afterAuthority(buf, ps, e);
   let pe = ps;
   while (pe < e && buf[pe] !== SPACE && buf[pe] !== QMARK) pe++;
   out.pathStart = ps;
   out.pathEnd = pe;
+}
+
+/**
+ * For `scheme://authority/…` at s: the position of the path's `/` (or where the target ends when
+ * it has no path). Anything else is returned as it is: s.
+ */
+function afterAuthority(buf: Buffer, s: number, e: number): number {
+  let i = s;
+  // A scheme: a letter, then letters, digits, + - . (RFC 3986), then "://".
+  while (i < e && i - s < 16) {
+    const b = buf[i]! | 0x20;
+    if ((b >= 0x61 && b <= 0x7a) || (i > s && ((buf[i]! >= 0x30 && buf[i]! <= 0x39) || buf[i] === 0x2b || buf[i] === DASH || buf[i] === DOT))) i++;
+    else break;
+  }
+  if (i === s || buf[i] !== 0x3a || buf[i + 1] !== SLASH || buf[i + 2] !== SLASH) return s;
+  i += 3;
+  while (i < e && buf[i] !== SLASH && buf[i] !== SPACE && buf[i] !== QMARK) i++;
+  return i;
 }
 
 function setPath(buf: Buffer, s: number, e: number, out: ParsedLine): void {
@@ -280,7 +344,7 @@ export function applyRole(
   switch (role) {
     case ROLE_STATUS:
       out.status = parseStatus(buf, fs, fe);
-      return out.status > 0;
+      return out.status >= 0;
     case ROLE_BYTES:
       out.bytes = parseBytes(buf, fs, fe);
       return out.bytes >= 0;
@@ -290,6 +354,15 @@ export function applyRole(
       out.timeUs = t;
       return true;
     }
+    case ROLE_FIRST_BYTE: {
+      const t = parseTime(buf, fs, fe, unitUs);
+      if (t === -2) return false;
+      out.firstByteUs = t;
+      return true;
+    }
+    case ROLE_CACHE:
+      out.cache = cacheCode(buf, fs, fe);
+      return true;
     case ROLE_REQUEST:
       setRequest(buf, fs, fe, out, methods, wantPath);
       return true;
@@ -325,6 +398,8 @@ export function parseLine(
   out.status = -1;
   out.bytes = 0;
   out.timeUs = -1;
+  out.firstByteUs = -1;
+  out.cache = CACHE_NONE;
   out.method = methods.other;
   out.pathStart = -1;
   out.pathEnd = -1;
@@ -353,7 +428,7 @@ function parseTokens(
       if (p + n > e) {
         // The line ends inside or at this separator: accepted when what is left matches it.
         for (let k = 0; p + k < e; k++) if (buf[p + k] !== lit[k]) return false;
-        return out.status > 0;
+        return out.status >= 0;
       }
       if (buf[p] !== lit[0]) return false;
       for (let k = 1; k < n; k++) if (buf[p + k] !== lit[k]) return false;
@@ -366,7 +441,7 @@ function parseTokens(
     if (t.retry) {
       // The value may hold the literal that ends it: the first occurrence from which the rest of
       // the line fits wins. What the failed tries set in `out` is put back before the next one.
-      const { status, bytes, timeUs: time, method, pathStart, pathEnd } = out;
+      const { status, bytes, timeUs: time, firstByteUs, cache, method, pathStart, pathEnd } = out;
       for (let from = fs; ; ) {
         const at = quotes.literal(buf, from, e, t.until);
         fe = at < 0 ? e : at;
@@ -377,6 +452,8 @@ function parseTokens(
         out.status = status;
         out.bytes = bytes;
         out.timeUs = time;
+        out.firstByteUs = firstByteUs;
+        out.cache = cache;
         out.method = method;
         out.pathStart = pathStart;
         out.pathEnd = pathEnd;
@@ -400,7 +477,7 @@ function parseTokens(
       fe = p;
     } else {
       // Last field: a number ends at a space (extra fields may follow); text runs to the end.
-      if (t.role === ROLE_STATUS || t.role === ROLE_BYTES || t.role === ROLE_TIME) {
+      if (t.role === ROLE_STATUS || t.role === ROLE_BYTES || t.role === ROLE_TIME || t.role === ROLE_FIRST_BYTE || t.role === ROLE_CACHE) {
         const at = quotes.byte(buf, p, e, SPACE);
         fe = at < 0 ? e : at;
       } else fe = e;
@@ -408,7 +485,7 @@ function parseTokens(
     }
     if (t.role !== 0 && !applyRole(t.role, t.timeUnitUs, buf, fs, fe, out, methods, wantPath)) return false;
   }
-  return out.status > 0;
+  return out.status >= 0;
 }
 
 function skipWs(buf: Buffer, p: number, e: number): number {
@@ -477,5 +554,5 @@ function parseJson(
     if (buf[p] === 0x7d) break;
     return false;
   }
-  return out.status > 0;
+  return out.status >= 0;
 }

@@ -1,6 +1,7 @@
 /**
- * access_log's running code (a service): tails Apache/nginx access logs and turns every line into
- * request counts, status classes and codes, methods, bytes and a response-time timer.
+ * access_log's running code (a service): tails Apache/nginx/varnishncsa access logs and turns
+ * every line into request counts, status classes and codes, methods, bytes, a response-time timer
+ * and, for Varnish, cache handling counts and a time-to-first-byte timer.
  */
 import { join, resolve } from 'node:path';
 import type { Integration, IntegrationContext } from '../../shared/core/integration.js';
@@ -57,7 +58,7 @@ export function createAccessLog(config: AccessLogConfig, ctx: IntegrationContext
   const sources = new Map<string, SourceStats>();
   const source = (name: string): SourceStats => {
     let s = sources.get(name);
-    if (!s) sources.set(name, (s = new SourceStats(name, methods, ctx.emitter, mod, format.hasTime)));
+    if (!s) sources.set(name, (s = new SourceStats(name, methods, ctx.emitter, mod, format)));
     return s;
   };
   // A named source reports zeros from the start, so its graphs exist before the first line.

@@ -8,10 +8,26 @@ import { isUtf8 } from 'node:buffer';
 import type { Emitter } from '../../shared/emitter/types.js';
 import { compileParser, type LineParser } from './codegen.js';
 import type { LineFormat } from './format.js';
-import { newParsedLine, QuoteFinder, type MethodTable, type ParsedLine } from './parse.js';
+import {
+  CACHE_HIT,
+  CACHE_MISS,
+  CACHE_NAMES,
+  CACHE_OTHER,
+  CACHE_PASS,
+  CACHE_PIPE,
+  CACHE_SYNTH,
+  newParsedLine,
+  QuoteFinder,
+  type MethodTable,
+  type ParsedLine,
+} from './parse.js';
 
 /** What the line loop emits through: a worker thread passes a collector instead of an emitter. */
 export type StatsEmitter = Pick<Emitter, 'counter' | 'timing' | 'timingBatch'>;
+
+/** The timers' names under the source: `<src>.response_time`, `<src>.first_byte_time`. */
+export const RESPONSE_TIME = 'response_time';
+export const FIRST_BYTE_TIME = 'first_byte_time';
 
 // Slots below 100 are ours; 100..599 are per-status-code counts.
 const REQUESTS = 0;
@@ -25,7 +41,10 @@ const ROTATIONS = 7;
 const TRUNCATIONS = 8;
 const GAPS = 9;
 const RECOVERED = 10;
+/** Requests logged with `-` for a status (varnishncsa's piped requests). */
+const NO_STATUS = 11;
 const CLASS_BASE = 20; // 21..25 = 1xx..5xx
+const CACHE_BASE = 30; // 31..36 = CACHE_HIT..CACHE_OTHER
 const SLOTS = 600;
 
 const ALWAYS: readonly [number, string][] = [
@@ -42,6 +61,8 @@ const WHEN_SEEN: readonly [number, string][] = [
   [TRUNCATIONS, 'tailer.truncations'],
   [GAPS, 'tailer.gaps'],
   [RECOVERED, 'tailer.recovered_lines'],
+  [NO_STATUS, 'status.none'],
+  [CACHE_BASE + CACHE_OTHER, `cache.${CACHE_NAMES[CACHE_OTHER]}`],
 ];
 
 export interface ModStatsdOptions {
@@ -91,9 +112,9 @@ export class ModStatsd {
     const path = p.pathStart >= 0 ? buf.toString('latin1', p.pathStart, p.pathEnd) : '';
     const verbs = this.#o.verbs;
     const verb = method === 'OTHER' || (verbs.length > 0 && !verbs.includes(method)) ? 'OtherVerbs' : method;
-    const name = `${this.#o.prefix}${this.#key(path)}.${verb}.${p.status}${this.#o.suffix}`;
+    const name = `${this.#o.prefix}${this.#key(path)}.${verb}.${p.status === 0 ? 'none' : p.status}${this.#o.suffix}`;
     if (this.#o.legacyMode) this.#counts.set(name, (this.#counts.get(name) ?? 0) + 1);
-    if (p.timeUs >= 0 && p.status !== 101) emitter.timing(name, Math.floor(p.timeUs / 1000));
+    if (p.timeUs >= 0 && p.status !== 101 && p.status !== 0) emitter.timing(name, Math.floor(p.timeUs / 1000));
   }
 
   flush(emitter: StatsEmitter): number {
@@ -112,58 +133,67 @@ export class SourceStats {
   readonly #c = new Float64Array(SLOTS);
   readonly #methods: Float64Array;
   readonly #methodNames: readonly string[];
-  readonly #timer: string;
   readonly #emitter: StatsEmitter;
   readonly #mod: ModStatsd | undefined;
-  readonly #timed: boolean;
-  /** Response times (ms) counted since they were last handed to the emitter. */
-  #times = new Float64Array(1024);
-  #timeCount = 0;
+  readonly #response: TimerBatch | undefined;
+  readonly #firstByte: TimerBatch | undefined;
+  readonly #cached: boolean;
+  /** cache.* counters sent every flush, zeros included: the words the format's cache field has. */
+  readonly #cacheAlways: readonly number[];
 
-  constructor(name: string, methods: MethodTable, emitter: StatsEmitter, mod: ModStatsd | undefined, timed: boolean) {
+  constructor(
+    name: string,
+    methods: MethodTable,
+    emitter: StatsEmitter,
+    mod: ModStatsd | undefined,
+    format: Pick<LineFormat, 'hasTime' | 'hasFirstByte' | 'cache'>,
+  ) {
     this.name = name;
     this.#methodNames = methods.names;
     this.#methods = new Float64Array(methods.names.length);
-    this.#timer = `${name}.response_time`;
     this.#emitter = emitter;
     this.#mod = mod;
-    this.#timed = timed;
+    this.#response = format.hasTime ? new TimerBatch(`${name}.${RESPONSE_TIME}`) : undefined;
+    this.#firstByte = format.hasFirstByte ? new TimerBatch(`${name}.${FIRST_BYTE_TIME}`) : undefined;
+    this.#cached = format.cache !== 'none';
+    this.#cacheAlways =
+      format.cache === 'handling'
+        ? [CACHE_HIT, CACHE_MISS, CACHE_PASS, CACHE_PIPE, CACHE_SYNTH]
+        : format.cache === 'hitmiss'
+          ? [CACHE_HIT, CACHE_MISS]
+          : [];
   }
 
   record(buf: Buffer, p: ParsedLine): void {
     const c = this.#c;
     const status = p.status;
     c[REQUESTS]!++;
-    c[status]!++;
-    const cls = (status / 100) | 0;
-    c[CLASS_BASE + cls]!++;
-    if (cls === 2 || cls === 3) c[GOOD]!++;
-    else if (cls >= 4) c[BAD]!++;
+    if (status > 0) {
+      c[status]!++;
+      const cls = (status / 100) | 0;
+      c[CLASS_BASE + cls]!++;
+      if (cls === 2 || cls === 3) c[GOOD]!++;
+      else if (cls >= 4) c[BAD]!++;
+    } else c[NO_STATUS]!++;
     c[BYTES]! += p.bytes;
     this.#methods[p.method]!++;
-    // A 101 is a WebSocket logged when the tunnel closes: its "response time" is the
-    // connection's lifetime (hours) and would wreck every percentile.
-    if (this.#timed && p.timeUs >= 0 && status !== 101) {
-      if (this.#timeCount === this.#times.length) this.#grow();
-      this.#times[this.#timeCount++] = p.timeUs / 1000;
+    // A 101 is a WebSocket logged when the tunnel closes, a status-less line a varnish pipe: the
+    // "response time" is the tunnel's lifetime (hours) and would wreck every percentile.
+    if (status !== 101 && status !== 0) {
+      if (this.#response && p.timeUs >= 0) this.#response.add(p.timeUs / 1000);
+      if (this.#firstByte && p.firstByteUs >= 0) this.#firstByte.add(p.firstByteUs / 1000);
     }
+    if (this.#cached) c[CACHE_BASE + p.cache]!++;
     if (this.#mod) this.#mod.record(buf, p, this.#methodNames[p.method]!, this.#emitter);
   }
 
-  #grow(): void {
-    const t = new Float64Array(this.#times.length * 2);
-    t.set(this.#times);
-    this.#times = t;
-  }
-
   /**
-   * Hand the collected response times to the emitter: after every read chunk (a chunk holds a
-   * few thousand lines, so memory stays bounded and a statsd sink sends as it reads) and at flush.
+   * Hand the collected times to the emitter: after every read chunk (a chunk holds a few
+   * thousand lines, so memory stays bounded and a statsd sink sends as it reads) and at flush.
    */
   emitTimes(): void {
-    if (this.#timeCount === 0) return;
-    this.#emitter.timingBatch(this.#timer, this.#times, this.#timeCount);
-    this.#timeCount = 0;
+    this.#response?.emit(this.#emitter);
+    this.#firstByte?.emit(this.#emitter);
   }
 
   unparsed(): void {
@@ -206,9 +236,13 @@ export class SourceStats {
     for (let m = 0; m < this.#methods.length; m++) this.#methods[m]! += methods[m]!;
   }
 
-  /** Response times a worker thread collected from one chunk, handed to the emitter as emitTimes() would. */
-  addTimes(ms: Float64Array): void {
-    if (ms.length > 0) this.#emitter.timingBatch(this.#timer, ms, ms.length);
+  /**
+   * Times a worker thread collected from one chunk (response times, or times to first byte with
+   * `firstByte`), handed to the emitter as emitTimes() would.
+   */
+  addTimes(ms: Float64Array, firstByte = false): void {
+    const timer = firstByte ? this.#firstByte : this.#response;
+    if (timer && ms.length > 0) this.#emitter.timingBatch(timer.name, ms, ms.length);
   }
 
   /** Lines taken in since the last flush (parsed or not), for self-metrics. */
@@ -232,6 +266,10 @@ export class SourceStats {
         e.counter(`${n}.${suffix}`, c[slot]!);
         emitted++;
       }
+    }
+    for (const k of this.#cacheAlways) {
+      e.counter(`${n}.cache.${CACHE_NAMES[k]}`, c[CACHE_BASE + k]!);
+      emitted++;
     }
     for (let cls = 1; cls <= 5; cls++) {
       const v = c[CLASS_BASE + cls]!;
@@ -258,6 +296,32 @@ export class SourceStats {
     c.fill(0);
     this.#methods.fill(0);
     return emitted;
+  }
+}
+
+/** One timer's values (ms) collected since they were last handed to the emitter. */
+class TimerBatch {
+  readonly name: string;
+  #values = new Float64Array(1024);
+  #count = 0;
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  add(ms: number): void {
+    if (this.#count === this.#values.length) {
+      const t = new Float64Array(this.#values.length * 2);
+      t.set(this.#values);
+      this.#values = t;
+    }
+    this.#values[this.#count++] = ms;
+  }
+
+  emit(emitter: StatsEmitter): void {
+    if (this.#count === 0) return;
+    emitter.timingBatch(this.name, this.#values, this.#count);
+    this.#count = 0;
   }
 }
 

@@ -18,7 +18,7 @@ const methods = new MethodTable([...DEFAULT_METHODS]);
 type Parse = (buf: Buffer, s: number, e: number, o: ReturnType<typeof newParsedLine>, q: QuoteFinder) => boolean;
 
 function show(ok: boolean, out: ReturnType<typeof newParsedLine>): string {
-  return ok ? `${out.status} ${out.method} ${out.bytes} ${out.timeUs} ${out.pathStart}-${out.pathEnd}` : '-';
+  return ok ? `${out.status} ${out.method} ${out.bytes} ${out.timeUs} ${out.firstByteUs} ${out.cache} ${out.pathStart}-${out.pathEnd}` : '-';
 }
 
 /** Every `\n`-terminated line of `text`, parsed in place. */
@@ -88,6 +88,10 @@ const CUSTOM = [
   '$remote_addr:$status:$body_bytes_sent-$request_time;$request_method $uri',
   // status is the last field
   '%h %>s',
+  // varnishncsa: the cache word in the middle, the time to first byte last
+  '%s %{Varnish:handling}x %{Varnish:time_firstbyte}x',
+  // the cache word is the last field; Apache's %^FB (µs) in the middle
+  '"%r" %s %^FB %{Varnish:hitmiss}x',
 ];
 
 describe('compiled parser = interpreter', () => {
@@ -103,6 +107,9 @@ describe('compiled parser = interpreter', () => {
       '',
       '-',
       '1.2.3.4 - - [10/Oct/2023:13:55:36 +0000] "GET / HTTP/1.1" 200 5 "-" "x" 1534',
+      '127.0.0.1 - - [07/Dec/2026:14:09:53 +0000] "GET http://127.0.0.1:6081/static/a HTTP/1.1" 200 16 "-" "curl/7.88.1" 72521 0.072389 miss miss',
+      '127.0.0.1 - - [07/Dec/2026:14:09:55 +0000] "GET http://127.0.0.1:6081/pipe HTTP/1.1" - - "-" "curl/7.88.1" 19944 0.000044 pipe miss',
+      '127.0.0.1 - - [07/Dec/2026:14:09:55 +0000] "GET http://localhost/static/a HTTP/1.1" 400 252 "-" "curl/7.88.1" 95 0.000059 synth miss',
     ].join('\n') + '\n',
   );
   const texts: [string, Buffer][] = [

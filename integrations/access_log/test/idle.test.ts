@@ -40,7 +40,7 @@ function manyLogs(): string {
 function tailer(dir: string): { t: Tailer; lines: () => number } {
   const tc = testContext();
   const methods = new MethodTable(['GET']);
-  const src = new SourceStats('all', methods, tc.ctx.emitter, undefined, true);
+  const src = new SourceStats('all', methods, tc.ctx.emitter, undefined, compileFormat('nginx_combined_rt'));
   const t = new Tailer({
     patterns: [join(dir, '*.log')],
     exclude: [],

@@ -456,7 +456,7 @@ describe('Tailer turns', () => {
         startAt: 'beginning',
         rotateWaitMs: 1000,
         scan: { parse: compileParser(compileFormat('nginx_combined_rt')), methods, quotes: new QuoteFinder(), out: newParsedLine(), maxLineBytes: 65536, wantPath: false },
-        source: (n) => sources.get(n) ?? sources.set(n, new SourceStats(n, methods, tc.ctx.emitter, undefined, true)).get(n)!,
+        source: (n) => sources.get(n) ?? sources.set(n, new SourceStats(n, methods, tc.ctx.emitter, undefined, compileFormat('nginx_combined_rt'))).get(n)!,
         log: tc.ctx.log,
         now: Date.now,
       });
