@@ -6,8 +6,10 @@
  *     only counts what it receives),
  *   - mtail --one_shot (Debian's mtail) with an equivalent program,
  *   - cat (the floor),
- * in the same run, with wall time and peak RSS from GNU time. Then peak RSS with 10 files being
- * tailed at full speed, and CPU at a steady 10,000 lines/s.
+ * and the same mix of requests as a varnishncsa log in the varnishncsa_extended format (absolute URL,
+ * %D, time to first byte, handling, hitmiss; piped requests with `-` for status and bytes) read
+ * by telltale once(), in the same run, with wall time and peak RSS from GNU time. Then peak RSS
+ * with 10 files being tailed at full speed, and CPU at a steady 10,000 lines/s.
  *
  * Usage: npm run build && node bench/access_log.mjs [--lines N]
  */
@@ -54,10 +56,15 @@ function pick(r, table) {
   return table[0][0];
 }
 
-/** Writes `lines` lines to `file`; returns the ground truth. */
-function generate(file, lines, seed) {
+const HANDLING = [['hit', 0.6], ['miss', 0.24], ['pass', 0.12], ['synth', 0.03], ['pipe', 0.01]];
+
+/**
+ * Writes `lines` lines to `file` (`kind` nginx: nginx_combined_rt; varnish: varnishncsa_extended,
+ * the same requests as varnishncsa writes them); returns the ground truth.
+ */
+function generate(file, lines, seed, kind = 'nginx') {
   const r = mulberry32(seed);
-  const truth = { lines, requests: 0, unparsed: 0, c2: 0, c3: 0, c4: 0, c5: 0, sumMs: 0, timed: 0 };
+  const truth = { lines, requests: 0, unparsed: 0, c2: 0, c3: 0, c4: 0, c5: 0, sumMs: 0, timed: 0, firstByte: 0, hit: 0, pipe: 0 };
   let out = '';
   writeFileSync(file, '');
   for (let i = 0; i < lines; i++) {
@@ -74,11 +81,30 @@ function generate(file, lines, seed) {
       const path = PATHS[(r() * PATHS.length) | 0];
       const esc = r() < 0.002 ? '\\"x\\"' : '';
       const bytes = s === 304 || s === 204 ? 0 : (r() * 50000) | 0;
-      out += `${ip} - - [10/Oct/2023:13:55:${String(i % 60).padStart(2, '0')} +0000] "${m} ${path}${esc} HTTP/1.1" ${s} ${bytes} "https://example.com/" "${AGENTS[(r() * AGENTS.length) | 0]}" ${(ms / 1000).toFixed(3)} "${up}"\n`;
+      const stamp = `[10/Oct/2023:13:55:${String(i % 60).padStart(2, '0')} +0000]`;
+      const agent = AGENTS[(r() * AGENTS.length) | 0];
       truth.requests++;
-      truth[`c${(s / 100) | 0}`]++;
-      truth.sumMs += ms;
-      truth.timed++;
+      if (kind === 'nginx') {
+        out += `${ip} - - ${stamp} "${m} ${path}${esc} HTTP/1.1" ${s} ${bytes} "https://example.com/" "${agent}" ${(ms / 1000).toFixed(3)} "${up}"\n`;
+        truth[`c${(s / 100) | 0}`]++;
+        truth.sumMs += ms;
+        truth.timed++;
+      } else {
+        // varnishncsa: %r carries the absolute URL, %D is µs, time to first byte in s (6 decimals).
+        const handling = pick(r, HANDLING);
+        const ttfbUs = Math.round(ms * 1000 * r());
+        const url = `http://www.example.com${path}${esc}`;
+        if (handling === 'pipe') {
+          out += `${ip} - - ${stamp} "${m} ${url} HTTP/1.1" - - "https://example.com/" "${agent}" ${ms * 1000} ${(ttfbUs / 1e6).toFixed(6)} pipe miss\n`;
+          truth.pipe++;
+        } else {
+          out += `${ip} - - ${stamp} "${m} ${url} HTTP/1.1" ${s} ${bytes} "https://example.com/" "${agent}" ${ms * 1000} ${(ttfbUs / 1e6).toFixed(6)} ${handling} ${handling === 'hit' ? 'hit' : 'miss'}\n`;
+          truth[`c${(s / 100) | 0}`]++;
+          truth.sumMs += ms;
+          truth.timed++;
+          if (handling === 'hit') truth.hit++;
+        }
+      }
     }
     if (out.length > 1 << 20) {
       appendFileSync(file, out);
@@ -90,7 +116,7 @@ function generate(file, lines, seed) {
 }
 
 // ---------------------------------------------------------------- child: telltale once()
-async function child(file, stateDir, mode) {
+async function child(file, stateDir, mode, format = 'nginx_combined_rt') {
   const { accessLog } = await import(join(dist, 'integrations/access_log/index.js'));
   await accessLog.load();
   const { createEmitter } = await import(join(dist, 'shared/emitter/emitter.js'));
@@ -105,7 +131,8 @@ async function child(file, stateDir, mode) {
     counter: (n, v) => counters.set(n, (counters.get(n) ?? 0) + v),
     gauge() {},
     gaugeDelta() {},
-    timing: (_n, v) => {
+    timing: (n, v) => {
+      if (n !== 'bench.response_time') return;
       timings++;
       sumMs += v;
     },
@@ -122,7 +149,7 @@ async function child(file, stateDir, mode) {
       ? { path: join(file, '*.log'), format: 'nginx_combined_rt', name: 'bench', threads: Number(mode.slice(5)) }
       : mode === 'idle'
         ? { path: join(file, '*.log'), format: 'nginx_combined_rt', name: 'bench', start_at: 'beginning', flush_interval: '1s', state_file: join(stateDir, 'offsets.json') }
-        : { path: file, format: 'nginx_combined_rt', name: 'bench' };
+        : { path: file, format, name: 'bench' };
   const v = validate(accessLog.schema, raw);
   if ('issues' in v) throw new Error(JSON.stringify(v.issues));
   const abort = new AbortController();
@@ -160,6 +187,8 @@ async function child(file, stateDir, mode) {
       unparsed: counters.get('bench.unparsed') ?? 0,
       c2: counters.get('bench.status.2xx') ?? 0,
       c5: counters.get('bench.status.5xx') ?? 0,
+      hit: counters.get('bench.cache.hit') ?? 0,
+      pipe: counters.get('bench.cache.pipe') ?? 0,
       timings,
       sumMs: Math.round(sumMs),
     }) + '\n',
@@ -244,6 +273,20 @@ async function main() {
     }
     rows.push({ tool: 'telltale access_log once()', runs: tt });
 
+    // The same mix of requests as varnishncsa writes them, read right after, in the same run.
+    const vlog = join(work, 'varnishncsa.log');
+    const vtruth = generate(vlog, N, 42, 'varnish');
+    const vbytes = readFileSync(vlog).length;
+    timed(['sh', '-c', `cat "${vlog}" > /dev/null`]);
+    const vt = [];
+    let vcheck;
+    for (let i = 0; i < RUNS; i++) {
+      const r = timed(['node', fileURLToPath(import.meta.url), '--child', vlog, join(work, `vstate-${i}`), 'once', 'varnishncsa_extended']);
+      vt.push(r);
+      vcheck = JSON.parse(r.stdout);
+    }
+    rows.push({ tool: `telltale once(), varnishncsa_extended (${(vbytes / 1e6).toFixed(0)} MB)`, runs: vt });
+
     const mtailBin = '/usr/bin/mtail';
     let mtailOut;
     if (existsSync(mtailBin)) {
@@ -260,6 +303,18 @@ async function main() {
     process.stdout.write(
       `\ncorrectness: telltale requests ${check.requests} / truth ${truth.requests}, unparsed ${check.unparsed} / ${truth.unparsed}, ` +
         `timers ${check.timings} / ${truth.timed}, Σms ${check.sumMs} / ${truth.sumMs} → ${ok ? 'OK' : 'MISMATCH'}\n`,
+    );
+    const vok =
+      vcheck.requests === vtruth.requests &&
+      vcheck.unparsed === vtruth.unparsed &&
+      vcheck.timings === vtruth.timed &&
+      vcheck.sumMs === vtruth.sumMs &&
+      vcheck.hit === vtruth.hit &&
+      vcheck.pipe === vtruth.pipe;
+    process.stdout.write(
+      `correctness (varnishncsa): requests ${vcheck.requests} / ${vtruth.requests}, unparsed ${vcheck.unparsed} / ${vtruth.unparsed}, ` +
+        `timers ${vcheck.timings} / ${vtruth.timed}, Σms ${vcheck.sumMs} / ${vtruth.sumMs}, cache.hit ${vcheck.hit} / ${vtruth.hit}, ` +
+        `cache.pipe ${vcheck.pipe} / ${vtruth.pipe} → ${vok ? 'OK' : 'MISMATCH'}\n`,
     );
     if (mtailOut) {
       const reqs = [...mtailOut.matchAll(/^requests\{class="\dxx"[^}]*\} (\d+)/gm)].reduce((a, m) => a + Number(m[1]), 0);
@@ -288,6 +343,8 @@ async function main() {
     const inProcCpu = median(tt.map((r) => JSON.parse(r.stdout).cpuMs)) / 1000;
     const ttCpu = median(tt.map((r) => r.cpu));
     process.stdout.write(`same in CPU: once() ${inProcCpu.toFixed(2)} s of ${ttCpu.toFixed(2)} s for the whole process = ${(inProcCpu / ttCpu).toFixed(2)}×\n`);
+    const vInProc = median(vt.map((r) => JSON.parse(r.stdout).ms));
+    process.stdout.write(`the same, varnishncsa_extended: ${(vInProc / 1000).toFixed(2)} s = ${fmtRate(N / (vInProc / 1000))} lines/s\n`);
     process.stdout.write(`(wall includes process start-up: node ≈ 0.05–0.1 s; the machine is shared, so CPU s is the steadier column.)\n`);
 
     await multi(work, Math.floor(N / 4));
@@ -479,6 +536,6 @@ if (process.argv[2] === '--idle-only') {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-} else if (process.argv[2] === '--child') await child(process.argv[3], process.argv[4], process.argv[5]);
+} else if (process.argv[2] === '--child') await child(process.argv[3], process.argv[4], process.argv[5], process.argv[6]);
 else await main();
 process.exit(0);
