@@ -33,10 +33,11 @@ export const accessLogSchema = obj({
   /**
    * `combined` (default), `common`, `vhost_combined`, `nginx_combined`, `nginx_combined_rt`
    * (combined + ` $request_time "$upstream_response_time"`), `combined_D` (combined + ` %D`),
-   * `json` (nginx escape=json), or a custom Apache LogFormat / nginx log_format string.
+   * `varnishncsa` (its default), `varnishncsa_extended` (+ %D, time to first byte, handling,
+   * hitmiss), `json` (nginx escape=json), or a custom Apache LogFormat / nginx log_format string.
    */
   format: str({ nonEmpty: true }).default('combined').describe('Log format: a preset name, json, or a LogFormat/log_format string'),
-  /** For `format: json`: key names by role (status, request, method, bytes, request_time, request_time_ms, request_time_us, path). */
+  /** For `format: json`: key names by role (status, request, method, bytes, request_time, request_time_ms, request_time_us, path, first_byte_time, handling). */
   json_keys: record(str({ nonEmpty: true })).optional().describe('JSON key names by role, for format: json'),
   /** Metric source name (`<name>.requests`…). Default: each file's name without `.log` (`access.log` → `access`). */
   name: str({ nonEmpty: true }).optional().describe('Metric source name; default from each file name'),
