@@ -130,7 +130,7 @@ describe.skipIf(!varnishd || !varnishncsa || !logrotateBin)('access_log on varni
   it('counts what varnishstat counts, through a logrotate create + SIGHUP', async () => {
     const v = varnish!;
     const before = await v.settled();
-    tt = instance({
+    const config = {
       path: log,
       format: 'varnishncsa_extended',
       name: 'varnish',
@@ -140,7 +140,8 @@ describe.skipIf(!varnishd || !varnishncsa || !logrotateBin)('access_log on varni
       rotate_wait: '1s',
       compat: 'mod_statsd',
       mod_statsd: { prefix: 'ms' },
-    });
+    };
+    tt = instance(config, { stateDir: tmp.dir });
     const i = tt;
     await i.integ.start!();
 
