@@ -79,6 +79,17 @@ describe('varnishncsa presets', () => {
     expect(compileFormat('varnishncsa').cache).toBe('none');
   });
 
+  it('varnishncsa -j (JSON) with json_keys for the time to first byte and the handling', () => {
+    const fmt = compileFormat('json', { status: 'status', request_time_us: 'us', first_byte_time: 'ttfb', handling: 'handling' });
+    expect(fmt.cache).toBe('handling');
+    const parser = compileParser(fmt);
+    const line = Buffer.from('{"status": 200, "request": "GET http://h:6081/a/b?x HTTP/1.1", "us": 2370, "ttfb": 0.002128, "handling": "pass"}');
+    const out = newParsedLine();
+    expect(parser(line, 0, line.length, out, methods, new QuoteFinder(), true)).toBe(true);
+    const path = line.toString('latin1', out.pathStart, out.pathEnd);
+    expect([out.status, out.timeUs, out.firstByteUs, CACHE_NAMES[out.cache], path]).toEqual([200, 2370, 2128, 'pass', '/a/b']);
+  });
+
   it('Apache %^FB is a time to first byte in µs', () => {
     expect(parse('\\"%r\\" %>s %D %^FB', '"GET / HTTP/1.1" 200 2500 1200')).toEqual([200, 'GET', 2.5, 1.2, 'none', '/']);
   });
