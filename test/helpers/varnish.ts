@@ -5,7 +5,8 @@
  * is probed with a deadline, never slept for; every process is stopped by its PID.
  *
  * Started as root, varnishd drops to its own users (`-j unix`, the default: `varnish` for the
- * manager's children, `vcache` for the worker); started as anyone else it runs as that user.
+ * manager and the VCL compiler, `vcache` for the worker); started as anyone else it runs as that
+ * user (`-j none`).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,7 +42,8 @@ export interface Varnish {
 /**
  * Start varnishd with `vcl` (the whole VCL text, `vcl 4.1;` included). Small on purpose: one
  * thread pool, 16 MB of malloc storage. `thread_stats_rate=1` makes each worker add its counters
- * to the shared ones after every task, so varnishstat is up to date as soon as a response is out.
+ * to the shared ones after every task (by default only every 10th, when another holds the lock),
+ * so varnishstat catches up right after each request; settled() waits for that.
  */
 export async function startVarnish(vcl: string): Promise<Varnish> {
   const dir = mkdtempSync(join(tmpdir(), 'telltale-varnish-'));
