@@ -110,4 +110,23 @@ describe('access_log --once on worker threads', () => {
     expect(par.lines).toEqual(one.lines);
     expect(par.offsets).toEqual(one.offsets);
   });
+
+  it('varnishncsa logs: first-byte times and cache counters come back from the threads too', async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const logs = join(dir, 'logs');
+    mkdirSync(logs);
+    const real = readFileSync(new URL('./fixtures/varnishncsa-extended.log', import.meta.url), 'utf8');
+    for (let i = 0; i < 3; i++) writeFileSync(join(logs, `v${i}.log`), real.repeat(20 * (i + 1)));
+    const raw = `    path: ${logs}/*.log\n    name: varnish\n    format: varnishncsa_extended\n`;
+    const one = await once(dir, 'varnish', raw, 1, 'one');
+    const par = await once(dir, 'varnish', raw, 3, 'par');
+    expect(par.stderr).toMatch(/reading 3 files on 3 worker threads/);
+    // 17 requests a copy, 120 copies: 2 hits, 7 misses, 1 pipe each; the pipe has no times.
+    expect(value(par, 'stats.counters.t.varnish.requests.count')).toBe(17 * 120);
+    expect(value(par, 'stats.counters.t.varnish.cache.hit.count')).toBe(2 * 120);
+    expect(value(par, 'stats.counters.t.varnish.cache.pipe.count')).toBe(120);
+    expect(value(par, 'stats.timers.t.varnish.first_byte_time.count')).toBe(16 * 120);
+    expect(par.lines).toEqual(one.lines);
+  });
 });
