@@ -48,7 +48,7 @@ function painted(page: Page, heading: string): Promise<Record<string, number>> {
   return page.evaluate((heading) => {
     const doc = (globalThis as any).document;
     const out: Record<string, number> = {};
-    for (const section of Array.from(doc.querySelectorAll('section')) as any[]) {
+    for (const section of Array.from(doc.querySelectorAll('#groups > section')) as any[]) {
       if (section.querySelector('h2').textContent !== heading) continue;
       for (const box of Array.from(section.querySelectorAll('.chart')) as any[]) {
         const canvas = box.querySelector('canvas');
