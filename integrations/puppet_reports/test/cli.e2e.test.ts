@@ -45,7 +45,7 @@ describe.skipIf(!puppet || !ruby || !carbonBin || !whisperBin)('telltale puppet_
     [truth] = (await rubyTruth([newestReport(dirs.reportdir, 'web01.example.com')])) as [Truth];
     config = join(root, 'integrations.yaml');
     writeFileSync(config, `emitter:\n  prefix: e2e\nintegrations:\n  puppet:\n    type: puppet_reports\n    reportdir: ${dirs.reportdir}\n`);
-  });
+  }, 300_000); // a real `puppet apply` and carbon: slow while the suite shares 2 cores
 
   afterAll(async () => {
     await carbon?.destroy();

@@ -13,6 +13,10 @@ import { failedResourcesFromBlock, parseReport, parseSummary, RunParseError, typ
 import { hostNode, runPoints } from '../points.js';
 import { applyDirs, bigManifest, defaults, FIXTURES, newestReport, puppetApply, rubyTruth, type Truth } from './puppet.js';
 
+// Several real `puppet apply` runs (one of 500 resources) and a Ruby pass: about 20 s on a quiet
+// 2-core machine, several times that while the suite's other real servers share the cores.
+const PUPPET_SETUP_MS = 300_000;
+
 const puppet = requireBinary('puppet', 'apt-get install puppet (Debian puppet 7)');
 const ruby = requireBinary('ruby', 'apt-get install ruby (comes with puppet)');
 
@@ -87,7 +91,7 @@ describe.skipIf(!puppet || !ruby)('puppet_reports parsing of real puppet apply r
     const list = [...scenarios.values()];
     const truths = await rubyTruth(list.map((s) => s.report));
     list.forEach((s, i) => (s.truth = truths[i]!));
-  });
+  }, PUPPET_SETUP_MS);
 
   afterAll(() => {
     if (root) rmSync(root, { recursive: true, force: true });

@@ -15,6 +15,10 @@ import type { Sample } from '../../../shared/emitter/memory-sink.js';
 import { puppetReports } from '../index.js';
 import { applyDirs, defaults, newestReport, puppetApply, rubyTruth, type ApplyDirs, type Truth } from './puppet.js';
 
+// Real `puppet apply` runs in the setup: seconds on a quiet machine, a minute or more while the
+// suite's other real servers share the 2 cores.
+const PUPPET_SETUP_MS = 300_000;
+
 const puppet = requireBinary('puppet', 'apt-get install puppet (Debian puppet 7)');
 const ruby = requireBinary('ruby', 'apt-get install ruby (comes with puppet)');
 
@@ -100,7 +104,7 @@ describe.skipIf(!puppet || !ruby)('puppet_reports watcher on a live reportdir', 
     inst = puppetReports.create({ ...defaults(), reportdir: dirs.reportdir, tick: 100, settle: 50, rescan: 2000 }, t.ctx);
     if (!inst.start) throw new Error('a service integration has start()');
     await inst.start();
-  });
+  }, PUPPET_SETUP_MS);
 
   afterAll(async () => {
     await inst?.stop();
@@ -216,7 +220,7 @@ describe.skipIf(!puppet || !ruby)('puppet_reports once(), backfill, fleet gauges
     const seed = newestReport(seedDirs.reportdir, 'seed.example.com');
     seedText = readFileSync(seed, 'utf8');
     [seedTruth] = (await rubyTruth([seed])) as [Truth];
-  });
+  }, PUPPET_SETUP_MS);
 
   afterAll(() => {
     if (root) rmSync(root, { recursive: true, force: true });
