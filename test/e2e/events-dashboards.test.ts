@@ -5,10 +5,12 @@
  * - Events from `telltale event`, a supervisor replay (the recorded supervisord stream) and a
  *   Puppet report with changes come back from graphite-web's /events/get_data with their tags,
  *   data and times.
- * - access_log --once on the real Apache log, host --once and puppet_reports --once feed carbon;
- *   then every target of both generated dashboards, evaluated by graphite-web's
- *   /render?format=json, must return data, and the service graph's good/bad series must add up to
- *   the log's own counts. The service graph is also rendered as a PNG and kept as an artifact.
+ * - access_log --once on the real Apache log, host --once, puppet_reports --once and
+ *   cloudwatch_billing --once (the real AWS SDK against the HTTP-level fake CloudWatch) feed
+ *   carbon; then every target of both generated dashboards, evaluated by graphite-web's
+ *   /render?format=json, must return data, the service graph's good/bad series must add up to
+ *   the log's own counts, and the AWS graphs must show the estimates the fake served. The
+ *   service graph is also rendered as a PNG and kept as an artifact.
  */
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
@@ -22,16 +24,21 @@ import { requireGraphiteWeb, startGraphiteWeb, type GraphiteWeb } from '../helpe
 import { startCarbon, waitForWhisper, type Carbon } from '../helpers/servers.js';
 import type { GraphiteDashboardState } from '../../cli/dashboard/graphite.js';
 import { REAL_LOG } from '../../integrations/access_log/test/harness.js';
+import { billingDataset, dimsKey, startFakeCloudWatch, type FakeCloudWatch } from '../../integrations/cloudwatch_billing/test/fake-cloudwatch.mjs';
+import { staticKeysChildEnv } from '../../integrations/cloudwatch_billing/test/env.js';
 
 const ok = requireGraphiteWeb() && !!requireBinary('carbon-cache', 'apt-get install graphite-carbon');
 const HOST = hostname().split('.')[0]!.replace(/[^A-Za-z0-9_-]+/g, '_');
 const CAPTURE = fileURLToPath(new URL('../../integrations/supervisor/test/fixtures/capture.bin', import.meta.url));
 const PUPPET_CHANGES = fileURLToPath(new URL('../../integrations/puppet_reports/test/fixtures/p7-apply-changes.report.yaml', import.meta.url));
 export const ARTIFACTS = join(REPO_ROOT, 'test-artifacts');
+const H = 3600;
+const EC2 = [{ Name: 'Currency', Value: 'USD' }, { Name: 'ServiceName', Value: 'AmazonEC2' }, { Name: 'LinkedAccount', Value: '111111111111' }];
 
 describe.skipIf(!ok)('events and dashboards through real carbon-cache + graphite-web', () => {
   let carbon: Carbon;
   let web: GraphiteWeb;
+  let fake: FakeCloudWatch;
   let dir: string;
   let config: string;
   const t0 = Math.floor(Date.now() / 1000);
@@ -40,10 +47,18 @@ describe.skipIf(!ok)('events and dashboards through real carbon-cache + graphite
   let good = 0;
   let bad = 0;
   let chunks: string[] = [];
+  // The newest hourly billing bucket already published (AWS posts a few minutes after the hour;
+  // billingDataset at t+420 s): 7 to 67 minutes ago, so it lands in carbon's 1 s:2 h archive,
+  // which the render window below reads.
+  const lastBucket = Math.floor((t0 - 420) / H) * H;
 
   beforeAll(async () => {
     carbon = await startCarbon();
     web = await startGraphiteWeb({ whisperDirs: [carbon.whisperDir], carbonlinkHosts: [`127.0.0.1:${carbon.queryPort}:a`] });
+    // Two hourly estimates per series (the spend rate needs a previous one), none in the future.
+    fake = await startFakeCloudWatch({
+      series: billingDataset({ services: ['AmazonEC2', 'AmazonS3'], accounts: ['111111111111'], endSec: lastBucket + 1, hours: 2, everyHours: 1, rate: (s) => (s === 'AmazonEC2' ? 3 : 1) }),
+    });
     dir = mkdtempSync(join(tmpdir(), 'telltale-events-e2e-'));
     const src = readFileSync(REAL_LOG, 'utf8');
     const lines = src.split('\n').filter(Boolean);
@@ -96,12 +111,17 @@ integrations:
     backfill: true
   supervisor:
     resync: false
+  billing:
+    type: cloudwatch_billing
+    endpoint: ${fake.url}
+    lookback: 3h
 `,
     );
   }, 120_000);
 
   afterAll(async () => {
     await web?.stop();
+    await fake?.close();
     await carbon?.destroy();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -171,6 +191,12 @@ integrations:
     const alerts = await web.events({ tags: 'alert', from: '-1h' });
     expect(alerts.map((e) => ({ what: e.what, tags: e.tags }))).toContainEqual({ what: 'memory.percent alert', tags: ['host', HOST, 'alert', 'memory.percent'] });
     expect(alerts[0]!.data).toMatch(/^ALERT e2e\..*\.host\.memory\.percent = [\d.]+ > 0\.5 on /);
+    // The AWS estimates, through the real SDK, at their CloudWatch timestamps.
+    const billing = runCli(['cloudwatch_billing', '--once', '--config', config], { env: staticKeysChildEnv() });
+    expect({ code: await billing.exited, stderr: billing.stderr() }).toEqual({ code: 0, stderr: '' });
+    for (const path of ['111111111111.amazonec2.estimated_charges', 'all.amazons3.spend_per_hour']) {
+      await waitForWhisper(carbon, `e2e.${HOST}.aws.billing.${path}`, (p) => p.some(([t]) => t === lastBucket), 60_000, lastBucket - 60);
+    }
     const g = runCli(['dashboard', '--format', 'graphite', '--config', config]);
     expect(await g.exited, g.stderr()).toBe(0);
     const state = JSON.parse(g.stdout()) as GraphiteDashboardState;
@@ -179,10 +205,19 @@ integrations:
     const grafana = JSON.parse(f.stdout()) as Dashboard;
     const grafanaTargets = (grafana.panels ?? []).flatMap((p) => ((p as Panel).targets ?? []).map((t) => ({ panel: p.title, target: String(t['target']) })));
     const graphiteTargets = state.graphs.flatMap(([id, params]) => params.target.map((target) => ({ panel: id, target })));
-    // The service graph, the supervisor, puppet and host graphs are all there.
-    expect(state.graphs.map(([id]) => id)).toEqual(expect.arrayContaining(['service_web_shop', 'supervisor_supervisor', 'puppet_puppet_time', 'puppet_puppet_changes', 'puppet_puppet_fleet', 'host_host_memory_percent']));
+    // The service graph, the supervisor, puppet, AWS and host graphs are all there.
+    expect(state.graphs.map(([id]) => id)).toEqual(
+      expect.arrayContaining(['service_web_shop', 'supervisor_supervisor', 'puppet_puppet_time', 'puppet_puppet_changes', 'puppet_puppet_fleet', 'billing_billing_charges', 'billing_billing_rate', 'host_host_memory_percent']),
+    );
     expect(grafanaTargets.map((t) => t.target).sort()).toEqual(graphiteTargets.map((t) => t.target).sort());
-    const from = String(t0 - 600);
+    // The sums below need all 4 access_log flushes: wait for them on disk rather than lean on
+    // graphite-web's carbonlink query of carbon's cache (a timeout there reads as no data; one run
+    // on the loaded machine summed 3 of the 4, and carbon took up to ~20 s to write them).
+    const goodRate = /stats\.counters\.[^,()]+\.good\.rate/.exec(state.graphs.find(([id]) => id === 'service_web_shop')![1].target[0]!)![0];
+    await waitForWhisper(carbon, goodRate, (p) => p.length === chunks.length, 60_000, t0 - 600);
+    // From before the newest billing bucket: still inside the 1 s archive (< 2 h), where the
+    // service graph's per-second rates are summed below.
+    const from = String(Math.min(t0 - 600, lastBucket - 60));
     const until = String(Math.floor(Date.now() / 1000) + 5);
     const empty: string[] = [];
     for (const { panel, target } of graphiteTargets) {
@@ -199,6 +234,17 @@ integrations:
     expect(Math.round(await sum(targets.find((t) => t.includes('.good.'))!))).toBe(good);
     expect(Math.round(await sum(targets.find((t) => t.includes('.bad.'))!))).toBe(bad);
     expect(good).toBe(9779);
+    // The AWS graphs: per <account>.<service>, the estimate the fake served for the newest bucket,
+    // and the spend per hour between the last two (EC2 3 USD/h, S3 1 USD/h; 0 on the 1st at 00:xx).
+    const at = async (id: string, name: string): Promise<(number | null)[]> => {
+      const [, params] = state.graphs.find(([gid]) => gid === id)!;
+      const series = (await web.render(params.target, { from, until })).find((s) => s.target === name);
+      return (series?.datapoints ?? []).filter(([, ts]) => ts === lastBucket).map(([v]) => v);
+    };
+    const served = fake.state.series.find((s) => dimsKey(s.dimensions) === dimsKey(EC2))!.points.find(([t]) => t >= lastBucket)![1];
+    expect(await at('billing_billing_charges', '111111111111.amazonec2')).toEqual([served]);
+    const monthStart = Date.UTC(new Date(lastBucket * 1000).getUTCFullYear(), new Date(lastBucket * 1000).getUTCMonth(), 1) / 1000;
+    expect(await at('billing_billing_rate', 'all.amazons3')).toEqual([lastBucket === monthStart ? 0 : 1]);
     // events('<host>') sees the deploy, the supervisor and host events of this host.
     const ev = await web.render([`events('${HOST}')`], { from, until });
     expect(ev[0]!.datapoints.reduce((a, [v]) => a + (v ?? 0), 0)).toBeGreaterThanOrEqual(3);

@@ -55,3 +55,11 @@ export function staticKeysEnv(): Partial<Record<(typeof AWS_VARS)[number], strin
     AWS_CONFIG_FILE: FIXTURES + 'no-such-config',
   };
 }
+
+/**
+ * The same keys for a spawned `telltale`: every other AWS_* variable of the developer's shell
+ * is unset (undefined is dropped by spawn), so the child never reads a real profile or endpoint.
+ */
+export function staticKeysChildEnv(): NodeJS.ProcessEnv {
+  return { ...Object.fromEntries(AWS_VARS.map((k) => [k, undefined])), ...staticKeysEnv() };
+}
