@@ -3,6 +3,7 @@
  * The `telltale` command. Logs go to stderr; stdout belongs to protocols (the supervisor
  * listener) and to `check`'s report.
  */
+import { exitWhenWritten } from './exit.js';
 import { existsSync } from 'node:fs';
 import { registry } from '../integrations/index.js';
 import { parseAddress } from '../shared/emitter/address.js';
@@ -180,7 +181,8 @@ async function shutdown(p: Program, handles: Handle[], code: number): Promise<ne
     const dropped = Object.entries(s.dropped).filter(([, n]) => n > 0);
     if (dropped.length > 0) p.log.warn(`sink ${name} dropped lines`, Object.fromEntries(dropped));
   }
-  process.exit(code);
+  // Still bounded by `hard`: a reader that never reads cannot keep the process.
+  return exitWhenWritten(code);
 }
 
 function createProblem(config: LoadedConfig, e: unknown): string {
@@ -292,22 +294,11 @@ async function cmdCheck(args: CliArgs, env: NodeJS.ProcessEnv): Promise<never> {
   return exitWhenWritten(results.every((r) => r.ok) ? 0 : 1);
 }
 
-/**
- * Exits once stdout has handed everything to the kernel. Into a pipe that its reader empties late,
- * a write the kernel cannot take yet waits in the process, and `process.exit()` would drop it.
- */
-function exitWhenWritten(code: number): Promise<never> {
-  return new Promise<never>(() => {
-    if (process.stdout.writableLength === 0) process.exit(code);
-    process.stdout.once('drain', () => process.exit(code));
-    process.stdout.once('error', () => process.exit(code));
-  });
-}
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
   // Commands with flags of their own, loaded only when asked for.
-  if (argv[0] === 'event') process.exit(await (await import('./event.js')).cmdEvent(argv.slice(1), env));
-  if (argv[0] === 'dashboard') process.exit(await (await import('./dashboard.js')).cmdDashboard(argv.slice(1), env));
+  if (argv[0] === 'event') return exitWhenWritten(await (await import('./event.js')).cmdEvent(argv.slice(1), env));
+  if (argv[0] === 'dashboard') return exitWhenWritten(await (await import('./dashboard.js')).cmdDashboard(argv.slice(1), env));
   const args = parseCli(argv);
   if (args.version) {
     process.stdout.write(`telltale ${version()}\n`);

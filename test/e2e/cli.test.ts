@@ -55,6 +55,31 @@ describe('telltale CLI', () => {
     expect(r.stdout()).toMatch(/^sinks:$/m);
   });
 
+  it('--print into a pipe that is read late loses no line: the same lines as into a file', async () => {
+    // access_log with per-path names prints thousands of lines at exit, more than a pipe holds.
+    const log = join(REPO_ROOT, 'integrations/access_log/test/fixtures/elastic-examples-apache_logs.log');
+    const f = (n: string): string =>
+      config(`print-${n}.yaml`, `emitter:\n  sinks:\n    - type: statsd\n      address: udp://127.0.0.1:9\nstate_dir: ${join(dir, `print-state-${n}`)}\nintegrations:\n  web:\n    type: access_log\n    path: ${log}\n    format: combined\n    start_at: beginning\n    compat: mod_statsd\n    mod_statsd:\n      max_keys: 5000\n`);
+    const lines = (text: string): string[] => text.split('\n').filter((l) => /^[A-Za-z0-9_.-]+ \S+ \d+$/.test(l)).map((l) => l.replace(/ \d+$/, ''));
+    const { openSync, readFileSync, closeSync } = await import('node:fs');
+    const { spawn } = await import('node:child_process');
+    const { CLI } = await import('../helpers/cli.js');
+    const file = join(dir, 'print-stderr.txt');
+    const fd = openSync(file, 'w');
+    const toFile = spawn(process.execPath, [CLI, 'access_log', '--once', '--print', '--config', f('file')], { stdio: ['ignore', 'ignore', fd] });
+    const fileCode = await new Promise((res) => toFile.on('close', res));
+    closeSync(fd);
+    expect(fileCode).toBe(0);
+    const want = lines(readFileSync(file, 'utf8'));
+    expect(want.length).toBeGreaterThan(2000);
+    const r = cli(['access_log', '--once', '--print', '--config', f('pipe')]);
+    r.child.stderr!.pause();
+    await Promise.race([r.exited, new Promise((res) => setTimeout(res, 1000))]);
+    r.child.stderr!.resume();
+    expect(await r.exited, r.stderr().slice(-2000)).toBe(0);
+    expect(lines(r.stderr()).sort()).toEqual(want.sort());
+  });
+
   it('the shipped integrations.yaml (what npm start runs) validates and runs on a fresh machine', async () => {
     const { readFileSync } = await import('node:fs');
     const shipped = readFileSync(join(REPO_ROOT, 'integrations.yaml'), 'utf8');

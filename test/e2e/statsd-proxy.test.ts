@@ -16,7 +16,7 @@ import { createEmitter } from '../../shared/emitter/emitter.js';
 import { createStatsdSink } from '../../shared/emitter/statsd-sink.js';
 import { requireBinary } from '../helpers/binaries.js';
 import { whisperFetchMany } from '../helpers/cluster.js';
-import { freePort, killAndWait, startCarbon, startStatsd, until, waitForWhisper, type Carbon, type Statsd } from '../helpers/servers.js';
+import { STATSD_UTIL_LOG_SHIM, freePort, killAndWait, startCarbon, startStatsd, until, waitForWhisper, type Carbon, type Statsd } from '../helpers/servers.js';
 
 const PROXY_JS = fileURLToPath(new URL('../../node_modules/statsd/proxy.js', import.meta.url));
 const ok = !!requireBinary('carbon-cache', 'apt-get install graphite-carbon');
@@ -68,7 +68,7 @@ describe.skipIf(!ok)('telltale -> statsd proxy.js -> statsd nodes -> carbon', ()
       })})`,
     );
     let log = '';
-    proxy = spawn(process.execPath, [PROXY_JS, conf], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    proxy = spawn(process.execPath, ['--require', STATSD_UTIL_LOG_SHIM, PROXY_JS, conf], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     proxy.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     proxy.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     // Both nodes in the ring on two health-check rounds in a row (it drops unchecked nodes at start).
