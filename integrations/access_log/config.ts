@@ -55,14 +55,16 @@ export const accessLogSchema = obj({
   max_line_bytes: int({ min: 256, max: 512 * 1024 }).default(64 * 1024).describe('Longest line accepted, in bytes'),
   /**
    * `--once` over several files: worker threads that parse them in parallel (0 = one per core;
-   * never more than the files; 1 = all in the main thread). Counts are the same either way.
+   * never more than the files; 1 = all in the main thread). Counts are the same either way. The
+   * default is 1 because on 2 cores, 4 files of 250 k lines measured slower on 2 threads than on
+   * one (each worker boots V8 and warms the parser up again; bench/README.md).
    */
-  threads: int({ min: 0, max: 256 }).default(0).describe('Worker threads for --once over several files; 0 = one per core'),
+  threads: int({ min: 0, max: 256 }).default(1).describe('Worker threads for --once over several files; 0 = one per core'),
   /** Methods counted by name; others become `method.OTHER` (keeps junk like TLS handshakes out of metric names). */
   methods: list(METHOD, { minItems: 1 }).default([...DEFAULT_METHODS]).describe('HTTP methods counted by name'),
-  /** `mod_statsd`: also emit Apache mod_statsd names `<prefix.><path.key>.<METHOD>.<STATUS><.suffix>`. */
   /** Requests per second the service is known to handle: drawn as a horizontal line on its dashboard graph (`telltale dashboard`, live page). */
   safe_qps: num({ min: 0 }).optional().describe('Known safe requests/s, drawn as a line on the service graph'),
+  /** `mod_statsd`: also emit Apache mod_statsd names `<prefix.><path.key>.<METHOD>.<STATUS><.suffix>`. */
   compat: oneOf(['none', 'mod_statsd'] as const).default('none').describe('none, or mod_statsd for mod_statsd-compatible names too'),
   /** Options of `compat: mod_statsd`, mirroring its directives. */
   mod_statsd: obj({
