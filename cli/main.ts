@@ -185,9 +185,10 @@ async function shutdown(p: Program, handles: Handle[], code: number): Promise<ne
   return exitWhenWritten(code);
 }
 
+/** A problem found by create(), at its key's FILE:LINE:COL (the instance's, when it names none). */
 function createProblem(config: LoadedConfig, e: unknown): string {
-  if (e instanceof InstanceCreateError && e.path) {
-    return config.describe({ path: ['integrations', e.instance, ...e.path], message: e.detail, atKey: true });
+  if (e instanceof InstanceCreateError) {
+    return config.describe({ path: ['integrations', e.instance, ...e.path], message: e.detail, atKey: e.atKey });
   }
   return `${config.file}: ${(e as Error).message}`;
 }

@@ -4,7 +4,7 @@
  * and, for Varnish, cache handling counts and a time-to-first-byte timer.
  */
 import { join, resolve } from 'node:path';
-import type { Integration, IntegrationContext } from '../../shared/core/integration.js';
+import { ConfigKeyError, type Integration, type IntegrationContext } from '../../shared/core/integration.js';
 import type { AccessLogConfig } from './config.js';
 import { compileFormat, FormatError, type LineFormat } from './format.js';
 import { threadCount, workerThreadsUsable } from '../../shared/core/worker-pool.js';
@@ -21,17 +21,17 @@ function compile(format: string, jsonKeys: Record<string, string> | undefined): 
   try {
     return compileFormat(format, jsonKeys);
   } catch (e) {
-    if (e instanceof FormatError) throw new Error(`format: ${e.message}`);
+    if (e instanceof FormatError) throw new ConfigKeyError(['format'], e.message);
     throw e;
   }
 }
 
-function regexes(list: readonly string[], key: string): RegExp[] {
+function regexes(list: readonly string[], key: readonly string[]): RegExp[] {
   return list.map((r, i) => {
     try {
       return new RegExp(r, 'i');
     } catch (e) {
-      throw new Error(`${key}[${i}]: invalid regular expression ${JSON.stringify(r)}: ${(e as Error).message}`);
+      throw new ConfigKeyError([...key, i], `invalid regular expression ${JSON.stringify(r)}: ${(e as Error).message}`);
     }
   });
 }
@@ -45,7 +45,7 @@ export function createAccessLog(config: AccessLogConfig, ctx: IntegrationContext
       ? new ModStatsd({
           prefix: mc.prefix === '' || mc.prefix.endsWith('.') ? mc.prefix : `${mc.prefix}.`,
           suffix: mc.suffix === '' || mc.suffix.startsWith('.') ? mc.suffix : `.${mc.suffix}`,
-          exclude: regexes(mc.exclude, 'mod_statsd.exclude'),
+          exclude: regexes(mc.exclude, ['mod_statsd', 'exclude']),
           verbs: mc.verbs,
           maxKeys: mc.max_keys,
           legacyMode: mc.legacy_mode,

@@ -178,11 +178,12 @@ export type CommandConfig = HostConfig['commands'][number];
 export function validateHost(config: HostConfig): Issue[] {
   const issues: Issue[] = [];
   const mountNodes = config.disks.map(mountNode);
-  const dupMount = mountNodes.find((n, i) => mountNodes.indexOf(n) !== i);
-  if (dupMount !== undefined) issues.push({ path: ['disks'], message: `two mount points map to the same metric node "${dupMount}"` });
+  // At the second of the two entries, so file:line:col points at the one to change.
+  const dupMount = mountNodes.findIndex((n, i) => mountNodes.indexOf(n) !== i);
+  if (dupMount !== -1) issues.push({ path: ['disks', dupMount], message: `two mount points map to the same metric node "${mountNodes[dupMount]}"` });
   const commandNames = config.commands.map((c) => c.name);
-  const dupCommand = commandNames.find((n, i) => commandNames.indexOf(n) !== i);
-  if (dupCommand !== undefined) issues.push({ path: ['commands'], message: `the name "${dupCommand}" is used twice` });
+  const dupCommand = commandNames.findIndex((n, i) => commandNames.indexOf(n) !== i);
+  if (dupCommand !== -1) issues.push({ path: ['commands', dupCommand, 'name'], message: `the name "${commandNames[dupCommand]}" is used twice` });
   for (const [key, spec] of Object.entries(config.thresholds)) {
     try {
       resolveThreshold(key, spec, { mounts: config.disks, commands: commandNames });

@@ -3,7 +3,7 @@
  * The README table and the threshold validation both come from this one list, so a metric
  * cannot be emitted without being documented or thresholdable without existing.
  */
-import type { MetricDoc } from '../../shared/core/integration.js';
+import { ConfigKeyError, type MetricDoc } from '../../shared/core/integration.js';
 import { closest } from '../../shared/core/config/schema.js';
 import { CPU_MODES } from './proc.js';
 
@@ -108,16 +108,11 @@ export interface ThresholdRule extends ThresholdSpec {
   matches(metric: string): boolean;
 }
 
-export class ThresholdKeyError extends Error {
-  override name = 'ThresholdKeyError' as const;
-  /** Config path of the offending key, for the loader to map to file:line. */
-  readonly path: readonly string[];
-  /** The message without the key (for a schema issue, which carries the path itself). */
-  readonly detail: string;
+/** A threshold key that names no metric the instance emits; reported at the key's file:line:col. */
+export class ThresholdKeyError extends ConfigKeyError {
+  override name = 'ThresholdKeyError';
   constructor(key: string, message: string) {
-    super(`thresholds.${key}: ${message}`);
-    this.path = ['thresholds', key];
-    this.detail = message;
+    super(['thresholds', key], message, { atKey: true });
   }
 }
 

@@ -7,7 +7,7 @@
 import { statfs } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { Integration, IntegrationContext } from '../../shared/core/integration.js';
+import { ConfigKeyError, type Integration, type IntegrationContext } from '../../shared/core/integration.js';
 import { sanitizeNode } from '../../shared/emitter/names.js';
 import { hostNode } from '../../shared/emitter/names.js';
 import { createAlertEngine, describeAlert, type AlertEvent } from './alerts.js';
@@ -27,7 +27,7 @@ const LOG_EVERY_MS = 60_000;
 export function createHost(config: HostConfig, ctx: IntegrationContext): Integration {
   // The loader has run validateHost() already; a direct caller gets its first problem here
   // (a threshold's from resolveThreshold() below, with its path).
-  for (const p of validateHost(config)) if (!p.atKey) throw new Error(`${p.path.join('.')}: ${p.message}`);
+  for (const p of validateHost(config)) if (!p.atKey) throw new ConfigKeyError(p.path, p.message);
   const mountNodes = config.disks.map(mountNode);
   const commandNames = config.commands.map((c) => c.name);
   const rules = Object.entries(config.thresholds).map(([key, spec]) => resolveThreshold(key, spec, { mounts: config.disks, commands: commandNames }));

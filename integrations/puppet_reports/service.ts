@@ -13,7 +13,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { watch, type FSWatcher } from 'chokidar';
-import type { Integration, IntegrationContext } from '../../shared/core/integration.js';
+import { ConfigKeyError, type Integration, type IntegrationContext } from '../../shared/core/integration.js';
 import { threadCount, WorkerPool, workerThreadsUsable } from '../../shared/core/worker-pool.js';
 import { validatePuppetReports, type PuppetReportsConfig } from './config.js';
 import { loadRunFile, type FileKind, type Loaded, type LoadOptions } from './load.js';
@@ -56,7 +56,7 @@ export function runEvent(run: Run): { what: string; tags: string[]; data: string
 
 export function createPuppetReports(config: PuppetReportsConfig, ctx: IntegrationContext): Integration {
   const [problem] = validatePuppetReports(config);
-  if (problem) throw new Error(`puppet_reports: ${problem.message}`);
+  if (problem) throw new ConfigKeyError(problem.path, problem.message);
   const reportdir = config.reportdir === undefined ? undefined : resolve(config.reportdir);
   const summaryPath = config.summary === undefined ? undefined : resolve(config.summary);
   const summaryHost = config.host ?? hostname();

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { hostNode } from '../../shared/emitter/names.js';
 import type { Emitter } from '../../shared/emitter/types.js';
-import type { Integration, IntegrationContext, SelfMetrics } from '../../shared/core/integration.js';
+import { ConfigKeyError, type Integration, type IntegrationContext, type SelfMetrics } from '../../shared/core/integration.js';
 import type { Logger } from '../../shared/core/log/logger.js';
 import type { SupervisorConfig } from './config.js';
 import { createModel, type Compat } from './model.js';
@@ -242,7 +242,9 @@ export function createSupervisor(config: SupervisorConfig, ctx: IntegrationConte
   let rpc;
   if (config.resync) {
     const target = rpcTargetFrom(config.server_url ?? env['SUPERVISOR_SERVER_URL']);
-    if (typeof target === 'string') throw new Error(`supervisor: server_url: ${target}`);
+    if (typeof target === 'string') {
+      throw config.server_url !== undefined ? new ConfigKeyError(['server_url'], target) : new ConfigKeyError([], `SUPERVISOR_SERVER_URL: ${target}`);
+    }
     if (target) {
       rpc = {
         target,

@@ -57,6 +57,28 @@ export interface IntegrationContext {
   readonly stdio: { readonly stdin: Readable; readonly stdout: Writable };
 }
 
+/**
+ * A problem in one key of an instance's settings that only `create()` can see (a format string
+ * that does not compile, two disks that map to one metric node). Throw it from `create()` and the
+ * core reports it like the loader's own errors: `FILE:LINE:COL: integrations.<name>.<path>: <detail>`,
+ * at the key's value (or at the key itself with `atKey`, when the key is what is wrong). `path` is
+ * relative to the instance's settings; `[]` points at the instance (a rule about several keys).
+ * Any other error thrown by `create()` is reported at the instance too.
+ */
+export class ConfigKeyError extends Error {
+  override name = 'ConfigKeyError';
+  readonly path: readonly (string | number)[];
+  /** The message without the key. */
+  readonly detail: string;
+  readonly atKey: boolean;
+  constructor(path: readonly (string | number)[], detail: string, opts: { atKey?: boolean } = {}) {
+    super(path.length > 0 ? `${path.join('.')}: ${detail}` : detail);
+    this.path = path;
+    this.detail = detail;
+    this.atKey = opts.atKey ?? false;
+  }
+}
+
 export interface Integration {
   /**
    * Long-running mode (services and listeners): start IO and resolve once running. Runs until

@@ -124,6 +124,31 @@ describe('telltale CLI', () => {
     }
   });
 
+  it('every semantic problem create() finds (format, duplicate disks, a rule over several keys) gets FILE:LINE:COL', async () => {
+    const f = config(
+      'semantic.yaml',
+      [
+        'integrations:', //                                  1
+        '  web:', //                                         2
+        '    type: access_log', //                           3
+        '    path: /var/log/nginx/access.log', //            4
+        '    format: "%h %u"', //                            5  compiles, but has no status field
+        '  host:', //                                        6
+        '    disks: ["/", "/var/log", "/var_log"]', //       7  /var/log and /var_log are both var_log
+        '  puppet:', //                                      8
+        '    type: puppet_reports', //                       9  neither reportdir nor summary
+        '',
+      ].join('\n'),
+    );
+    const r = cli(['check', '--config', f]);
+    expect(await r.exited, r.stderr()).toBe(78);
+    expect(r.stderr()).toContain(`${f}:5:13: integrations.web.format: format "%h %u" has no status field`);
+    expect(r.stderr()).toContain(`${f}:7:30: integrations.host.disks.2: two mount points map to the same metric node "var_log"`);
+    expect(r.stderr()).toContain(`${f}:8:3: integrations.puppet: set reportdir (a Puppet reportdir) and/or summary`);
+    expect(r.stderr()).not.toContain(`${f}: `); // no problem without a line and column
+    expect(r.stdout()).toBe('');
+  });
+
   it('check prints effective settings and probes sinks: ok for a listener, FAIL (exit 1) for a dead port', async () => {
     const srv = await startLineServer();
     servers.push(srv);

@@ -432,8 +432,8 @@ describe('configuration', () => {
 
   it('rejects duplicate mount nodes and command names', () => {
     const t = testContext();
-    expect(() => host.create(configOf({ disks: ['/var/log', '/var_log'] }), t.ctx)).toThrow(/disks: .*"var_log"/);
-    expect(() => host.create(configOf({ commands: [{ name: 'a', command: 'echo 1' }, { name: 'a', file: '/x' }] }), t.ctx)).toThrow(/commands: .*"a"/);
+    expect(() => host.create(configOf({ disks: ['/var/log', '/var_log'] }), t.ctx)).toThrow(/^disks\.1: .*"var_log"/);
+    expect(() => host.create(configOf({ commands: [{ name: 'a', command: 'echo 1' }, { name: 'a', file: '/x' }] }), t.ctx)).toThrow(/^commands\.1\.name: .*"a"/);
   });
 
   it('reports schema problems by path', () => {

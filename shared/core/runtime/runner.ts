@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { InstanceConfig } from '../config/load.js';
 import type { Emitter } from '../../emitter/types.js';
-import type { Integration, IntegrationContext } from '../integration.js';
+import { ConfigKeyError, type Integration, type IntegrationContext } from '../integration.js';
 import type { Logger } from '../log/logger.js';
 import { createSelfMetrics } from './self-metrics.js';
 
@@ -30,18 +30,21 @@ export class InstanceCreateError extends Error {
   override name = 'InstanceCreateError' as const;
   readonly instance: string;
   /**
-   * Where in the instance's settings the problem is, when the integration said so: an error
-   * thrown by create() with `path` (and optionally `detail`, the message without the key) is
-   * reported at that key's file:line:col.
+   * Where in the instance's settings the problem is: the key a `ConfigKeyError` names, or `[]`
+   * (the instance itself) for any other error, so every problem create() finds is reported at a
+   * FILE:LINE:COL.
    */
-  readonly path: readonly (string | number)[] | undefined;
+  readonly path: readonly (string | number)[];
+  /** The message without the key. */
   readonly detail: string;
+  /** Point at the key rather than its value (always, for the instance itself). */
+  readonly atKey: boolean;
   constructor(instance: string, cause: unknown) {
     super(`integrations.${instance}: ${cause instanceof Error ? cause.message : String(cause)}`);
     this.instance = instance;
-    const c = cause as { path?: unknown; detail?: unknown; message?: unknown };
-    this.path = Array.isArray(c?.path) ? (c.path as (string | number)[]) : undefined;
-    this.detail = typeof c?.detail === 'string' ? c.detail : String(c?.message ?? cause);
+    this.path = cause instanceof ConfigKeyError ? cause.path : [];
+    this.atKey = this.path.length === 0 || (cause instanceof ConfigKeyError && cause.atKey);
+    this.detail = cause instanceof ConfigKeyError ? cause.detail : cause instanceof Error ? cause.message : String(cause);
   }
 }
 
