@@ -162,6 +162,7 @@ async function child(file, stateDir, mode, format = 'nginx_combined_rt') {
     self: createSelfMetrics(root, 'access_log', 'bench'),
     stateDir,
     intervalMs: 1000,
+    env: process.env,
     stdio: { stdin: process.stdin, stdout: process.stdout },
   };
   const integ = accessLog.create(v.value, ctx);

@@ -53,6 +53,7 @@ function context() {
     self: createSelfMetrics(root, 'cloudwatch_billing', 'bench'),
     stateDir,
     intervalMs: 3_600_000,
+    env: process.env,
     stdio: { stdin: new PassThrough(), stdout: new PassThrough() },
   };
   return { ctx, sink, root };

@@ -70,6 +70,7 @@ async function child(variant) {
       self: createSelfMetrics(root, 'host', 'host'),
       stateDir: '/nonexistent',
       intervalMs: 1000,
+      env: process.env,
       stdio: { stdin: process.stdin, stdout: process.stdout },
     };
     const h = host.create(r.value, ctx);

@@ -15,7 +15,7 @@ import type { InstanceConfig, LoadedConfig, LoadOptions } from '../shared/core/c
 import { ConfigError } from '../shared/core/config/errors.js';
 import type { SinkConfig } from '../shared/core/config/emitter-config.js';
 import { createLogger, type Logger } from '../shared/core/log/logger.js';
-import { InstanceCreateError, prepare, runPoller, runService, type Handle, type Prepared, type RuntimeDeps } from '../shared/core/runtime/runner.js';
+import { applyProcessEnv, InstanceCreateError, prepare, runPoller, runService, type Handle, type Prepared, type RuntimeDeps } from '../shared/core/runtime/runner.js';
 import { buildSinks } from '../shared/core/runtime/sinks.js';
 import type { LiveHub } from '../shared/live/hub.js';
 import type { LiveCatalogueEntry } from '../shared/live/catalogue.js';
@@ -73,6 +73,7 @@ interface Program {
   log: Logger;
   deps: RuntimeDeps;
   live: LiveHub | undefined;
+  env: NodeJS.ProcessEnv;
 }
 
 /** The live page's chart catalogue: every enabled instance's MetricDocs under their full prefix. */
@@ -126,8 +127,9 @@ async function setup(args: CliArgs, env: NodeJS.ProcessEnv, select?: LoadOptions
     stateDir: config.stateDir,
     stdio: { stdin: process.stdin, stdout: process.stdout },
     now: Date.now,
+    env,
   };
-  return { config, emitter, sinks, log, deps, live };
+  return { config, emitter, sinks, log, deps, live, env };
 }
 
 /**
@@ -196,6 +198,8 @@ function createProblem(config: LoadedConfig, e: unknown): string {
 /** Loads the running code of just these integrations, then creates each instance. */
 async function prepareAll(p: Program, list: LoadedConfig['integrations']): Promise<Prepared[]> {
   await Promise.all([...new Set(list.map((i) => i.definition))].map((d) => d.load()));
+  const set = applyProcessEnv(list, p.env);
+  if (Object.keys(set).length > 0) p.log.debug('set in the process environment for the integrations\' libraries', set);
   const prepared: Prepared[] = [];
   const problems: string[] = [];
   for (const inst of list) {

@@ -36,6 +36,12 @@ const rules = [
     re: /\bprocess\.stdout\b/,
   },
   {
+    name: 'no-process-env',
+    why: 'integrations read ctx.env; a library switch that only process.env carries goes in the definition\'s processEnv',
+    applies: (f) => f.startsWith('integrations/') && !isTest(f),
+    re: /\bprocess\.env\b/,
+  },
+  {
     name: 'no-default-export',
     why: 'named exports only',
     applies: (f) => !isTest(f) && f !== 'vitest.config.ts',

@@ -127,6 +127,12 @@ describe('scripts/lint.mjs', () => {
     expect(r.stderr).toMatch(/integrations\/demo\/index\.ts:7: integration-shape: index\.ts is the definition only: .* not \.\/parse\.js/);
   });
 
+  it('fails on an integration reading or writing process.env (ctx.env is its environment)', () => {
+    const r = lint({ 'integrations/demo/parse.ts': "export function parse(x: unknown) { return process.env['HOME'] ?? x; }\n" });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('integrations/demo/parse.ts:1: no-process-env');
+  });
+
   it('fails on export names that break the shape and on a CLI test not named *.e2e.test.ts', () => {
     const r = lint({
       'integrations/demo/config.ts': 'export const schema = {};\nexport type Config = typeof schema;\n',

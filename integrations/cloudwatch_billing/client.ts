@@ -14,26 +14,22 @@ import { BillingError, describeAwsError } from './errors.js';
 /** Billing metric data is stored only in US East (N. Virginia), for charges worldwide. */
 export const BILLING_REGION = 'us-east-1';
 
+type Env = Readonly<Record<string, string | undefined>>;
+
 /**
- * Process-wide SDK switches, read from the environment by the SDK itself (it has no client
- * option for them). Only set when the operator has not set them.
+ * The SDK reads two switches only from the process environment (it has no client option for
+ * them); the definition asks the core for them (`processEnv` in index.ts), for all instances at
+ * once. Here an instance only reads the result.
  */
-function prepareEnvironment(config: CloudwatchBillingConfig, log: Logger): void {
-  // On Node 20 the SDK prints a multi-line NodeVersionSupportWarning once per process; from
-  // cron that is a mail on every run. The SDK is pinned exactly, so the warning tells us nothing.
-  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
-  const imds = process.env['AWS_EC2_METADATA_DISABLED'];
-  if (!config.instance_metadata) {
-    // Off EC2 the metadata probe costs ~2 s before "Could not load credentials"; skip it
-    // unless asked for. (A container role, ECS/EKS, does not use IMDS and still works.)
-    process.env['AWS_EC2_METADATA_DISABLED'] ??= 'true';
-  } else if (imds !== undefined && imds !== 'false') {
-    log.warn('instance_metadata: true, but AWS_EC2_METADATA_DISABLED is set in the environment (or by another cloudwatch_billing instance in this process); instance-role credentials stay disabled');
+function checkEnvironment(config: CloudwatchBillingConfig, env: Env, log: Logger): void {
+  const imds = env['AWS_EC2_METADATA_DISABLED'];
+  if (config.instance_metadata && imds !== undefined && imds !== 'false') {
+    log.warn('instance_metadata: true, but AWS_EC2_METADATA_DISABLED is set in the environment; instance-role credentials stay disabled');
   }
 }
 
-export function createBillingClient(config: CloudwatchBillingConfig, log: Logger): CloudWatchClient {
-  prepareEnvironment(config, log);
+export function createBillingClient(config: CloudwatchBillingConfig, env: Env, log: Logger): CloudWatchClient {
+  checkEnvironment(config, env, log);
   return new CloudWatchClient({
     // Never the user's AWS_REGION / profile region: billing data exists only in us-east-1.
     region: BILLING_REGION,
@@ -59,10 +55,10 @@ export function profilesInIni(text: string): string[] {
   return out;
 }
 
-async function readProfiles(): Promise<{ files: string[]; profiles: string[] }> {
+async function readProfiles(env: Env): Promise<{ files: string[]; profiles: string[] }> {
   const files = [
-    process.env['AWS_SHARED_CREDENTIALS_FILE'] ?? join(homedir(), '.aws', 'credentials'),
-    process.env['AWS_CONFIG_FILE'] ?? join(homedir(), '.aws', 'config'),
+    env['AWS_SHARED_CREDENTIALS_FILE'] ?? join(homedir(), '.aws', 'credentials'),
+    env['AWS_CONFIG_FILE'] ?? join(homedir(), '.aws', 'config'),
   ];
   const profiles: string[] = [];
   for (const f of files) {
@@ -96,7 +92,7 @@ function deadline(ms: number, signal: AbortSignal, what: string): { promise: Pro
  * Resolves the client's credentials before any API call. The SDK memoizes them (and refreshes
  * temporary ones near expiry), so later polls pay nothing here.
  */
-export async function resolveCredentials(client: CloudWatchClient, config: CloudwatchBillingConfig, signal: AbortSignal): Promise<void> {
+export async function resolveCredentials(client: CloudWatchClient, config: CloudwatchBillingConfig, env: Env, signal: AbortSignal): Promise<void> {
   const d = deadline(config.credentials_timeout, signal, 'resolving AWS credentials');
   try {
     await Promise.race([client.config.credentials(), d.promise]);
@@ -108,19 +104,19 @@ export async function resolveCredentials(client: CloudWatchClient, config: Cloud
           `check network access to them, or give the poller static keys in a profile`,
       );
     }
-    throw await credentialsError(err, config);
+    throw await credentialsError(err, config, env);
   } finally {
     d.cancel();
   }
 }
 
-async function credentialsError(err: unknown, config: CloudwatchBillingConfig): Promise<BillingError> {
+async function credentialsError(err: unknown, config: CloudwatchBillingConfig, env: Env): Promise<BillingError> {
   const detail = describeAwsError(err);
-  const envProfile = process.env['AWS_PROFILE'];
+  const envProfile = env['AWS_PROFILE'];
   const profile = config.profile ?? (envProfile === '' ? undefined : envProfile);
   if (profile !== undefined) {
     const source = config.profile !== undefined ? 'key profile' : 'AWS_PROFILE in the environment';
-    const { files, profiles } = await readProfiles();
+    const { files, profiles } = await readProfiles(env);
     if (!profiles.includes(profile)) {
       return new BillingError(
         'config',

@@ -91,8 +91,8 @@ export function createCloudwatchBilling(config: CloudwatchBillingConfig, ctx: In
     const started = ctx.clock.now();
     const signal = AbortSignal.any([ctx.signal, stopper.signal, AbortSignal.timeout(config.timeout)]);
     try {
-      client ??= createBillingClient(config, log);
-      await resolveCredentials(client, config, signal);
+      client ??= createBillingClient(config, ctx.env, log);
+      await resolveCredentials(client, config, ctx.env, signal);
       const window = billingWindow(ctx.clock.now(), config.lookback);
       const r = await fetchBilling(client, window, config.accounts, signal, log);
       checkClock(client.config.systemClockOffset);

@@ -232,7 +232,7 @@ export function rpcTargetFrom(url: string | undefined): RpcTarget | string | und
 
 /** The integration's create(): reads supervisord's environment and wires the listener to the context. */
 export function createSupervisor(config: SupervisorConfig, ctx: IntegrationContext): Integration {
-  const env = process.env;
+  const env = ctx.env;
   const selfProcess = env['SUPERVISOR_PROCESS_NAME'];
   const selfGroup = env['SUPERVISOR_GROUP_NAME'];
   const detectDrops =

@@ -51,6 +51,12 @@ export interface IntegrationContext {
   /** For pollers: the configured interval in ms. */
   readonly intervalMs: number;
   /**
+   * The environment the command was started with, read-only. Read variables here, never from
+   * `process.env` (several instances share one process, and tests give each its own). A library
+   * that only reads `process.env` gets its switches through the definition's `processEnv`.
+   */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /**
    * Standard streams, for integrations that speak a protocol (the supervisor listener).
    * Everyone else must not touch them: stdout belongs to protocols.
    */
@@ -122,6 +128,13 @@ export interface IntegrationDefinition<S extends Shape = Shape> {
    * Lives in `config.ts`.
    */
   validate?(config: InferShape<S>): Issue[];
+  /**
+   * Variables that a library this integration uses reads only from `process.env` (it has no option
+   * for them), given every enabled instance's config at once. The core sets them once for the
+   * process, before any `create()`, and only those the operator has not set: the decision covers
+   * all instances, so no instance changes the environment behind another's back.
+   */
+  processEnv?(configs: readonly InferShape<S>[]): Readonly<Record<string, string>>;
   /**
    * Imports the running code: the integration's run file (`service.ts`, `poller.ts` or
    * `listener.ts`, named by `mode`) and everything it needs (the AWS SDK, chokidar...). Only the

@@ -118,6 +118,7 @@ describe.skipIf(!CHROMIUM)('live page fed by real integrations', () => {
       self: createSelfMetrics(root, 'access_log', 'web'),
       stateDir: dir,
       intervalMs: 1000,
+      env: {},
       stdio: { stdin: new PassThrough(), stdout: new PassThrough() },
     };
     const v = validate(accessLog.schema, { path: log, name: 'shop', start_at: 'beginning', poll_interval: '50ms', flush_interval: '100ms' });

@@ -34,6 +34,7 @@ export function testContext(
     logLevel?: LogLevel;
     stdin?: Readable;
     stdout?: Writable;
+    env?: Record<string, string | undefined>;
   } = {},
 ): TestContext {
   const sink = createMemorySink();
@@ -53,6 +54,7 @@ export function testContext(
     self: createSelfMetrics(root, o.type ?? 'test', o.name ?? 'test'),
     stateDir: o.stateDir ?? mkdtempSync(join(tmpdir(), 'telltale-state-')),
     intervalMs: o.intervalMs ?? 1000,
+    env: o.env ?? process.env,
     stdio: { stdin: o.stdin ?? stdin, stdout: o.stdout ?? stdout },
   };
   return { ctx, sink, root, logs, abort, stdin, stdout };

@@ -46,6 +46,7 @@ describe('access_log once() through the statsd sink', () => {
         self: createSelfMetrics(root, 'access_log', 'web'),
         stateDir: join(tmp.dir, 'state'),
         intervalMs: 1000,
+        env: process.env,
         stdio: { stdin: process.stdin, stdout: process.stdout },
       });
       await integ.once();

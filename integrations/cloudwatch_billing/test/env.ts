@@ -4,6 +4,10 @@
  * another test's leftovers.
  */
 import { fileURLToPath } from 'node:url';
+import type { InstanceConfig } from '../../../shared/core/config/load.js';
+import { applyProcessEnv } from '../../../shared/core/runtime/runner.js';
+import type { CloudwatchBillingConfig } from '../config.js';
+import { cloudwatchBilling } from '../index.js';
 
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
@@ -62,4 +66,13 @@ export function staticKeysEnv(): Partial<Record<(typeof AWS_VARS)[number], strin
  */
 export function staticKeysChildEnv(): NodeJS.ProcessEnv {
   return { ...Object.fromEntries(AWS_VARS.map((k) => [k, undefined])), ...staticKeysEnv() };
+}
+
+/**
+ * What `telltale` does before create(): the definition's `processEnv` for the instances about to
+ * run, set where the environment has nothing (setAwsEnv's restore puts the AWS_* ones back).
+ */
+export function applyDefinitionEnv(configs: readonly CloudwatchBillingConfig[]): void {
+  const instances = configs.map((settings) => ({ definition: cloudwatchBilling, settings }) as unknown as InstanceConfig);
+  applyProcessEnv(instances, process.env);
 }

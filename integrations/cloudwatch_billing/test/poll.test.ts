@@ -11,7 +11,7 @@ import { testContext } from '../../../test/helpers/context.js';
 import { BillingError, EXIT_CODES } from '../errors.js';
 import { cloudwatchBilling } from '../index.js';
 import { billingDataset, dimsKey, startFakeCloudWatch, type FakeCloudWatch, type FakeSeries } from './fake-cloudwatch.mjs';
-import { FIXTURES, setAwsEnv, staticKeysEnv } from './env.js';
+import { applyDefinitionEnv, FIXTURES, setAwsEnv, staticKeysEnv } from './env.js';
 
 const HOUR = 3600;
 /** 2026-11-20 10:30 UTC: the window is [Nov 18 11:00, Nov 20 11:00). */
@@ -38,6 +38,7 @@ function config(settings: Record<string, unknown>) {
 
 async function poll(settings: Record<string, unknown>, nowMs = NOW) {
   const t = testContext({ prefix: 'aws.billing', now: () => nowMs, type: 'cloudwatch_billing', name: 'billing' });
+  applyDefinitionEnv([config(settings)]);
   const integration = cloudwatchBilling.create(config(settings), t.ctx);
   let error: unknown;
   try {
@@ -396,6 +397,7 @@ describe('faults', () => {
   it('stop() during a hung poll returns and the poll reports it was stopped', async () => {
     fake.fault('hang', { op: 'ListMetrics' });
     const t = testContext({ prefix: 'aws.billing', now: () => NOW });
+    applyDefinitionEnv([config({ endpoint: fake.url, timeout: '60s' })]);
     const integration = cloudwatchBilling.create(config({ endpoint: fake.url, timeout: '60s' }), t.ctx);
     const running = integration.once().catch((e: unknown) => e);
     const deadline = Date.now() + 10_000;
@@ -492,6 +494,28 @@ describe('credentials', () => {
     const auth = fake.requestsFor('ListMetrics')[0]!;
     expect(String(auth.headers['authorization'])).toMatch(/Credential=ASIAIMDS\//);
     expect(auth.headers['x-amz-security-token']).toBe('imds-session');
+  });
+
+  it('an instance without instance_metadata does not turn it off for another instance that asks for it', async () => {
+    restoreEnv();
+    restoreEnv = setAwsEnv(noCredentials());
+    const plain = config({ endpoint: fake.url });
+    const onEc2 = config({ endpoint: fake.url, instance_metadata: true });
+    // As `telltale run` with both: one process-wide decision over all instances, before any create().
+    applyDefinitionEnv([plain, onEc2]);
+    const t1 = testContext({ name: 'plain' });
+    const first = cloudwatchBilling.create(plain, t1.ctx);
+    const t2 = testContext({ name: 'ec2' });
+    const second = cloudwatchBilling.create(onEc2, t2.ctx);
+    try {
+      await first.once().catch(() => undefined);
+      await second.once();
+    } finally {
+      await first.stop();
+      await second.stop();
+    }
+    expect(imdsRequests).toContain('PUT /latest/api/token');
+    expect(t2.logs.join('')).not.toMatch(/AWS_EC2_METADATA_DISABLED/);
   });
 
   it('bounds credential resolution by credentials_timeout', async () => {

@@ -8,7 +8,7 @@ import { validate } from '../../../shared/core/config/schema.js';
 import { testContext } from '../../../test/helpers/context.js';
 import { cloudwatchBilling } from '../index.js';
 import { billingDataset, startFakeCloudWatch } from './fake-cloudwatch.mjs';
-import { setAwsEnv, staticKeysEnv } from './env.js';
+import { applyDefinitionEnv, setAwsEnv, staticKeysEnv } from './env.js';
 
 const restore = setAwsEnv(staticKeysEnv());
 const savedFlag = process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'];
@@ -28,6 +28,7 @@ it('creates and uses the SDK client without the Node-version warning', async () 
     const r = validate(cloudwatchBilling.schema, { endpoint: fake.url });
     if ('issues' in r) throw new Error(JSON.stringify(r.issues));
     const t = testContext({ prefix: 'aws.billing' });
+    applyDefinitionEnv([r.value]);
     const integration = cloudwatchBilling.create(r.value, t.ctx);
     await integration.once();
     await integration.stop();

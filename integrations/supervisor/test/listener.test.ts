@@ -28,8 +28,11 @@ interface Driver {
   acks: () => number;
 }
 
-async function startListener(raw: Record<string, unknown> = {}, o: { now?: () => number } = {}): Promise<Driver & { done: Promise<void> }> {
-  const t = testContext({ prefix: 'supervisor', type: 'supervisor', ...(o.now ? { now: o.now } : {}) });
+async function startListener(
+  raw: Record<string, unknown> = {},
+  o: { now?: () => number; env?: Record<string, string> } = {},
+): Promise<Driver & { done: Promise<void> }> {
+  const t = testContext({ prefix: 'supervisor', type: 'supervisor', env: o.env ?? {}, ...(o.now ? { now: o.now } : {}) });
   let out = '';
   const waiters = new Set<() => void>();
   t.stdout.on('data', (d: Buffer) => {
@@ -242,26 +245,16 @@ describe('supervisor listener (create + testContext)', () => {
   });
 
   it('detect_drops auto is off in a pool with numprocs > 1; include_self: false skips our own process', async () => {
-    const saved = { p: process.env['SUPERVISOR_PROCESS_NAME'], g: process.env['SUPERVISOR_GROUP_NAME'] };
-    // What supervisord sets for member 0 of [eventlistener:telltale] numprocs=2.
-    process.env['SUPERVISOR_PROCESS_NAME'] = 'telltale_0';
-    process.env['SUPERVISOR_GROUP_NAME'] = 'telltale';
-    try {
-      const d = await startListener({ include_self: false });
-      await d.send(...state('telltale_0', 'telltale', 'RUNNING', 'from_state:STARTING pid:1'), { serial: 3, poolserial: 1 });
-      await d.send(...state('telltale_1', 'telltale', 'RUNNING', 'from_state:STARTING pid:2'), { serial: 9, poolserial: 4 });
-      d.t.stdin.end();
-      await d.done;
-      const counters = d.t.sink.counters();
-      expect(counters.get('supervisor.listener.dropped')).toBeUndefined();
-      expect(counters.get('supervisor.telltale.telltale_0.state.running')).toBeUndefined();
-      expect(counters.get('supervisor.telltale.telltale_1.state.running')).toBe(1);
-    } finally {
-      for (const [k, v] of [['SUPERVISOR_PROCESS_NAME', saved.p], ['SUPERVISOR_GROUP_NAME', saved.g]] as const) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
-    }
+    // What supervisord sets for member 0 of [eventlistener:telltale] numprocs=2; the listener reads ctx.env.
+    const d = await startListener({ include_self: false }, { env: { SUPERVISOR_PROCESS_NAME: 'telltale_0', SUPERVISOR_GROUP_NAME: 'telltale' } });
+    await d.send(...state('telltale_0', 'telltale', 'RUNNING', 'from_state:STARTING pid:1'), { serial: 3, poolserial: 1 });
+    await d.send(...state('telltale_1', 'telltale', 'RUNNING', 'from_state:STARTING pid:2'), { serial: 9, poolserial: 4 });
+    d.t.stdin.end();
+    await d.done;
+    const counters = d.t.sink.counters();
+    expect(counters.get('supervisor.listener.dropped')).toBeUndefined();
+    expect(counters.get('supervisor.telltale.telltale_0.state.running')).toBeUndefined();
+    expect(counters.get('supervisor.telltale.telltale_1.state.running')).toBe(1);
   });
 
   it('names: dots and punctuation become _, non-ASCII-only names keep their depth', async () => {

@@ -17,6 +17,8 @@ export interface RuntimeDeps {
   stateDir: string;
   stdio: { stdin: Readable; stdout: Writable };
   now: () => number;
+  /** The environment integrations see as `ctx.env`. */
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 export interface Prepared {
@@ -58,6 +60,7 @@ export function makeContext(inst: InstanceConfig, deps: RuntimeDeps, abort: Abor
     self: createSelfMetrics(deps.root, inst.type, inst.name),
     stateDir: join(deps.stateDir, inst.name),
     intervalMs: inst.intervalMs,
+    env: deps.env,
     stdio: deps.stdio,
   };
 }
@@ -72,6 +75,28 @@ export function prepare(inst: InstanceConfig, deps: RuntimeDeps): Prepared {
   } catch (e) {
     throw new InstanceCreateError(inst.name, e);
   }
+}
+
+/**
+ * Sets, in `env` (the process environment), what the definitions of the instances about to run
+ * ask for in `processEnv`, except variables already set: the operator's environment wins.
+ * Returns what it set.
+ */
+export function applyProcessEnv(instances: readonly InstanceConfig[], env: NodeJS.ProcessEnv): Record<string, string> {
+  const set: Record<string, string> = {};
+  const byDefinition = new Map<InstanceConfig['definition'], unknown[]>();
+  for (const i of instances) {
+    if (!i.definition.processEnv) continue;
+    byDefinition.set(i.definition, [...(byDefinition.get(i.definition) ?? []), i.settings]);
+  }
+  for (const [def, configs] of byDefinition) {
+    for (const [k, v] of Object.entries(def.processEnv!(configs as never))) {
+      if (env[k] !== undefined || k in set) continue;
+      env[k] = v;
+      set[k] = v;
+    }
+  }
+  return set;
 }
 
 export interface Handle {

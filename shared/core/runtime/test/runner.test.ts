@@ -20,6 +20,7 @@ function deps(): { deps: RuntimeDeps; sink: ReturnType<typeof createMemorySink>;
       stateDir: '/nonexistent',
       stdio: { stdin: new PassThrough(), stdout: new PassThrough() },
       now: Date.now,
+      env: {},
     },
   };
 }
