@@ -122,6 +122,7 @@ async function child(file, stateDir, mode, format = 'nginx_combined_rt') {
   const { createEmitter } = await import(join(dist, 'shared/emitter/emitter.js'));
   const { createLogger } = await import(join(dist, 'shared/core/log/logger.js'));
   const { createSelfMetrics } = await import(join(dist, 'shared/core/runtime/self-metrics.js'));
+  const { createStateFiles } = await import(join(dist, 'shared/core/runtime/state-files.js'));
   const { validate } = await import(join(dist, 'shared/core/config/schema.js'));
   const counters = new Map();
   let timings = 0;
@@ -161,6 +162,7 @@ async function child(file, stateDir, mode, format = 'nginx_combined_rt') {
     signal: abort.signal,
     self: createSelfMetrics(root, 'access_log', 'bench'),
     stateDir,
+    state: createStateFiles(stateDir, { type: 'access_log', instance: 'bench' }),
     intervalMs: 1000,
     env: process.env,
     stdio: { stdin: process.stdin, stdout: process.stdout },

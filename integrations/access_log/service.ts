@@ -3,14 +3,14 @@
  * every line into request counts, status classes and codes, methods, bytes, a response-time timer
  * and, for Varnish, cache handling counts and a time-to-first-byte timer.
  */
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { ConfigKeyError, type Integration, type IntegrationContext } from '../../shared/core/integration.js';
 import type { AccessLogConfig } from './config.js';
 import { compileFormat, FormatError, type LineFormat } from './format.js';
 import { threadCount, workerThreadsUsable } from '../../shared/core/worker-pool.js';
 import { readInParallel } from './parallel.js';
 import { MethodTable } from './parse.js';
-import { loadState, saveState, type FileRecord } from './state.js';
+import { loadState, stateDoc, type FileRecord } from './state.js';
 import { ModStatsd, newScanContext, SourceStats } from './stats.js';
 import { Tailer } from './tail.js';
 
@@ -53,7 +53,7 @@ export function createAccessLog(config: AccessLogConfig, ctx: IntegrationContext
       : undefined;
   const patterns = config.path.map((p) => resolve(p));
   const exclude = config.exclude.map((p) => resolve(p));
-  const stateFile = config.state_file !== undefined ? resolve(config.state_file) : join(ctx.stateDir, 'offsets.json');
+  const stateFile = ctx.state.path(config.state_file !== undefined ? resolve(config.state_file) : 'offsets.json');
   const sc = newScanContext(format, methods, config.max_line_bytes, mod !== undefined);
   const sources = new Map<string, SourceStats>();
   const source = (name: string): SourceStats => {
@@ -76,7 +76,7 @@ export function createAccessLog(config: AccessLogConfig, ctx: IntegrationContext
       now: () => ctx.clock.now(),
       onError: () => ctx.self.error('receiving'),
     });
-    t.restore(loadState(stateFile));
+    t.restore(loadState(ctx.state.readSync(stateFile)));
     return t;
   };
 
@@ -94,7 +94,7 @@ export function createAccessLog(config: AccessLogConfig, ctx: IntegrationContext
 
   const persist = (files: FileRecord[]): boolean => {
     try {
-      saveState(stateFile, files);
+      ctx.state.writeSync(stateFile, stateDoc(files));
       return true;
     } catch (e) {
       ctx.self.error('processing');

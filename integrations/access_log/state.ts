@@ -1,9 +1,9 @@
 /**
- * The read-position file. Written atomically (temp file, fsync, rename, fsync of the directory)
- * so a crash leaves either the old or the new version, never an empty file (pygtail#56).
+ * The read-position document. ctx.state writes it atomically (temp file, fsync, rename, fsync of
+ * the directory) so a crash leaves either the old or the new version, never an empty file
+ * (pygtail#56), and reads the bare documents older versions wrote.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type { StateRead } from '../../shared/core/integration.js';
 
 export interface FileRecord {
   /** Where the file was last seen (for messages and for finding it after a rotation). */
@@ -45,21 +45,10 @@ function isRecord(v: unknown): v is FileRecord {
   );
 }
 
-export function loadState(path: string): LoadResult {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
-    return { kind: 'corrupt', reason: (e as Error).message };
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    return { kind: 'corrupt', reason: `not JSON (${(e as Error).message})` };
-  }
-  const d = doc as Partial<StateDoc> | null;
+/** Validates what the state file held (ctx.state writes and reads it: one format, atomic, fsync'd). */
+export function loadState(read: StateRead): LoadResult {
+  if (read.kind !== 'ok') return read;
+  const d = read.data as Partial<StateDoc> | null;
   if (typeof d !== 'object' || d === null || d.version !== 1 || !Array.isArray(d.files)) {
     return { kind: 'corrupt', reason: 'not a version 1 state document' };
   }
@@ -68,26 +57,7 @@ export function loadState(path: string): LoadResult {
   return { kind: 'ok', doc: { version: 1, files: d.files } };
 }
 
-export function saveState(path: string, files: FileRecord[]): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    writeSync(fd, JSON.stringify({ version: 1, files } satisfies StateDoc, null, 1) + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  // The rename itself is only durable once the directory entry is.
-  try {
-    const dfd = openSync(dirname(path), 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    /* some filesystems refuse fsync on a directory; the rename is still atomic */
-  }
+/** The document saved in the state file. */
+export function stateDoc(files: FileRecord[]): StateDoc {
+  return { version: 1, files };
 }

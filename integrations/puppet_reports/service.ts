@@ -8,7 +8,7 @@
  * replaces the first, which arrives as `change`. A `change` can also re-deliver a report already
  * seen, so every report is deduplicated on its transaction_uuid.
  */
-import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -80,7 +80,8 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
   let stateLoaded = false;
   let stateDirty = false;
   let saving: Promise<void> = Promise.resolve();
-  const statePath = join(ctx.stateDir, 'puppet_reports-state.json');
+  const stateFile = 'puppet_reports-state.json';
+  const statePath = ctx.state.path(stateFile);
   let reportWatcherUp = false;
   let summaryWatcherUp = false;
   let rescanning = false;
@@ -280,16 +281,14 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
   const loadState = async (): Promise<void> => {
     if (stateLoaded || reportdir === undefined) return;
     stateLoaded = true;
-    let raw: unknown;
-    try {
-      raw = JSON.parse(await readFile(statePath, 'utf8')) as unknown;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    const read = await ctx.state.read(stateFile);
+    if (read.kind === 'missing') return;
+    if (read.kind === 'corrupt') {
       count('errors.state');
-      log.warn('ignoring unreadable state file (only the newest report per host is emitted at start)', { file: statePath, error: (e as Error).message });
+      log.warn('ignoring unreadable state file (only the newest report per host is emitted at start)', { file: statePath, error: read.reason });
       return;
     }
-    const st = raw as { version?: unknown; reportdir?: unknown; hosts?: unknown };
+    const st = (read.data ?? {}) as { version?: unknown; reportdir?: unknown; hosts?: unknown };
     if (st.version !== 1 || st.reportdir !== reportdir || typeof st.hosts !== 'object' || st.hosts === null) return;
     for (const [dir, name] of Object.entries(st.hosts as Record<string, unknown>)) {
       if (typeof name === 'string' && REPORT_NAME_RE.test(name)) resumeFrom.set(dir, name);
@@ -301,11 +300,8 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
     stateDirty = false;
     const hosts: Record<string, string> = {};
     for (const [dir, seen] of dirSeen) if (seen.newest !== '') hosts[dir] = seen.newest;
-    const tmp = `${statePath}.tmp`;
     try {
-      await mkdir(ctx.stateDir, { recursive: true });
-      await writeFile(tmp, JSON.stringify({ version: 1, reportdir, hosts }));
-      await rename(tmp, statePath);
+      await ctx.state.write(stateFile, { version: 1, reportdir, hosts });
     } catch (e) {
       stateDirty = true;
       count('errors.state');

@@ -37,6 +37,28 @@ export interface SelfMetrics {
   error(stage: 'receiving' | 'processing' | 'sending', n?: number): void;
 }
 
+/** What a state file held: its document, nothing yet, or why it cannot be used (never read as "empty"). */
+export type StateRead =
+  | { kind: 'missing' }
+  /** `legacy`: a bare document written before the envelope (an older telltale); same data. */
+  | { kind: 'ok'; data: unknown; legacy: boolean }
+  | { kind: 'corrupt'; reason: string };
+
+/**
+ * The instance's state files (read positions, last-seen reports), in one format: a JSON envelope
+ * naming the integration, the instance and the time, around the integration's own document.
+ * `name` is a file name in the instance's state directory, or an absolute path.
+ */
+export interface StateFiles {
+  /** The file `name` refers to (for messages). */
+  path(name: string): string;
+  read(name: string): Promise<StateRead>;
+  readSync(name: string): StateRead;
+  /** Atomic and durable: temp file, fsync, rename, fsync of the directory. Writes to one file are serialized. */
+  write(name: string, data: unknown): Promise<void>;
+  writeSync(name: string, data: unknown): void;
+}
+
 export interface IntegrationContext {
   /** Instance name from integrations.yaml (the map key). */
   readonly name: string;
@@ -48,6 +70,8 @@ export interface IntegrationContext {
   readonly self: SelfMetrics;
   /** A directory this instance may keep state in (created on demand by the integration). */
   readonly stateDir: string;
+  /** State files in `stateDir` (or at an absolute path), written atomically and durably. */
+  readonly state: StateFiles;
   /** For pollers: the configured interval in ms. */
   readonly intervalMs: number;
   /**

@@ -18,6 +18,7 @@ import { createEmitter } from '../../shared/emitter/emitter.js';
 import type { IntegrationContext } from '../../shared/core/integration.js';
 import { createLogger } from '../../shared/core/log/logger.js';
 import { createSelfMetrics } from '../../shared/core/runtime/self-metrics.js';
+import { createStateFiles } from '../../shared/core/runtime/state-files.js';
 import type { LiveCatalogueEntry } from '../../shared/live/catalogue.js';
 import { startHub } from '../../shared/live/test/harness.js';
 
@@ -117,6 +118,7 @@ describe.skipIf(!CHROMIUM)('live page fed by real integrations', () => {
       signal: abort.signal,
       self: createSelfMetrics(root, 'access_log', 'web'),
       stateDir: dir,
+      state: createStateFiles(dir, { type: 'access_log', instance: 'web' }),
       intervalMs: 1000,
       env: {},
       stdio: { stdin: new PassThrough(), stdout: new PassThrough() },

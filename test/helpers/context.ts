@@ -12,6 +12,7 @@ import type { Emitter } from '../../shared/emitter/types.js';
 import { createLogger, type LogLevel } from '../../shared/core/log/logger.js';
 import type { IntegrationContext } from '../../shared/core/integration.js';
 import { createSelfMetrics } from '../../shared/core/runtime/self-metrics.js';
+import { createStateFiles } from '../../shared/core/runtime/state-files.js';
 
 export interface TestContext {
   ctx: IntegrationContext;
@@ -45,6 +46,7 @@ export function testContext(
   const abort = new AbortController();
   const stdin = new PassThrough();
   const stdout = new PassThrough();
+  const stateDir = o.stateDir ?? mkdtempSync(join(tmpdir(), 'telltale-state-'));
   const ctx: IntegrationContext = {
     name: o.name ?? 'test',
     emitter: root.child({ prefix: o.prefix ?? '' }),
@@ -52,7 +54,8 @@ export function testContext(
     clock: { now },
     signal: abort.signal,
     self: createSelfMetrics(root, o.type ?? 'test', o.name ?? 'test'),
-    stateDir: o.stateDir ?? mkdtempSync(join(tmpdir(), 'telltale-state-')),
+    stateDir,
+    state: createStateFiles(stateDir, { type: o.type ?? 'test', instance: o.name ?? 'test' }, now),
     intervalMs: o.intervalMs ?? 1000,
     env: o.env ?? process.env,
     stdio: { stdin: o.stdin ?? stdin, stdout: o.stdout ?? stdout },

@@ -10,6 +10,7 @@ import { createEmitter } from '../../../shared/emitter/emitter.js';
 import { createStatsdSink } from '../../../shared/emitter/statsd-sink.js';
 import { createLogger } from '../../../shared/core/log/logger.js';
 import { createSelfMetrics } from '../../../shared/core/runtime/self-metrics.js';
+import { createStateFiles } from '../../../shared/core/runtime/state-files.js';
 import { startUdpServer } from '../../../test/helpers/servers.js';
 import { accessLog } from '../index.js';
 import { tempDir } from './harness.js';
@@ -45,6 +46,7 @@ describe('access_log once() through the statsd sink', () => {
         signal: new AbortController().signal,
         self: createSelfMetrics(root, 'access_log', 'web'),
         stateDir: join(tmp.dir, 'state'),
+        state: createStateFiles(join(tmp.dir, 'state'), { type: 'access_log', instance: 'web' }),
         intervalMs: 1000,
         env: process.env,
         stdio: { stdin: process.stdin, stdout: process.stdout },

@@ -216,7 +216,21 @@ describe('access_log tailing through rotation and restarts', () => {
     const b = await start({ start_at: 'beginning' });
     await exactly(b, range(120, 30));
     expect(requests(a)).toBe(120);
-    expect(JSON.parse(readFileSync(join(stateDir, 'offsets.json'), 'utf8')).files[0].offset).toBe(readFileSync(log).length);
+    const saved = JSON.parse(readFileSync(join(stateDir, 'offsets.json'), 'utf8'));
+    expect(saved).toMatchObject({ telltale_state: 1, type: 'access_log', data: { version: 1 } });
+    expect(saved.data.files[0].offset).toBe(readFileSync(log).length);
+  });
+
+  it('T8b: a state file in the format older versions wrote (a bare document) is resumed from', async () => {
+    writeFileSync(log, lines(0, 100));
+    const a = await start({ start_at: 'beginning' });
+    await counted(a, 100);
+    await a.integ.stop();
+    const file = join(stateDir, 'offsets.json');
+    writeFileSync(file, JSON.stringify(JSON.parse(readFileSync(file, 'utf8')).data));
+    appendFileSync(log, lines(100, 30));
+    const b = await start({ start_at: 'beginning' });
+    await exactly(b, range(100, 30));
   });
 
   it('T3: restart across a rename rotation — the rest of the old file, then the new one', async () => {

@@ -355,6 +355,12 @@ describe.skipIf(!puppet || !ruby)('puppet_reports once(), backfill, fleet gauges
     await a.start();
     await a.stop();
     expect(dps(first).filter((d) => d.name === 'puppet.r_example_com.resources.total').map((d) => d.ts)).toEqual([now - 7200 + 120]);
+    // Saved through ctx.state (the envelope); a file as older versions wrote it (the bare
+    // document) must still be resumed from, so write that one back.
+    const stateFile = join(stateDir, 'puppet_reports-state.json');
+    const saved = JSON.parse(readFileSync(stateFile, 'utf8'));
+    expect(saved).toMatchObject({ telltale_state: 1, type: 'puppet_reports', data: { version: 1, reportdir: rd } });
+    writeFileSync(stateFile, JSON.stringify(saved.data));
     // Down for a while: three more runs of r, none of s.
     for (let i = 3; i < 6; i++) put('r.example.com', now - 7200 + i * 60, `r-${i}`);
     const second = testContext({ prefix: 'puppet', type: 'puppet_reports', stateDir });

@@ -10,6 +10,7 @@ import type { Emitter } from '../../emitter/types.js';
 import { ConfigKeyError, type Integration, type IntegrationContext } from '../integration.js';
 import type { Logger } from '../log/logger.js';
 import { createSelfMetrics } from './self-metrics.js';
+import { createStateFiles } from './state-files.js';
 
 export interface RuntimeDeps {
   root: Emitter;
@@ -59,6 +60,7 @@ export function makeContext(inst: InstanceConfig, deps: RuntimeDeps, abort: Abor
     signal: abort.signal,
     self: createSelfMetrics(deps.root, inst.type, inst.name),
     stateDir: join(deps.stateDir, inst.name),
+    state: createStateFiles(join(deps.stateDir, inst.name), { type: inst.type, instance: inst.name }, deps.now),
     intervalMs: inst.intervalMs,
     env: deps.env,
     stdio: deps.stdio,
