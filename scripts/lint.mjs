@@ -61,6 +61,7 @@ const rules = [
 const CONTRACT = new Set([
   'shared/core/integration.ts',
   'shared/core/worker-pool.ts',
+  'shared/core/lifecycle.ts',
   'shared/core/config/schema.ts',
   'shared/core/log/logger.ts',
   'shared/core/fs/regular-file.ts',

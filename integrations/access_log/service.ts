@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { ConfigKeyError, type Integration, type IntegrationContext } from '../../shared/core/integration.js';
+import { createLifecycle } from '../../shared/core/lifecycle.js';
 import type { AccessLogConfig } from './config.js';
 import { compileFormat, FormatError, type LineFormat } from './format.js';
 import { threadCount, workerThreadsUsable } from '../../shared/core/worker-pool.js';
@@ -85,11 +86,15 @@ export function createAccessLog(config: AccessLogConfig, ctx: IntegrationContext
   let previous: { version: number; files: FileRecord[] } | undefined;
   /** Version of the positions last written: an idle service never rewrites the state file. */
   let savedVersion: number | undefined;
-  let pollTimer: NodeJS.Timeout | undefined;
-  let flushTimer: NodeJS.Timeout | undefined;
-  let polling: Promise<void> | undefined;
-  let stopping: Promise<void> | undefined;
-  let stopped = false;
+  const life = createLifecycle(ctx.signal, () => {
+    if (tailer) {
+      flush(tailer, true);
+      tailer.closeAll();
+      tailer = undefined;
+    }
+  });
+  // A read in progress stops at its next chunk; the final flush then saves where it got to.
+  life.signal.addEventListener('abort', () => tailer?.halt(), { once: true });
   const pause = (): Promise<void> => new Promise((r) => setImmediate(r));
 
   const persist = (files: FileRecord[]): boolean => {
@@ -137,41 +142,21 @@ export function createAccessLog(config: AccessLogConfig, ctx: IntegrationContext
   };
 
   const loop = (t: Tailer): void => {
-    if (stopped) return;
-    polling = poll(t).then((more) => {
-      polling = undefined;
+    if (life.stopped) return;
+    void life.track(poll(t)).then((more) => {
       // A backlog is read turn after turn without waiting; otherwise poll at the interval.
-      if (!stopped) pollTimer = setTimeout(() => loop(t), more ? 0 : config.poll_interval);
+      life.timeout(() => loop(t), more ? 0 : config.poll_interval);
     });
-  };
-
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      stopped = true;
-      tailer?.halt();
-      if (pollTimer) clearTimeout(pollTimer);
-      if (flushTimer) clearInterval(flushTimer);
-      pollTimer = undefined;
-      flushTimer = undefined;
-      await polling;
-      if (tailer) {
-        flush(tailer, true);
-        tailer.closeAll();
-        tailer = undefined;
-      }
-    })();
-    return stopping;
   };
 
   return {
     async start() {
-      if (stopped || tailer) return;
+      if (life.stopped || tailer) return;
       const t = newTailer();
       tailer = t;
       t.scan('start');
       ctx.log.info(`following ${t.fileCount} file(s)`, { path: patterns.join(','), format: format.name, state: stateFile });
-      ctx.signal.addEventListener('abort', () => void stop(), { once: true });
-      flushTimer = setInterval(() => {
+      life.interval(() => {
         if (tailer) flush(tailer, false);
       }, config.flush_interval);
       loop(t);
@@ -199,6 +184,6 @@ export function createAccessLog(config: AccessLogConfig, ctx: IntegrationContext
       }
     },
 
-    stop,
+    stop: life.stop,
   };
 }

@@ -5,6 +5,7 @@
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { Emitter, EmitterStats } from '../../shared/emitter/types.js';
 import type { Integration, IntegrationContext } from '../../shared/core/integration.js';
+import { createLifecycle } from '../../shared/core/lifecycle.js';
 import { createBillingClient, resolveCredentials } from './client.js';
 import type { CloudwatchBillingConfig } from './config.js';
 import { BillingError, classifyAwsError, describeAwsError, type BillingFailure } from './errors.js';
@@ -64,10 +65,12 @@ async function awaitDelivery(e: Emitter, before: number, signal: AbortSignal): P
 export function createCloudwatchBilling(config: CloudwatchBillingConfig, ctx: IntegrationContext): Integration {
   const log = ctx.log;
   const e = ctx.emitter;
-  const stopper = new AbortController();
   let client: CloudWatchClient | undefined;
   let inFlight: Promise<void> | undefined;
-  let stopped = false;
+  const life = createLifecycle(ctx.signal, () => {
+    client?.destroy();
+    client = undefined;
+  });
 
   const recordResult = (r: PollResult, datapoints: number, decreases: number): void => {
     e.counter('poller.api_calls.list_metrics', r.calls.listMetrics);
@@ -89,7 +92,7 @@ export function createCloudwatchBilling(config: CloudwatchBillingConfig, ctx: In
 
   const poll = async (): Promise<void> => {
     const started = ctx.clock.now();
-    const signal = AbortSignal.any([ctx.signal, stopper.signal, AbortSignal.timeout(config.timeout)]);
+    const signal = AbortSignal.any([life.signal, AbortSignal.timeout(config.timeout)]);
     try {
       client ??= createBillingClient(config, ctx.env, log);
       await resolveCredentials(client, config, ctx.env, signal);
@@ -169,22 +172,15 @@ export function createCloudwatchBilling(config: CloudwatchBillingConfig, ctx: In
 
   return {
     async once(): Promise<void> {
-      if (stopped) return;
+      if (life.stopped) return;
       if (inFlight) return inFlight;
-      inFlight = poll();
+      inFlight = life.track(poll());
       try {
         await inFlight;
       } finally {
         inFlight = undefined;
       }
     },
-    async stop(): Promise<void> {
-      if (stopped) return;
-      stopped = true;
-      stopper.abort(new Error('stopped'));
-      await inFlight?.catch(() => undefined);
-      client?.destroy();
-      client = undefined;
-    },
+    stop: life.stop,
   };
 }

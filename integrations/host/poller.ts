@@ -8,6 +8,7 @@ import { statfs } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ConfigKeyError, type Integration, type IntegrationContext } from '../../shared/core/integration.js';
+import { createLifecycle } from '../../shared/core/lifecycle.js';
 import { sanitizeNode } from '../../shared/emitter/names.js';
 import { hostNode } from '../../shared/emitter/names.js';
 import { createAlertEngine, describeAlert, type AlertEvent } from './alerts.js';
@@ -45,13 +46,12 @@ export function createHost(config: HostConfig, ctx: IntegrationContext): Integra
   const statfsPending = new Set<string>();
   const commandState = new Map<string, { lastRun: number | undefined; running: boolean }>();
   const lastLogged = new Map<string, { at: number; suppressed: number }>();
-  const stopCommands = new AbortController();
-  const onAbort = (): void => stopCommands.abort();
-  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  const life = createLifecycle(ctx.signal, async () => {
+    await Promise.all(webhooks.map((w) => w.stop()));
+  });
   let prevCpu: number[] | undefined;
   let host: string | undefined;
   let inFlight: Promise<void> | undefined;
-  let stopped = false;
   let emitted = 0;
 
   const warnThrottled = (key: string, msg: string, fields?: Record<string, string | number>): void => {
@@ -263,12 +263,12 @@ export function createHost(config: HostConfig, ctx: IntegrationContext): Integra
     try {
       const r: NumberResult =
         c.command !== undefined
-          ? await runCommand(c.command, c.timeout, stopCommands.signal)
-          : await readNumberFile(c.file!, c.timeout, stopCommands.signal);
+          ? await runCommand(c.command, c.timeout, life.signal)
+          : await readNumberFile(c.file!, c.timeout, life.signal);
       if (r.ok) {
         self.received();
         gauge(`command.${c.name}`, r.value, clock.now());
-      } else if (!stopped) {
+      } else if (!life.stopped) {
         fail(`errors.command.${c.name}`, `command gauge ${c.name}: ${r.error}`);
       }
     } finally {
@@ -295,19 +295,13 @@ export function createHost(config: HostConfig, ctx: IntegrationContext): Integra
 
   return {
     once() {
-      if (stopped) return Promise.resolve();
+      if (life.stopped) return Promise.resolve();
       // The runtime never overlaps polls; a direct caller that does shares the running sample.
-      inFlight ??= sample().finally(() => {
+      inFlight ??= life.track(sample()).finally(() => {
         inFlight = undefined;
       });
       return inFlight;
     },
-    async stop() {
-      stopped = true;
-      stopCommands.abort();
-      ctx.signal.removeEventListener('abort', onAbort);
-      await inFlight;
-      await Promise.all(webhooks.map((w) => w.stop()));
-    },
+    stop: life.stop,
   };
 }

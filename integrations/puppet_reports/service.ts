@@ -14,6 +14,7 @@ import { hostname } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { watch, type FSWatcher } from 'chokidar';
 import { ConfigKeyError, type Integration, type IntegrationContext } from '../../shared/core/integration.js';
+import { createLifecycle } from '../../shared/core/lifecycle.js';
 import { threadCount, WorkerPool, workerThreadsUsable } from '../../shared/core/worker-pool.js';
 import { validatePuppetReports, type PuppetReportsConfig } from './config.js';
 import { loadRunFile, type FileKind, type Loaded, type LoadOptions } from './load.js';
@@ -85,9 +86,15 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
   let reportWatcherUp = false;
   let summaryWatcherUp = false;
   let rescanning = false;
-  let ticker: NodeJS.Timeout | undefined;
-  let rescanner: NodeJS.Timeout | undefined;
-  let stopped = false;
+  // stop(): timers cleared, then the watchers closed, the queue drained and the state saved.
+  const life = createLifecycle(ctx.signal, async () => {
+    await Promise.all(watchers.splice(0).map((w) => w.close()));
+    await queue;
+    await persist();
+    // A settled fs promise stays an active libuv request until the loop turns; turn it once so
+    // "stopped" really means no handles or requests left behind.
+    await nextTurn();
+  });
   // One file at a time: big reports must not be parsed concurrently, and per-host order matters.
   let queue: Promise<void> = Promise.resolve();
 
@@ -96,7 +103,7 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
   /** Runs `task` after everything queued before it; resolves with its result ('bad' on a bug). */
   const enqueue = (task: () => Promise<Outcome>): Promise<Outcome> => {
     // Work queued behind a stop (a rescan in flight) is dropped: the emitter may be closing.
-    const next = queue.then(() => (stopped ? ('bad' as const) : task())).then(
+    const next = queue.then(() => (life.stopped ? ('bad' as const) : task())).then(
       (o) => o,
       (e: unknown): Outcome => {
         // Defensive: processFile handles its own errors; anything here is a bug worth seeing.
@@ -342,7 +349,7 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
     let hostDirs = 0;
     const stored: string[] = [];
     for (const entry of entries.sort()) {
-      if (stopped) return;
+      if (life.stopped) return;
       const hostDir = join(dir, entry);
       let mtimeMs: number;
       try {
@@ -491,7 +498,7 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
       return;
     }
     for (const entry of entries.sort()) {
-      if (stopped) return;
+      if (life.stopped) return;
       const hostDir = join(dir, entry);
       let mtimeMs: number;
       try {
@@ -525,14 +532,14 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
   /** Start the watchers whose directories exist; the rescan retries the others. */
   const ensureWatchers = async (): Promise<boolean> => {
     let reportdirAppeared = false;
-    if (reportdir !== undefined && !reportWatcherUp && !stopped) {
+    if (reportdir !== undefined && !reportWatcherUp && !life.stopped) {
       if (await exists(reportdir)) {
         await watchReportdir(reportdir);
         reportWatcherUp = true;
         reportdirAppeared = true;
       }
     }
-    if (summaryPath !== undefined && !summaryWatcherUp && !stopped && (await exists(dirname(summaryPath)))) {
+    if (summaryPath !== undefined && !summaryWatcherUp && !life.stopped && (await exists(dirname(summaryPath)))) {
       await watchSummary(summaryPath);
       summaryWatcherUp = true;
     }
@@ -540,7 +547,7 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
   };
 
   const rescan = async (): Promise<void> => {
-    if (rescanning || stopped) return;
+    if (rescanning || life.stopped) return;
     rescanning = true;
     try {
       const wasUp = reportWatcherUp;
@@ -567,12 +574,9 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
     if (summaryPath !== undefined) await enqueue(() => processFile(summaryPath, 'summary'));
   };
 
-  const onAbort = (): void => void api.stop();
-
-  const api: Integration = {
+  return {
     async start() {
-      if (stopped) return;
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      if (life.stopped) return;
       // Watch first, then scan: a report landing during the scan is seen by one or the other,
       // and the dedupe makes "both" harmless.
       await loadState();
@@ -583,14 +587,14 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
       } else if (reportdir !== undefined) await scanReportdir(reportdir);
       if (summaryPath !== undefined) await enqueue(() => processFile(summaryPath, 'summary'));
       await queue;
-      if (stopped) return;
+      if (life.stopped) return;
       tick();
       await persist();
-      ticker = setInterval(() => {
+      life.interval(() => {
         tick();
         void persist();
       }, config.tick);
-      rescanner = setInterval(() => void rescan(), config.rescan);
+      life.interval(() => void rescan(), config.rescan);
       log.info('watching puppet data', { reportdir, summary: summaryPath, hosts: hosts.size, backfill: config.backfill });
     },
     async once() {
@@ -600,20 +604,6 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
       tick();
       await persist();
     },
-    async stop() {
-      stopped = true;
-      ctx.signal.removeEventListener('abort', onAbort);
-      if (ticker) clearInterval(ticker);
-      if (rescanner) clearInterval(rescanner);
-      ticker = undefined;
-      rescanner = undefined;
-      await Promise.all(watchers.splice(0).map((w) => w.close()));
-      await queue;
-      await persist();
-      // A settled fs promise stays an active libuv request until the loop turns; turn it once so
-      // "stopped" really means no handles or requests left behind.
-      await nextTurn();
-    },
+    stop: life.stop,
   };
-  return api;
 }

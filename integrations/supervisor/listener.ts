@@ -7,6 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import { hostNode } from '../../shared/emitter/names.js';
 import type { Emitter } from '../../shared/emitter/types.js';
 import { ConfigKeyError, type Integration, type IntegrationContext, type SelfMetrics } from '../../shared/core/integration.js';
+import { createLifecycle } from '../../shared/core/lifecycle.js';
 import type { Logger } from '../../shared/core/log/logger.js';
 import type { SupervisorConfig } from './config.js';
 import { createModel, type Compat } from './model.js';
@@ -52,14 +53,14 @@ export function createListener(o: ListenerOptions): Integration {
   });
   const health = o.compat !== 'sulphite';
   let started = false;
-  let stopped = false;
+  // The context's abort stops the listener; stop() aborts a resync and waits for it.
+  const life = createLifecycle(o.signal, () => finish());
   let graceTimer: NodeJS.Timeout | undefined;
   let ticks = 0;
   let problems = 0;
   let resyncing: Promise<void> | undefined;
   /** After SUPERVISOR_STATE_CHANGE_STOPPING the socket is going away: a resync could only fail. */
   let supervisordStopping = false;
-  const rpcAbort = new AbortController();
   const unknownNames = new Set<string>();
   let resolveDone: () => void = () => {};
   const done = new Promise<void>((r) => {
@@ -77,23 +78,23 @@ export function createListener(o: ListenerOptions): Integration {
 
   const resync = (why: string): void => {
     const rpc = o.rpc;
-    if (!rpc || resyncing || stopped || supervisordStopping) return;
+    if (!rpc || resyncing || life.stopped || supervisordStopping) return;
     const since = model.seq;
-    resyncing = callRpc(rpc.target, 'supervisor.getAllProcessInfo', {
+    const call = callRpc(rpc.target, 'supervisor.getAllProcessInfo', {
       username: rpc.username,
       password: rpc.password,
       timeoutMs: rpc.timeoutMs,
-      signal: rpcAbort.signal,
+      signal: life.signal,
     })
       .then((v) => {
-        if (stopped) return;
+        if (life.stopped) return;
         const infos = toProcessInfos(v);
         model.applySnapshot(infos, since);
         if (health) o.emitter.counter('listener.resync.ok');
         o.log.debug('resynced from XML-RPC', { why, processes: infos.length });
       })
       .catch((err: unknown) => {
-        if (stopped) return;
+        if (life.stopped) return;
         if (health) o.emitter.counter('listener.resync.errors');
         o.self.error('receiving');
         o.log.warn('XML-RPC resync failed; gauges rely on events only until the next try', { url: rpc.target.url, error: err instanceof Error ? err.message : String(err) });
@@ -101,6 +102,7 @@ export function createListener(o: ListenerOptions): Integration {
       .finally(() => {
         resyncing = undefined;
       });
+    resyncing = life.track(call);
   };
 
   const handleItems = (items: ParseItem[]): void => {
@@ -182,7 +184,6 @@ export function createListener(o: ListenerOptions): Integration {
     o.log.error('stdout failed; supervisord probably went away', { error: err.message });
     finish();
   };
-  const onAbort = (): void => finish();
 
   const detach = (): void => {
     clearGrace();
@@ -190,17 +191,15 @@ export function createListener(o: ListenerOptions): Integration {
     o.stdin.off('end', onEnd);
     o.stdin.off('error', onStdinError);
     o.stdout.off('error', onStdoutError);
-    o.signal.removeEventListener('abort', onAbort);
   };
 
   const start = async (): Promise<void> => {
-    if (started || stopped) return;
+    if (started || life.stopped) return;
     started = true;
     o.stdin.on('data', onData);
     o.stdin.on('end', onEnd);
     o.stdin.on('error', onStdinError);
     o.stdout.on('error', onStdoutError);
-    o.signal.addEventListener('abort', onAbort, { once: true });
     o.stdout.write(READY);
     o.log.info('listening for supervisord events', { resync: o.rpc ? o.rpc.target.url : 'off', compat: o.compat });
     resync('start');
@@ -215,13 +214,7 @@ export function createListener(o: ListenerOptions): Integration {
       await done;
       await resyncing;
     },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      rpcAbort.abort();
-      finish();
-      await resyncing;
-    },
+    stop: life.stop,
   };
 }
 
