@@ -6,14 +6,13 @@
 import { exitWhenWritten } from './exit.js';
 import { existsSync } from 'node:fs';
 import { registry } from '../integrations/index.js';
-import { parseAddress } from '../shared/emitter/address.js';
 import { createEmitter } from '../shared/emitter/emitter.js';
 import type { Emitter, Sink } from '../shared/emitter/types.js';
 // Value imports of the config loader (YAML), the live page (ws) and the integrations' running code
 // are dynamic: `--version` and `--help` load none of them, each command only what it runs.
 import type { InstanceConfig, LoadedConfig, LoadOptions } from '../shared/core/config/load.js';
 import { ConfigError } from '../shared/core/config/errors.js';
-import type { SinkConfig } from '../shared/core/config/emitter-config.js';
+import { sinkWithDefaults, type SinkConfig } from '../shared/core/config/emitter-config.js';
 import { createLogger, type Logger } from '../shared/core/log/logger.js';
 import { applyProcessEnv, InstanceCreateError, prepare, runPoller, runService, type Handle, type Prepared, type RuntimeDeps } from '../shared/core/runtime/runner.js';
 import { buildSinks } from '../shared/core/runtime/sinks.js';
@@ -35,34 +34,18 @@ function resolveConfigPath(args: CliArgs, env: NodeJS.ProcessEnv): string | unde
 }
 
 function overrideSinks(args: CliArgs, config: LoadedConfig): SinkConfig[] {
-  const aggregationDefaults = {
-    legacy_namespace: false,
-    global_prefix: 'stats',
-    global_suffix: '',
-    prefix_counter: 'counters',
-    prefix_timer: 'timers',
-    prefix_gauge: 'gauges',
-    prefix_set: 'sets',
-    percent_thresholds: [90, 95, 99],
-    flush_counts: true,
-    delete_idle_stats: false,
-    max_keys: 100_000,
+  const flag = (name: string, type: SinkConfig['type'], address?: string): SinkConfig => {
+    const s = sinkWithDefaults(type, address);
+    if (typeof s === 'string') throw new UsageError(`${name}: ${s}`);
+    return s;
   };
   let sinks = config.emitter.sinks;
   if (args.statsd || args.graphite) {
     sinks = [];
-    if (args.statsd) {
-      const a = parseAddress(args.statsd, 'udp', ['udp', 'tcp', 'unix']);
-      if (typeof a === 'string') throw new UsageError(`--statsd: ${a}`);
-      sinks.push({ type: 'statsd', address: a, max_packet_bytes: undefined, aggregate_counters: true, aggregate_gauges: true, timer_sample_rate: 1, max_in_flight: 1024 });
-    }
-    if (args.graphite) {
-      const a = parseAddress(args.graphite, 'tcp', ['tcp', 'unix']);
-      if (typeof a === 'string') throw new UsageError(`--graphite: ${a}`);
-      sinks.push({ type: 'graphite', address: [{ address: a.transport === 'unix' ? { transport: 'unix', path: a.path } : { transport: 'tcp', host: a.host, port: a.port }, instance: undefined }], routing: 'failover', replication: 1, failback_after: 30_000, max_queue_lines: 100_000, max_queue_bytes: 16 * 1024 * 1024, replay_window: 10_000, replay_max_lines: 100_000, ...aggregationDefaults });
-    }
+    if (args.statsd) sinks.push(flag('--statsd', 'statsd', args.statsd));
+    if (args.graphite) sinks.push(flag('--graphite', 'graphite', args.graphite));
   }
-  if (args.print) sinks = [...sinks, { type: 'console', ...aggregationDefaults }];
+  if (args.print) sinks = [...sinks, flag('--print', 'console')];
   return sinks;
 }
 

@@ -4,7 +4,7 @@
 import { parseAddress, type Address } from '../../emitter/address.js';
 import { HASH_ROUTINGS } from '../../emitter/carbon-hash.js';
 import type { StreamAddress } from '../../emitter/stream-transport.js';
-import { bool, duration, INVALID, int, list, num, obj, oneOf, record, str, tagged, type Infer, type InferShape, type ObjectSchema, type Path, type Schema, type Shape } from './schema.js';
+import { bool, duration, INVALID, int, list, num, obj, oneOf, record, str, tagged, validate, type Infer, type InferShape, type ObjectSchema, type Path, type Schema, type Shape } from './schema.js';
 
 function address(defaultTransport: 'udp' | 'tcp', allowed: readonly Address['transport'][]): Schema<Address> {
   // Validated as text, then parsed; the refine message names what is accepted.
@@ -179,6 +179,16 @@ export const sinkSchema = tagged('type', {
 });
 
 export type SinkConfig = Infer<typeof sinkSchema>;
+
+/**
+ * A sink as the file's `- type: <type>` (with `address:` when given) makes it: every default comes
+ * from the schema, so --statsd/--graphite/--print and the file without sinks cannot drift from it.
+ * Returns the problem (e.g. a bad address) as text.
+ */
+export function sinkWithDefaults(type: SinkConfig['type'], address?: string): SinkConfig | string {
+  const r = validate(sinkSchema, { type, ...(address !== undefined ? { address } : {}) });
+  return 'issues' in r ? r.issues.map((i) => i.message).join('; ') : r.value;
+}
 
 export const emitterSchema = obj({
   /** Root of every name; {host} (short hostname) and {fqdn} (dots as _) are substituted. */

@@ -5,13 +5,12 @@
  */
 import { homedir, hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { parseAddress, type Address } from '../../emitter/address.js';
 import { sanitizeNode } from '../../emitter/names.js';
 import type { IntegrationDefinition, Shape } from '../integration.js';
 import type { LogLevel } from '../log/logger.js';
 import { FileTooBigError, NotRegularFileError, readRegularFileSync } from '../fs/regular-file.js';
 import { checkLiveConfig, liveSchema, type LiveConfig } from './live-config.js';
-import { DEFAULT_STATSD_ADDRESS, emitterSchema, logLevelSchema, type SinkConfig } from './emitter-config.js';
+import { DEFAULT_STATSD_ADDRESS, emitterSchema, logLevelSchema, sinkWithDefaults, type SinkConfig } from './emitter-config.js';
 import { ConfigError } from './errors.js';
 import { aliasProblem, formatIssue, nthAlias, readYaml, type YamlSource } from './positions.js';
 import { AliasLimitError, checkAliasExpansion, type AliasLimits } from '../yaml/alias-expansion.js';
@@ -186,9 +185,7 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions): L
   }
 
   const host = opts.hostname ?? hostname();
-  const sinks: SinkConfig[] = emitter.sinks ?? [
-    { type: 'statsd', address: parseAddress(DEFAULT_STATSD_ADDRESS, 'udp', ['udp']) as Address, max_packet_bytes: undefined, aggregate_counters: true, aggregate_gauges: true, timer_sample_rate: 1, max_in_flight: 1024 },
-  ];
+  const sinks: SinkConfig[] = emitter.sinks ?? [sinkWithDefaults('statsd', DEFAULT_STATSD_ADDRESS) as SinkConfig];
   const baseDir = file === '(defaults)' ? process.cwd() : dirname(resolve(file));
   return {
     file,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfigText } from '../load.js';
+import { ConfigError, defaultConfig, loadConfigText } from '../load.js';
+import { DEFAULT_STATSD_ADDRESS, sinkWithDefaults } from '../emitter-config.js';
 import { bool, duration, int, list, obj, oneOf, str } from '../schema.js';
 import { defineIntegration, type IntegrationDefinition, type Shape } from '../../integration.js';
 
@@ -120,6 +121,16 @@ describe('integrations.yaml loader', () => {
     expect(problems('emitter:\n  sinks:\n    - type: graphite\n      address: udp://127.0.0.1:2003\n')).toEqual([
       'integrations.yaml:4:16: emitter.sinks.0.address: unsupported transport "udp://" here; use tcp://, unix://',
     ]);
+  });
+
+  it('sinks made without the file (no sinks:, --statsd/--graphite/--print) get exactly the defaults the file gives', () => {
+    const fromFile = (sink: string) =>
+      loadConfigText('integrations.yaml', `emitter:\n  sinks:\n    - ${sink}\n`, { registry, env: {} }).emitter.sinks[0];
+    expect(defaultConfig({ registry, env: {} }).emitter.sinks).toEqual([fromFile(`type: statsd\n      address: ${DEFAULT_STATSD_ADDRESS}`)]);
+    expect(sinkWithDefaults('statsd', 'tcp://127.0.0.1:8126')).toEqual(fromFile('type: statsd\n      address: tcp://127.0.0.1:8126'));
+    expect(sinkWithDefaults('graphite', '127.0.0.1:2003')).toEqual(fromFile('type: graphite\n      address: 127.0.0.1:2003'));
+    expect(sinkWithDefaults('console')).toEqual(fromFile('type: console'));
+    expect(sinkWithDefaults('graphite', 'udp://127.0.0.1:2003')).toMatch(/udp/);
   });
 });
 
