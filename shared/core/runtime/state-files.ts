@@ -2,12 +2,13 @@
  * The state-file service every integration gets as `ctx.state`: one on-disk format and one way
  * to write it. A write is atomic and durable (temp file beside it, fsync, rename, fsync of the
  * directory), so a crash leaves the old or the new version, never an empty file (pygtail#56).
- * A read opens only a regular file, without blocking on a FIFO planted at the path, and refuses
- * one larger than MAX_STATE_BYTES: an error is never read as "no state".
+ * A read goes through readRegularFile (a FIFO or directory planted at the path is refused without
+ * blocking, and so is a file over MAX_STATE_BYTES): an error is never read as "no state".
  */
-import { closeSync, constants, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { mkdir, open, rename } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
+import { readRegularFile, readRegularFileSync } from '../fs/regular-file.js';
 import type { StateFiles, StateRead } from '../integration.js';
 
 /** State files are positions and names, never data: a bigger one is not ours. */
@@ -40,17 +41,10 @@ function decode(text: string): StateRead {
   return isEnvelope(doc) ? { kind: 'ok', data: doc.data, legacy: false } : { kind: 'ok', data: doc, legacy: true };
 }
 
-const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
-
+/** ENOENT is "no state yet"; anything else (not a regular file, too big, EACCES) is unusable. */
 function readError(e: unknown): StateRead {
   if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
   return { kind: 'corrupt', reason: (e as Error).message };
-}
-
-function notRegular(isFile: boolean, size: number): string | undefined {
-  if (!isFile) return 'not a regular file';
-  if (size > MAX_STATE_BYTES) return `larger than ${MAX_STATE_BYTES} bytes`;
-  return undefined;
 }
 
 export function createStateFiles(stateDir: string, owner: { type: string; instance: string }, now: () => number = Date.now): StateFiles {
@@ -77,47 +71,18 @@ export function createStateFiles(stateDir: string, owner: { type: string; instan
     path: pathOf,
 
     readSync(name) {
-      let fd: number;
       try {
-        fd = openSync(pathOf(name), READ_FLAGS);
+        return decode(readRegularFileSync(pathOf(name), MAX_STATE_BYTES).data.toString('utf8'));
       } catch (e) {
         return readError(e);
-      }
-      try {
-        const st = fstatSync(fd);
-        const bad = notRegular(st.isFile(), st.size);
-        if (bad) return { kind: 'corrupt', reason: bad };
-        const buf = Buffer.allocUnsafe(st.size);
-        let got = 0;
-        while (got < buf.length) {
-          const n = readSync(fd, buf, got, buf.length - got, got);
-          if (n === 0) break;
-          got += n;
-        }
-        return decode(buf.subarray(0, got).toString('utf8'));
-      } catch (e) {
-        return readError(e);
-      } finally {
-        closeSync(fd);
       }
     },
 
     async read(name) {
-      let fh;
       try {
-        fh = await open(pathOf(name), READ_FLAGS);
+        return decode((await readRegularFile(pathOf(name), MAX_STATE_BYTES)).data.toString('utf8'));
       } catch (e) {
         return readError(e);
-      }
-      try {
-        const st = await fh.stat();
-        const bad = notRegular(st.isFile(), st.size);
-        if (bad) return { kind: 'corrupt', reason: bad };
-        return decode(await fh.readFile('utf8'));
-      } catch (e) {
-        return readError(e);
-      } finally {
-        await fh.close();
       }
     },
 
