@@ -68,6 +68,7 @@ const CONTRACT = new Set([
   'shared/core/yaml/alias-expansion.ts',
   'shared/emitter/types.ts',
   'shared/emitter/names.ts',
+  'shared/emitter/log-throttle.ts',
 ]);
 
 /** Which folders each shared layer may import (its own included). Listed bottom-up. */

@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ConfigKeyError, type Integration, type IntegrationContext } from '../../shared/core/integration.js';
 import { createLifecycle } from '../../shared/core/lifecycle.js';
+import { createLogThrottle, LOG_EVERY_MS } from '../../shared/emitter/log-throttle.js';
 import { sanitizeNode } from '../../shared/emitter/names.js';
 import { hostNode } from '../../shared/emitter/names.js';
 import { createAlertEngine, describeAlert, type AlertEvent } from './alerts.js';
@@ -22,8 +23,6 @@ import { createWebhookSink, type AlertPayload, type WebhookSink } from './webhoo
 
 /** Virtual block devices that only add noise to disk.io.* unless asked for by name. */
 const VIRTUAL_DEVICES = /^(?:loop|ram|zram|fd|sr|nbd)\d+$/;
-/** A repeated failure is logged at most this often (it is counted every time). */
-const LOG_EVERY_MS = 60_000;
 
 export function createHost(config: HostConfig, ctx: IntegrationContext): Integration {
   // The loader has run validateHost() already; a direct caller gets its first problem here
@@ -45,7 +44,8 @@ export function createHost(config: HostConfig, ctx: IntegrationContext): Integra
   const names = new Map<string, readonly string[]>();
   const statfsPending = new Set<string>();
   const commandState = new Map<string, { lastRun: number | undefined; running: boolean }>();
-  const lastLogged = new Map<string, { at: number; suppressed: number }>();
+  /** A repeated failure is logged once a minute per key (it is counted every time). */
+  const warnings = createLogThrottle(LOG_EVERY_MS, () => clock.now());
   const life = createLifecycle(ctx.signal, async () => {
     await Promise.all(webhooks.map((w) => w.stop()));
   });
@@ -55,14 +55,8 @@ export function createHost(config: HostConfig, ctx: IntegrationContext): Integra
   let emitted = 0;
 
   const warnThrottled = (key: string, msg: string, fields?: Record<string, string | number>): void => {
-    const now = clock.now();
-    const seen = lastLogged.get(key);
-    if (seen && now - seen.at < LOG_EVERY_MS) {
-      seen.suppressed++;
-      return;
-    }
-    log.warn(msg, { ...fields, ...(seen?.suppressed ? { repeated: seen.suppressed } : {}) });
-    lastLogged.set(key, { at: now, suppressed: 0 });
+    const held = warnings.pass(key);
+    if (held !== undefined) log.warn(msg, { ...fields, ...(held > 0 ? { repeated: held } : {}) });
   };
 
   /** Count an error; log it at most once a minute per `logKey` (default: the counter). */

@@ -15,7 +15,7 @@ export interface EmitterOptions {
   sinks: Sink[];
   /** How often sinks flush (statsd packet timer, graphite aggregation). Default 10 s. */
   flushIntervalMs?: number;
-  /** Called for transport errors, at most once per second per sink to keep logs readable. */
+  /** Called for transport errors: the first of an outage, then at most once a minute per sink (log-throttle.ts). */
   onError?: (sink: string, err: Error) => void;
   /** Injected for sampling tests. */
   random?: () => number;

@@ -11,10 +11,10 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Address } from './address.js';
 import { formatValue } from './names.js';
+import { createLogThrottle } from './log-throttle.js';
 import { createStreamTransport, type StreamTransport } from './stream-transport.js';
 import { countDrop, emptySinkStats, type Sink, type SinkStats } from './types.js';
 
-const ERROR_LOG_EVERY_MS = 60_000;
 
 export interface StatsdSinkOptions {
   name?: string;
@@ -205,7 +205,7 @@ function createUdp(o: StatsdSinkOptions, stats: SinkStats, maxPacket: number): L
   let socket: dgram.Socket | undefined;
   let ready = false;
   let lastConnect = 0;
-  let lastErrorAt = -Infinity;
+  const errorLog = createLogThrottle();
   // Packets produced before the socket is connected (dgram connects asynchronously).
   const pending: { buf: Buffer; lines: number }[] = [];
   const idleWaiters = new Set<() => void>();
@@ -225,18 +225,13 @@ function createUdp(o: StatsdSinkOptions, stats: SinkStats, maxPacket: number): L
     s.unref();
   };
 
-  let suppressed = 0;
   const onErr = (err: Error): void => {
     stats.errors++;
     stats.lastError = err.message;
     // A statsd that is down refuses every packet: log the first error, then one line a minute
     // saying how many followed (they are all counted in stats and self-metrics anyway).
-    const t = Date.now();
-    if (t - lastErrorAt >= ERROR_LOG_EVERY_MS) {
-      o.onError?.(suppressed > 0 ? new Error(`${err.message} (${suppressed} more errors since the last report)`) : err);
-      lastErrorAt = t;
-      suppressed = 0;
-    } else suppressed++;
+    const held = errorLog.pass();
+    if (held !== undefined) o.onError?.(held > 0 ? new Error(`${err.message} (${held} more errors since the last report)`) : err);
   };
 
   const reopen = (): void => {

@@ -22,6 +22,7 @@
  */
 import net from 'node:net';
 import { countDrop, type SinkStats } from './types.js';
+import { createLogThrottle, LOG_EVERY_MS } from './log-throttle.js';
 
 export type StreamAddress = { transport: 'tcp'; host: string; port: number } | { transport: 'unix'; path: string };
 
@@ -101,8 +102,7 @@ export function createStreamTransport(o: StreamTransportOptions): StreamTranspor
   let closing = false;
   let attempt = 0;
   let everConnected = false;
-  let lastLogAt = -Infinity;
-  let suppressed = 0;
+  const failureLog = createLogThrottle(LOG_EVERY_MS, now);
   let reconnectTimer: NodeJS.Timeout | undefined;
   const drainWaiters = new Set<() => void>();
 
@@ -220,12 +220,9 @@ export function createStreamTransport(o: StreamTransportOptions): StreamTranspor
       stats.errors++;
       stats.lastError = err.message;
       // Log the first failure of an outage, then at most one line a minute while it lasts.
-      const t = now();
-      if (connected || t - lastLogAt >= 60_000) {
-        o.onError?.(suppressed > 0 ? new Error(`${err.message} (${suppressed} more failures since the last report)`) : err);
-        lastLogAt = t;
-        suppressed = 0;
-      } else suppressed++;
+      if (connected) failureLog.reset();
+      const held = failureLog.pass();
+      if (held !== undefined) o.onError?.(held > 0 ? new Error(`${err.message} (${held} more failures since the last report)`) : err);
     }
     const wasConnected = connected;
     connected = false;
