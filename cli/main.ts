@@ -92,7 +92,6 @@ async function setup(args: CliArgs, env: NodeJS.ProcessEnv, select?: LoadOptions
           catalogue: liveCatalogue(config, sanitizePath(prefix)),
           // Loaded with the hub: only a config with the live page pays for it.
           services: (await import('./dashboard/model.js')).liveServices(config, sanitizePath(prefix)),
-          emitter: () => emitter,
         })
       : undefined;
   if (live) sinks.push(live.sink);
@@ -102,6 +101,7 @@ async function setup(args: CliArgs, env: NodeJS.ProcessEnv, select?: LoadOptions
     flushIntervalMs: config.emitter.flushIntervalMs,
     maxPastSeconds: Math.floor(config.emitter.maxDatapointAgeMs / 1000),
   });
+  live?.attach(emitter);
   warnIfTimestampsLost(config, sinkConfigs, log);
   if (args.logLevel) for (const i of config.integrations) i.logLevel = args.logLevel;
   const deps: RuntimeDeps = {

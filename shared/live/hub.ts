@@ -44,12 +44,6 @@ export const PAGE_CONNECTIONS = 32;
 export interface LiveHubOptions {
   log: Logger;
   catalogue: readonly LiveCatalogueEntry[];
-  /**
-   * The root emitter (the one the hub is a sink of), or a function returning it: the runtime
-   * creates its emitter after the hub. The hub then reports `<root>.telltale.live.*` and reserves
-   * the core's `<root>.telltale.*` names for a "telltale" heading on the page.
-   */
-  emitter?: Emitter | (() => Emitter | undefined);
   tuning?: LiveTuning;
   now?: () => number;
   /** Service graphs for the top of the page (one per access_log source). */
@@ -61,6 +55,13 @@ const MAX_EVENTS = 200;
 
 export interface LiveHub {
   readonly sink: Sink;
+  /**
+   * The second step of wiring: the hub is a sink of the root emitter, so it exists before that
+   * emitter does; once the emitter is built, attach it. The hub then reports its own metrics as
+   * `<root>.telltale.live.*` and shows the core's `<root>.telltale.*` under a "telltale" heading.
+   * Without it the hub reports nothing about itself. Once only.
+   */
+  attach(root: Emitter): void;
   start(): Promise<{ url: string }>;
   stop(): Promise<void>;
   /** Counters for tests, the benchmark and the self-metrics. */
@@ -164,26 +165,8 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
       doc('series_refused', 'gauge', 'count', 'distinct series not shown (max_series)'),
     ];
   };
+  /** The hub's own metrics, once attach() has given the root emitter. */
   let self: Emitter | undefined;
-  /**
-   * Resolved at the first sample or flush: the runtime builds its emitter after the hub (the hub
-   * is one of its sinks), and every sample arrives through that emitter, so it exists by then.
-   */
-  const selfEmitter = (): Emitter | undefined => {
-    if (self || !opts.emitter) return self;
-    let root: Emitter | undefined;
-    try {
-      root = typeof opts.emitter === 'function' ? opts.emitter() : opts.emitter;
-    } catch {
-      // Not constructed yet (a const still in its temporal dead zone): try again later.
-      return undefined;
-    }
-    if (root) {
-      self = root.child({ prefix: 'telltale.live' });
-      store.addCatalogue(selfCatalogue(self.prefix), joinPath(root.prefix, 'telltale'));
-    }
-    return self;
-  };
   const store: Store = createStore({
     flushMs: config.flush,
     historyMs: config.history,
@@ -305,20 +288,20 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
   };
 
   const reportSelf = (): void => {
-    const self = selfEmitter();
-    if (!self) return;
+    const out = self;
+    if (!out) return;
     const delta = (name: string, total: number): void => {
       const prev = reported.get(name) ?? 0;
-      if (total > prev) self.counter(name, total - prev);
+      if (total > prev) out.counter(name, total - prev);
       reported.set(name, total);
     };
-    self.gauge('clients', clients.size);
+    out.gauge('clients', clients.size);
     delta('sent_bytes', stats.sentBytes);
     delta('dropped_batches', stats.skippedBatches);
     delta('resyncs', stats.resyncs);
     delta('terminated', stats.terminated);
     for (const [reason, n] of Object.entries(stats.rejected)) delta(`handshake_rejected.${reason}`, n);
-    self.gauge('series_refused', store.stats().refusedNames);
+    out.gauge('series_refused', store.stats().refusedNames);
   };
 
   const flush = (): void => {
@@ -419,37 +402,31 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
     counter: (n, v, rate) => {
       if (closed) return;
       sinkStats.sent++;
-      if (self === undefined && opts.emitter) selfEmitter();
       store.counter(n, v, rate);
     },
     gauge: (n, v) => {
       if (closed) return;
       sinkStats.sent++;
-      if (self === undefined && opts.emitter) selfEmitter();
       store.gauge(n, v);
     },
     gaugeDelta: (n, d) => {
       if (closed) return;
       sinkStats.sent++;
-      if (self === undefined && opts.emitter) selfEmitter();
       store.gaugeDelta(n, d);
     },
     timing: (n, ms) => {
       if (closed) return;
       sinkStats.sent++;
-      if (self === undefined && opts.emitter) selfEmitter();
       store.timing(n, ms);
     },
     set: (n, m) => {
       if (closed) return;
       sinkStats.sent++;
-      if (self === undefined && opts.emitter) selfEmitter();
       store.set(n, m);
     },
     datapoint: (n, v, ts) => {
       if (closed) return;
       sinkStats.sent++;
-      if (self === undefined && opts.emitter) selfEmitter();
       store.datapoint(n, v, ts);
     },
     event: (e) => {
@@ -478,6 +455,11 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
 
   const hub: LiveHub = {
     sink,
+    attach(root) {
+      if (self) throw new Error('live: already attached to an emitter');
+      self = root.child({ prefix: 'telltale.live' });
+      store.addCatalogue(selfCatalogue(self.prefix), joinPath(root.prefix, 'telltale'));
+    },
     async start() {
       if (server) throw new Error('live: already started');
       const problem = checkLiveConfig(config);

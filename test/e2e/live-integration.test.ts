@@ -102,12 +102,11 @@ describe.skipIf(!CHROMIUM)('live page fed by real integrations', () => {
       description: m.description,
       integration: 'web',
     }));
-    let rootRef: ReturnType<typeof createEmitter> | undefined;
-    // As the runtime wires it: the hub is a sink of the root emitter and reports through it.
-    const h = await startHub({ flush: '100ms' }, { catalogue, selfEmitter: () => rootRef });
+    // As the runtime wires it: the hub is a sink of the root emitter, then attached to it.
+    const h = await startHub({ flush: '100ms' }, { catalogue });
     cleanups.push(() => h.stop());
     const root = createEmitter({ prefix: 'tt', sinks: [h.hub.sink], selfMetrics: false, flushIntervalMs: 3_600_000 });
-    rootRef = root;
+    h.hub.attach(root);
     cleanups.push(() => root.close({ timeoutMs: 1000 }));
     const abort = new AbortController();
     const ctx: IntegrationContext = {

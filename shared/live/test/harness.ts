@@ -38,24 +38,22 @@ export function liveConfig(over: Record<string, unknown> = {}): LiveConfig {
 
 export async function startHub(
   over: Record<string, unknown> = {},
-  o: { tuning?: LiveTuning; catalogue?: LiveCatalogueEntry[]; selfEmitter?: Emitter | 'root' | (() => Emitter | undefined); now?: () => number; services?: ServiceInfo[] } = {},
+  o: { tuning?: LiveTuning; catalogue?: LiveCatalogueEntry[]; selfEmitter?: Emitter | 'root'; now?: () => number; services?: ServiceInfo[] } = {},
 ): Promise<RunningHub> {
   const config = liveConfig(over);
   const logs: string[] = [];
-  let root: Emitter | undefined;
   const hub = createLiveHub(config, {
     log: createLogger({ level: 'debug', write: (l) => void logs.push(l) }),
     catalogue: o.catalogue ?? CATALOGUE,
     ...(o.tuning ? { tuning: o.tuning } : {}),
     ...(o.now ? { now: o.now } : {}),
     ...(o.services ? { services: o.services } : {}),
-    // 'root': as the runtime does it, the emitter the hub is a sink of, resolved lazily.
-    ...(o.selfEmitter === 'root' ? { emitter: () => root } : o.selfEmitter ? { emitter: o.selfEmitter } : {}),
   });
   const { url } = await hub.start();
   const port = Number(new URL(url).port);
   const emitter = createEmitter({ sinks: [hub.sink], selfMetrics: false, flushIntervalMs: 3_600_000 });
-  root = emitter;
+  // 'root': as the runtime does it, the emitter the hub is a sink of, attached once built.
+  if (o.selfEmitter) hub.attach(o.selfEmitter === 'root' ? emitter : o.selfEmitter);
   return {
     hub,
     config,

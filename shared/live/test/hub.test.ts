@@ -256,6 +256,18 @@ describe('live hub send path', () => {
     expect(mem.counters().get('tt.telltale.live.sent_bytes')).toBeGreaterThan(0);
   });
 
+  it('reports about itself once attach() names the root emitter, and attaches only once', async () => {
+    const h = await hub({});
+    const mem = createMemorySink();
+    const root = createEmitter({ sinks: [mem], selfMetrics: false, flushIntervalMs: 3_600_000, prefix: 'tt' });
+    cleanups.push(() => root.close());
+    h.hub.attach(root);
+    expect(() => h.hub.attach(root)).toThrow(/already attached/);
+    const c = await client(h.port);
+    await c.next(isHello);
+    await until(() => mem.gauges().get('tt.telltale.live.clients') === 1, 5000, 'self-metric after attach');
+  });
+
   it('shows its own metrics on the page under "live", and the core namespace under "telltale"', async () => {
     const h = await hub({}, { selfEmitter: 'root' });
     const c = await client(h.port);
