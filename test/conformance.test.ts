@@ -1,7 +1,7 @@
 /**
  * One lifecycle and documentation conformance test over the whole registry: every integration
- * ships a sample.yaml that validates, a README that contains it verbatim and documents every
- * metric in its catalogue, and a lifecycle where stop works before start, twice, and after
+ * ships a sample.yaml that validates, a README that contains it verbatim and whose metrics table
+ * is its catalogue row by row, and a lifecycle where stop works before start, twice, and after
  * start, leaving no timers or sockets behind.
  */
 import { createHook } from 'node:async_hooks';
@@ -12,6 +12,7 @@ import { registry } from '../integrations/index.js';
 import { loadConfigText } from '../shared/core/config/load.js';
 import { testContext } from './helpers/context.js';
 import { REPO_ROOT } from './helpers/cli.js';
+import { metricRow, readmeMetricRows } from './helpers/readme-metrics.js';
 
 /** Any ${VAR} in a sample resolves to a placeholder: samples document, they do not configure. */
 const env = new Proxy({} as NodeJS.ProcessEnv, { get: (_t, k) => (typeof k === 'string' ? `placeholder-${k.toLowerCase()}` : undefined) });
@@ -81,6 +82,15 @@ describe.each(registry.map((d) => [d.type, d] as const))('%s', (type, def) => {
     expect(readme).toMatch(/^#+ .*example output/im);
     expect(readme).toMatch(/^#+ .*troubleshooting/im);
     expect(def.metrics.length).toBeGreaterThan(0);
+  });
+
+  it('has a README metrics table that is the catalogue, row by row (name, type, unit, description)', () => {
+    const rows = readmeMetricRows(readFileSync(readmePath, 'utf8'));
+    // Backticks are Markdown formatting on either side; the words must be the same.
+    const plain = (s: string): string => s.replaceAll('`', '');
+    const catalogue = def.metrics.map(({ name, type, unit, description }) => ({ name: plain(name), type, unit: plain(unit), description: plain(description) }));
+    // On failure, the message shows the rows the README should have.
+    expect(rows, `README.md metrics table should read:\n${def.metrics.map(metricRow).join('\n')}`).toEqual(catalogue);
   });
 
   it('create does no IO; stop works before start and twice; start -> stop leaves no handles', async () => {

@@ -22,7 +22,7 @@ export const cloudwatchBillingMetrics: readonly MetricDoc[] = [
     description:
       'Average spend per hour between two consecutive estimates, handling the monthly reset; never negative (a decrease yields no point). Non-USD: spend_per_hour_<currency>.',
   },
-  { name: 'poller.success', type: 'gauge', unit: '1', description: '1 after a complete poll, 0 after a failed or partial one.' },
+  { name: 'poller.success', type: 'gauge', unit: '1', description: '1 after a complete poll, 0 after a failed or partial one. Alert on it.' },
   { name: 'poller.failures.<category>', type: 'counter', unit: 'count', description: 'Failed polls by category: auth, temporary, config, no_data, sink, software.' },
   { name: 'poller.api_calls.list_metrics', type: 'counter', unit: 'count', description: 'ListMetrics calls (pages).' },
   { name: 'poller.api_calls.get_metric_data', type: 'counter', unit: 'count', description: 'GetMetricData calls (batches × pages).' },
