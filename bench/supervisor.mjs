@@ -39,7 +39,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createEmitter } from '../dist/shared/emitter/emitter.js';
 import { createModel } from '../dist/integrations/supervisor/model.js';
-import { createProtocolParser, formatEnvelope } from '../dist/integrations/supervisor/protocol.js';
+import { createProtocolParser } from '../dist/integrations/supervisor/protocol.js';
+import { formatEnvelope } from '../integrations/supervisor/test/envelope.mjs';
 
 const N = Number(process.env['BENCH_EVENTS'] ?? 100_000);
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 20_000);

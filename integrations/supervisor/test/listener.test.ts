@@ -4,7 +4,8 @@ import { testContext, type TestContext } from '../../../test/helpers/context.js'
 import { supervisorSchema } from '../config.js';
 import { supervisor } from '../index.js';
 import { nodeName, sulphiteName } from '../model.js';
-import { createProtocolParser, formatEnvelope } from '../protocol.js';
+import { createProtocolParser } from '../protocol.js';
+import { formatEnvelope } from './envelope.mjs';
 
 type Settings = Parameters<typeof supervisor.create>[0];
 

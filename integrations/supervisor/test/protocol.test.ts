@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { codePointLength, createProtocolParser, formatEnvelope, parseHeaderLine, type ParseItem } from '../protocol.js';
+import { parseHeaderLine } from '../header.js';
+import { createProtocolParser, type ParseItem } from '../protocol.js';
+import { codePointLength, formatEnvelope } from './envelope.mjs';
 import { seededRandom } from '../../../test/helpers/random.js';
 
 interface Ev {

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../test/helpers/cli.js';
 import { startLineServer } from '../../../test/helpers/servers.js';
-import { codePointLength, createProtocolParser, formatEnvelope, type ListenerEvent } from '../protocol.js';
+import { createProtocolParser, type ListenerEvent } from '../protocol.js';
+import { codePointLength, formatEnvelope } from './envelope.mjs';
 
 const capture = readFileSync(fileURLToPath(new URL('./fixtures/capture.bin', import.meta.url)));
 

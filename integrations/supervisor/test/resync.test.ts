@@ -9,7 +9,8 @@ import { seededRandom } from '../../../test/helpers/random.js';
 import { testContext } from '../../../test/helpers/context.js';
 import { supervisorSchema } from '../config.js';
 import { supervisor } from '../index.js';
-import { createProtocolParser, formatEnvelope, type ParseItem } from '../protocol.js';
+import { createProtocolParser, type ParseItem } from '../protocol.js';
+import { formatEnvelope } from './envelope.mjs';
 
 const EVENT = formatEnvelope({ serial: 7, poolserial: 7, eventname: 'PROCESS_STATE_RUNNING' }, 'processname:web groupname:web from_state:STARTING pid:42');
 

@@ -11,7 +11,8 @@ import { testContext } from '../../../test/helpers/context.js';
 import { supervisorSchema } from '../config.js';
 import { supervisor } from '../index.js';
 import { createModel } from '../model.js';
-import { formatEnvelope, type ListenerEvent } from '../protocol.js';
+import type { ListenerEvent } from '../protocol.js';
+import { formatEnvelope } from './envelope.mjs';
 import { parseServerUrl, toProcessInfos } from '../rpc.js';
 import { parseResponse, XmlRpcError } from '../xmlrpc.js';
 
