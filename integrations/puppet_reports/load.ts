@@ -4,7 +4,9 @@
  * backfill can run it on worker threads (load-worker.ts) ahead of the emitting queue.
  */
 import { FileTooBigError, NotRegularFileError, readRegularFile } from '../../shared/core/fs/regular-file.js';
-import { parseReport, parseSummary, RunParseError, type Run } from './parse.js';
+import { parseReport } from './parse.js';
+import { RunParseError, type Run } from './run.js';
+import { parseSummary } from './summary.js';
 
 export type FileKind = 'report' | 'summary';
 

@@ -1,82 +1,17 @@
 /**
  * Pure parsing of Puppet run data: report files (`<reportdir>/<certname>/<YYYYMMDDHHMM>.yaml`,
- * any report_format from Puppet 3 to 8, YAML or JSON) and agent `last_run_summary.yaml` files,
- * into one `Run` shape. No IO here.
+ * any report_format from Puppet 3 to 8, YAML or JSON) into one `Run` (run.ts); agent summaries
+ * are summary.ts. No IO here.
  *
  * A report that parses is not necessarily complete: js-yaml happily loads a file cut at a line
- * boundary (research note §4.4). `parseReport` therefore validates structure and completeness and
+ * boundary. `parseReport` therefore validates structure and completeness and
  * throws a `RunParseError` of kind `incomplete` rather than returning half a run.
  */
 import { load } from 'js-yaml';
 import { AliasLimitError } from '../../shared/core/yaml/alias-expansion.js';
 import { checkReportAliases, PUPPET_YAML_SCHEMA } from './yaml-schema.js';
-
-export type RunStatus = 'failed' | 'changed' | 'unchanged';
-
-export interface RunMetric {
-  /** resources | time | changes | events (or whatever else the file carries). */
-  category: string;
-  /** The metric's snake_case name: the only safe source for a metric path. */
-  name: string;
-  /** Puppet's human label ("Config retrieval"); only the evenup compat mode uses it. */
-  label: string | undefined;
-  value: number;
-}
-
-export interface FailedResource {
-  /** `Type[title]`. */
-  resource: string;
-  file: string | undefined;
-  line: number | undefined;
-  message: string | undefined;
-}
-
-export interface Run {
-  /** certname from the report, or the configured host for a summary. */
-  host: string;
-  /** Run start (report `time`) in epoch seconds; for a summary, `time.last_run` (run end). */
-  time: number;
-  /** Run end in epoch seconds: what "age of the last run" is measured from. */
-  endTime: number;
-  status: RunStatus | undefined;
-  /** `report`: Puppet's own field; `derived`: inferred from metrics (summaries, formats without it). */
-  statusSource: 'report' | 'derived';
-  reportFormat: number | undefined;
-  /** Dedupe key: transaction_uuid when present, else host + time. */
-  key: string;
-  transactionUuid: string | undefined;
-  noop: boolean | undefined;
-  noopPending: boolean | undefined;
-  correctiveChange: boolean | undefined;
-  transactionCompleted: boolean | undefined;
-  cachedCatalogStatus: string | undefined;
-  metrics: RunMetric[];
-  /** Log entries by level; undefined when the source has no logs (summaries). */
-  logLevels: Record<string, number> | undefined;
-  /** Only filled when resource statuses were read (failed runs below the size cap). */
-  failedResources: FailedResource[] | undefined;
-  /** The Puppet environment (`production`); undefined for summaries. */
-  environment: string | undefined;
-  parsedBy: 'fast' | 'full' | 'summary';
-}
-
-/**
- * `parse`: not a report; `incomplete`: cut short (a later change may complete it); `limit`: over a
- * bound that protects the process (alias expansion), never retried with the full parse.
- */
-export type RunParseErrorKind = 'parse' | 'incomplete' | 'limit';
-
-export class RunParseError extends Error {
-  readonly kind: RunParseErrorKind;
-  constructor(kind: RunParseErrorKind, message: string) {
-    super(message);
-    this.kind = kind;
-    this.name = 'RunParseError';
-  }
-}
-
-/** report_format values this parser knows the layout of (Puppet 2.6 to 8). */
-export const KNOWN_REPORT_FORMATS: readonly number[] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+import { countLogLevelsInBlock, failedEntryChunks, splitRootBlocks } from './report-blocks.js';
+import { deriveStatus, metricValue, RunParseError, type FailedResource, type Run, type RunMetric, type RunStatus } from './run.js';
 
 /**
  * Formats whose root keys are written by Psych at column 0 with plain nested YAML (Puppet ≥ 5.5),
@@ -85,8 +20,6 @@ export const KNOWN_REPORT_FORMATS: readonly number[] = [0, 1, 2, 3, 4, 5, 6, 7, 
  */
 const FAST_PATH_FORMATS = new Set([9, 10, 11, 12]);
 
-export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'err', 'alert', 'emerg', 'crit'] as const;
-
 export interface ParseOptions {
   /** Read resource_statuses for failed-resource titles only when the file is at most this big. */
   resourceStatusesMaxBytes?: number;
@@ -94,7 +27,7 @@ export interface ParseOptions {
   forceFull?: boolean;
 }
 
-type Obj = Record<string, unknown>;
+export type Obj = Record<string, unknown>;
 
 /** Longest excerpt of file content put into an error message. */
 const EXCERPT_CHARS = 80;
@@ -117,7 +50,7 @@ function firstLine(e: unknown): string {
   return line.length > 2 * EXCERPT_CHARS ? `${line.slice(0, 2 * EXCERPT_CHARS)}…` : line;
 }
 
-function isObj(v: unknown): v is Obj {
+export function isObj(v: unknown): v is Obj {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
@@ -127,7 +60,7 @@ function unsym(v: unknown): string | undefined {
   return v.startsWith(':') ? v.slice(1) : v;
 }
 
-function finiteNumber(v: unknown): number | undefined {
+export function finiteNumber(v: unknown): number | undefined {
   if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
   if (typeof v === 'string' && v.trim() !== '') {
     const n = Number(v);
@@ -166,41 +99,6 @@ export function parseRunTime(v: unknown): number | undefined {
     secs -= sign * (Number(digits.slice(0, 2)) * 3600 + Number(digits.slice(2, 4)) * 60);
   }
   return secs;
-}
-
-/** Ruby's `name.capitalize.tr('_', ' ')`, for sources that carry no labels. */
-export function labelize(name: string): string {
-  const lower = name.toLowerCase();
-  return (lower.charAt(0).toUpperCase() + lower.slice(1)).replace(/_/g, ' ');
-}
-
-function metricValue(metrics: readonly RunMetric[], category: string, name: string): number | undefined {
-  for (const m of metrics) if (m.category === category && m.name === name) return m.value;
-  return undefined;
-}
-
-/**
- * A catalog was compiled and applied: a config_retrieval time and a non-empty catalog. An agent
- * that never got a catalog writes neither (collectd-puppet's trick; research fixture j).
- */
-export function catalogCompiled(metrics: readonly RunMetric[]): boolean {
-  return metricValue(metrics, 'time', 'config_retrieval') !== undefined && (metricValue(metrics, 'resources', 'total') ?? 0) > 0;
-}
-
-/**
- * Status where the source has none (last_run_summary.yaml, very old reports): `failed` when a
- * resource failed or failed to restart, an event failed, or no catalog was applied; else
- * `changed` when there were changes; else `unchanged`. Mirrors Puppet's `compute_status` plus the
- * catalog check it cannot see from a summary.
- */
-export function deriveStatus(metrics: readonly RunMetric[]): RunStatus {
-  const failed =
-    (metricValue(metrics, 'resources', 'failed') ?? 0) +
-    (metricValue(metrics, 'resources', 'failed_to_restart') ?? 0) +
-    (metricValue(metrics, 'events', 'failure') ?? 0);
-  if (failed > 0 || !catalogCompiled(metrics)) return 'failed';
-  if ((metricValue(metrics, 'changes', 'total') ?? 0) > 0) return 'changed';
-  return 'unchanged';
 }
 
 function readMetrics(raw: unknown, where: string): RunMetric[] {
@@ -265,7 +163,7 @@ function failedResources(statuses: unknown): FailedResource[] {
   return out;
 }
 
-function loadYaml(text: string, where: string): unknown {
+export function loadYaml(text: string, where: string): unknown {
   let doc: unknown;
   try {
     doc = load(text, { schema: PUPPET_YAML_SCHEMA, filename: where });
@@ -336,108 +234,17 @@ function buildRun(
   };
 }
 
-interface Block {
-  start: number;
-  end: number;
-}
-
-/**
- * Split a Psych-written report into its root-key blocks. Inside a YAML document only root keys
- * start at column 0 with a letter: nested keys and scalar continuations are indented, and
- * root-level sequence items start with '-'. Returns undefined when the text is not in that layout
- * (legacy ZAML indents root keys; JSON starts with '{').
- */
-export function splitRootBlocks(text: string): Map<string, Block> | undefined {
-  const blocks = new Map<string, Block>();
-  let current: { key: string; start: number } | undefined;
-  // Only lines that start with neither a space nor '-' can open a root key; a regex finds those
-  // few line starts in a 7 MB report far faster than walking its ~150,000 lines.
-  const starts = /\n(?![ \-\n])/g;
-  let pos = text.startsWith('---') ? text.indexOf('\n') + 1 : 0;
-  if (pos === 0 && text.startsWith('---')) return undefined;
-  for (;;) {
-    if (pos >= text.length) break;
-    const c = text.charCodeAt(pos);
-    const isKeyStart = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
-    if (isKeyStart) {
-      const nl = text.indexOf('\n', pos);
-      const colon = text.indexOf(':', pos);
-      if (colon === -1 || (nl !== -1 && colon > nl)) return undefined;
-      const key = text.slice(pos, colon);
-      if (!/^\w+$/.test(key) || blocks.has(key)) return undefined;
-      if (current) blocks.set(current.key, { start: current.start, end: pos });
-      current = { key, start: pos };
-    } else if (text.startsWith('...', pos)) {
-      break;
-    } else if (c !== 32 && c !== 45) {
-      // Anything else at column 0 ('{', a quote, a tab, a second '---'): not a Psych dump.
-      return undefined;
-    }
-    starts.lastIndex = pos;
-    const m = starts.exec(text);
-    if (!m) {
-      pos = text.length;
-      break;
-    }
-    pos = m.index + 1;
-  }
-  if (current) blocks.set(current.key, { start: current.start, end: Math.min(pos, text.length) });
-  return blocks.size > 0 ? blocks : undefined;
-}
-
-/**
- * Log levels counted straight from the text of the root `logs:` block. Psych writes every log
- * entry as `- level: x` (first key at column 0) or with `level:` at column 2; continuation lines of
- * multi-line messages are indented deeper, so they cannot match.
- */
-function countLogLevelsInBlock(block: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  const re = /^(?:- | {2})level: ['"]?(\w+)['"]?\s*$/gm;
-  for (let m = re.exec(block); m; m = re.exec(block)) {
-    const level = m[1]!;
-    out[level] = (out[level] ?? 0) + 1;
-  }
-  return out;
-}
-
-/** Start of the line holding `pos`. */
-function lineStart(text: string, pos: number): number {
-  return text.lastIndexOf('\n', pos - 1) + 1;
-}
-
-/** A resource_statuses entry starts at indent 2: `  Type[title]:`, `  "Type[t]":` or `  ? key`. */
-function isEntryStart(text: string, at: number): boolean {
-  if (text.charCodeAt(at) !== 32 || text.charCodeAt(at + 1) !== 32) return false;
-  const c = text.charCodeAt(at + 2);
-  return c !== 32 && c !== 45 /* - */ && c !== 58 /* : (explicit-key value) */ && !Number.isNaN(c);
-}
-
 /**
  * Failed resources without parsing the whole resource_statuses block (the bulk of a big report):
- * find the `    failed: true` lines (indent 4: a status's own keys), cut out the entry each one
- * belongs to, and parse only those entries. Throws when the layout is not the expected one.
+ * parse only the entries failedEntryChunks cut out. Throws when the layout is not the expected one.
  */
 export function failedResourcesFromBlock(block: string, where: string): FailedResource[] {
-  const chunks = new Map<number, string>();
-  // `failed` is never a status's first key, so it always sits on its own line at indent 4.
-  const flagRe = /\n {4}(?:failed|failed_to_restart): true\n/g;
-  for (let m = flagRe.exec(block); m; m = flagRe.exec(block)) {
-    let start = lineStart(block, m.index);
-    while (start > 0 && !isEntryStart(block, start)) start = lineStart(block, start - 1);
-    if (start === 0 || chunks.has(start)) continue;
-    let end = block.indexOf('\n', m.index + 1) + 1;
-    while (end > 0 && end < block.length && !isEntryStart(block, end)) {
-      const nl = block.indexOf('\n', end);
-      end = nl === -1 ? block.length : nl + 1;
-    }
-    chunks.set(start, block.slice(start, end > 0 ? end : block.length));
-    flagRe.lastIndex = Math.max(flagRe.lastIndex, end > 0 ? end - 1 : block.length);
-  }
-  if (chunks.size === 0) return [];
-  const doc = loadYaml(`resource_statuses:\n${[...chunks.values()].join('')}`, where);
+  const chunks = failedEntryChunks(block);
+  if (chunks.length === 0) return [];
+  const doc = loadYaml(`resource_statuses:\n${chunks.join('')}`, where);
   if (!isObj(doc) || !isObj(doc['resource_statuses'])) throw new RunParseError('parse', `${where}: unexpected resource_statuses layout`);
   const out = failedResources(doc['resource_statuses']);
-  if (out.length !== chunks.size) throw new RunParseError('parse', `${where}: failed-entry scan disagrees with the entries parsed`);
+  if (out.length !== chunks.length) throw new RunParseError('parse', `${where}: failed-entry scan disagrees with the entries parsed`);
   return out;
 }
 
@@ -447,7 +254,7 @@ function resourceStatusesWanted(run: Run): boolean {
 }
 
 /** Completeness checks common to both paths. */
-function checkComplete(text: string, where: string): void {
+export function checkComplete(text: string, where: string): void {
   if (text.length === 0) throw new RunParseError('incomplete', `${where}: empty file`);
   // A pre-allocated or sparse file reads as NULs; never valid YAML or JSON.
   if (text.includes('\0')) throw new RunParseError('incomplete', `${where}: NUL bytes (file still being written or sparse)`);
@@ -523,62 +330,4 @@ function parseFast(text: string, where: string, maxRs: number): Run | undefined 
     }
   }
   return undefined;
-}
-
-/**
- * Parse an agent's last_run_summary.yaml (`YAML.dump(report.raw_summary)`: plain YAML, no
- * tags). It has no status, host or noop field: the host comes from config, the status is derived
- * (`deriveStatus`), noop_pending is `events.noop > 0`, and the timestamp is `time.last_run` (the
- * end of the run). A catalog failure leaves only `version` and `time.last_run` (Puppet 4.9) or
- * metrics without `time.config_retrieval` (Puppet 7): both derive to `failed`.
- */
-export function parseSummary(text: string, host: string, where: string): Run {
-  checkComplete(text, where);
-  const doc = loadYaml(text, where);
-  if (!isObj(doc)) throw new RunParseError('incomplete', `${where}: not a YAML mapping`);
-  const timeBlock = doc['time'];
-  if (!isObj(timeBlock)) throw new RunParseError('incomplete', `${where}: no time section`);
-  const lastRun = finiteNumber(timeBlock['last_run']);
-  if (lastRun === undefined) throw new RunParseError('incomplete', `${where}: no time.last_run (written last in its section; truncated?)`);
-  const metrics: RunMetric[] = [];
-  const sections = ['resources', 'time', 'changes', 'events'];
-  const present = sections.filter((s) => isObj(doc[s]));
-  // Either the full set (a run) or just `time` (a catalog failure); a partial set is a cut file.
-  if (present.length !== sections.length && present.join() !== 'time') {
-    throw new RunParseError('incomplete', `${where}: has sections ${present.join(', ')} but not all of ${sections.join(', ')}`);
-  }
-  for (const category of present) {
-    for (const [name, raw] of Object.entries(doc[category] as Obj)) {
-      if (category === 'time' && name === 'last_run') continue;
-      const value = finiteNumber(raw);
-      if (value === undefined) throw new RunParseError('parse', `${where}: ${category}.${name} is not a number`);
-      metrics.push({ category, name, label: undefined, value });
-    }
-  }
-  const events = doc['events'];
-  if (isObj(events) && finiteNumber(events['total']) === undefined) {
-    throw new RunParseError('incomplete', `${where}: no events.total (written last; truncated)`);
-  }
-  const noopEvents = metricValue(metrics, 'events', 'noop');
-  const total = metricValue(metrics, 'time', 'total') ?? 0;
-  return {
-    host,
-    time: lastRun,
-    endTime: lastRun,
-    status: deriveStatus(metrics),
-    statusSource: 'derived',
-    reportFormat: undefined,
-    key: `${host}@${lastRun}@${total}`,
-    transactionUuid: undefined,
-    noop: undefined,
-    noopPending: isObj(events) ? (noopEvents ?? 0) > 0 : undefined,
-    correctiveChange: undefined,
-    transactionCompleted: undefined,
-    cachedCatalogStatus: undefined,
-    metrics,
-    logLevels: undefined,
-    failedResources: undefined,
-    environment: undefined,
-    parsedBy: 'summary',
-  };
 }

@@ -6,7 +6,7 @@
  * label-based processors (evenup, nareshov) silently lost every multi-word metric.
  */
 import { sanitizeNode } from '../../shared/emitter/names.js';
-import { LOG_LEVELS, catalogCompiled, labelize, type Run } from './parse.js';
+import { LOG_LEVELS, catalogCompiled, labelize, type Run } from './run.js';
 
 export type Compat = 'default' | 'krux' | 'evenup';
 

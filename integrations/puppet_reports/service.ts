@@ -18,7 +18,7 @@ import { createLifecycle } from '../../shared/core/lifecycle.js';
 import { threadCount, WorkerPool, workerThreadsUsable } from '../../shared/core/worker-pool.js';
 import { validatePuppetReports, type PuppetReportsConfig } from './config.js';
 import { loadRunFile, type FileKind, type Loaded, type LoadOptions } from './load.js';
-import { KNOWN_REPORT_FORMATS, type Run, type RunStatus } from './parse.js';
+import { KNOWN_REPORT_FORMATS, type Run, type RunStatus } from './run.js';
 import { hostNode, runPoints, type NamingOptions } from './points.js';
 
 /** `<YYYYMMDDHHMM>.yaml` (and `.json` for the json terminus); never Puppet's temp names. */

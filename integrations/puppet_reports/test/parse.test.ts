@@ -9,7 +9,9 @@ import { basename, join } from 'node:path';
 import { requireBinary } from '../../../test/helpers/binaries.js';
 import { testContext } from '../../../test/helpers/context.js';
 import { puppetReports } from '../index.js';
-import { failedResourcesFromBlock, parseReport, parseSummary, RunParseError, type Run } from '../parse.js';
+import { failedResourcesFromBlock, parseReport } from '../parse.js';
+import { RunParseError, type Run } from '../run.js';
+import { parseSummary } from '../summary.js';
 import { hostNode, runPoints } from '../points.js';
 import { applyDirs, bigManifest, defaults, FIXTURES, newestReport, puppetApply, rubyTruth, type Truth } from './puppet.js';
 
