@@ -110,7 +110,7 @@ describe('access_log with thousands of idle files', () => {
     await until(
       () => {
         try {
-          return statSync(state).size > 0 && (JSON.parse(readFileSync(state, 'utf8')) as { files: unknown[] }).files.length === FILES;
+          return statSync(state).size > 0 && (JSON.parse(readFileSync(state, 'utf8')) as { data: { files: unknown[] } }).data.files.length === FILES;
         } catch {
           return false;
         }
