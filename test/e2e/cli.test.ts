@@ -124,7 +124,7 @@ describe('telltale CLI', () => {
     }
   });
 
-  it('every semantic problem create() finds (format, duplicate disks, a rule over several keys) gets FILE:LINE:COL', async () => {
+  it('every semantic problem (format, duplicate disks, a rule over several keys) gets FILE:LINE:COL', async () => {
     const f = config(
       'semantic.yaml',
       [
@@ -146,6 +146,14 @@ describe('telltale CLI', () => {
     expect(r.stderr()).toContain(`${f}:7:30: integrations.host.disks.2: two mount points map to the same metric node "var_log"`);
     expect(r.stderr()).toContain(`${f}:8:3: integrations.puppet: set reportdir (a Puppet reportdir) and/or summary`);
     expect(r.stderr()).not.toContain(`${f}: `); // no problem without a line and column
+    expect(r.stdout()).toBe('');
+  });
+
+  it('a problem only create() can see (from the environment) is reported at the instance, with FILE:LINE:COL', async () => {
+    const f = config('create-env.yaml', 'integrations:\n  supervisor:\n    compat: none\n');
+    const r = cli(['supervisor', '--config', f], { input: '', env: { SUPERVISOR_SERVER_URL: 'ftp://127.0.0.1/x' } });
+    expect(await r.exited, r.stderr()).toBe(78);
+    expect(r.stderr()).toContain(`${f}:2:3: integrations.supervisor: SUPERVISOR_SERVER_URL: `);
     expect(r.stdout()).toBe('');
   });
 

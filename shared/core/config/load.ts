@@ -234,7 +234,8 @@ function parseInstance(
   if (parsed === INVALID) return undefined;
   const { enabled, prefix, log_level, interval, ...settings } = parsed as Record<string, unknown>;
   const problems = def.validate?.(settings as never) ?? [];
-  for (const p of problems) ctx.issues.push({ ...p, path: [...path, ...p.path] });
+  // A rule over several keys (path []) is reported at the instance's name, as create()'s are.
+  for (const p of problems) ctx.issues.push({ ...p, path: [...path, ...p.path], atKey: p.atKey ?? p.path.length === 0 });
   if (problems.length > 0) return undefined;
   return {
     name,
