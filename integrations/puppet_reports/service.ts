@@ -1,7 +1,8 @@
 /**
- * The IO side: scans and watches the reportdir and the summary file, reads files, keeps the
- * per-host state for the age/stale ticker, and emits. Parsing and naming live in parse.ts and
- * points.ts.
+ * The IO side: scans, rescans and watches the reportdir and the summary file, and queues each
+ * file to be read, parsed and emitted one at a time. Emitting and the per-host state are
+ * fleet.ts, the resume point across restarts resume-state.ts, reading and parsing load.ts
+ * (parse.ts, summary.ts), naming points.ts.
  *
  * Puppet writes every report to a temp file in the same directory and renames it onto
  * `<YYYYMMDDHHMM>.yaml` (so only that name counts), and a second report in the same UTC minute
@@ -12,49 +13,21 @@ import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { watch, type FSWatcher } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
+import type { Stats } from 'node:fs';
 import { ConfigKeyError, type Integration, type IntegrationContext } from '../../shared/core/integration.js';
 import { createLifecycle } from '../../shared/core/lifecycle.js';
 import { threadCount, WorkerPool, workerThreadsUsable } from '../../shared/core/worker-pool.js';
 import { validatePuppetReports, type PuppetReportsConfig } from './config.js';
 import { loadRunFile, type FileKind, type Loaded, type LoadOptions } from './load.js';
-import { KNOWN_REPORT_FORMATS, type Run, type RunStatus } from './run.js';
-import { hostNode, runPoints, type NamingOptions } from './points.js';
+import { createFleet, type Outcome } from './fleet.js';
+import { createResumeState, REPORT_NAME_RE } from './resume-state.js';
+import { watchFiles } from './watch.js';
+import type { NamingOptions } from './points.js';
 
-/** `<YYYYMMDDHHMM>.yaml` (and `.json` for the json terminus); never Puppet's temp names. */
-export const REPORT_NAME_RE = /^\d{12}\.(?:yaml|json)$/;
 
 /** Older files tried per host at start when the newest one is unreadable. */
 const START_FALLBACK_FILES = 3;
-/** Dedupe memory per host: same-minute overwrites and re-deliveries are recent. */
-const DEDUPE_KEYS_PER_HOST = 16;
-/** Report times further ahead than this are agent clock skew: emitted at "now" instead. */
-const MAX_FUTURE_SECONDS = 300;
-
-interface HostState {
-  host: string;
-  endTime: number;
-  status: RunStatus | undefined;
-  noopPending: boolean;
-  recentKeys: string[];
-}
-
-type Outcome = 'emitted' | 'duplicate' | 'bad';
-
-/** What a changed or failed run looks like as an event: counts first, then what failed. */
-export function runEvent(run: Run): { what: string; tags: string[]; data: string } {
-  const value = (category: string, name: string): number => run.metrics.find((m) => m.category === category && m.name === name)?.value ?? 0;
-  const counts = ['changed', 'failed', 'failed_to_restart', 'out_of_sync', 'total']
-    .map((n) => `${n}=${value('resources', n)}`)
-    .join(' ');
-  const failed = (run.failedResources ?? []).slice(0, 5).map((r) => `${r.resource}${r.message ? `: ${r.message.slice(0, 200)}` : ''}`);
-  return {
-    what: `puppet ${run.status} ${run.host}`,
-    tags: ['puppet', run.host, run.host.split('.')[0] ?? run.host, run.status ?? 'unknown', ...(run.environment ? [run.environment] : [])],
-    data: [`resources: ${counts}`, ...(failed.length ? ['failed:', ...failed] : [])].join('\n'),
-  };
-}
-
 export function createPuppetReports(config: PuppetReportsConfig, ctx: IntegrationContext): Integration {
   const [problem] = validatePuppetReports(config);
   if (problem) throw new ConfigKeyError(problem.path, problem.message);
@@ -68,21 +41,8 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
   };
   const log = ctx.log;
   const em = ctx.emitter;
-  const hosts = new Map<string, HostState>();
-  const unknownFormatsLogged = new Set<string>();
-  const kruxHosts = new Set<string>();
-  let kruxWarned = false;
   const watchers: FSWatcher[] = [];
-  /** Per host directory: its mtime at the last rescan and the newest report name handled. */
-  const dirSeen = new Map<string, { mtimeMs: number; newest: string }>();
   let summaryMtimeMs: number | undefined;
-  /** Per host directory: the newest report handled by the previous run (from the state file). */
-  const resumeFrom = new Map<string, string>();
-  let stateLoaded = false;
-  let stateDirty = false;
-  let saving: Promise<void> = Promise.resolve();
-  const stateFile = 'puppet_reports-state.json';
-  const statePath = ctx.state.path(stateFile);
   let reportWatcherUp = false;
   let summaryWatcherUp = false;
   let rescanning = false;
@@ -99,6 +59,9 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
   let queue: Promise<void> = Promise.resolve();
 
   const count = (name: string, n = 1): void => em.counter(`_watcher.${name}`, n);
+  const fleet = createFleet(config, ctx, naming, count);
+  const resume = createResumeState(ctx, reportdir, count);
+  const { dirSeen, resumeFrom, statePath, persist, noteHandled, isNewReport } = resume;
 
   /** Runs `task` after everything queued before it; resolves with its result ('bad' on a bug). */
   const enqueue = (task: () => Promise<Outcome>): Promise<Outcome> => {
@@ -114,89 +77,6 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
     );
     queue = next.then(() => undefined);
     return next;
-  };
-
-  const rememberKey = (state: HostState, key: string): void => {
-    state.recentKeys.push(key);
-    if (state.recentKeys.length > DEDUPE_KEYS_PER_HOST) state.recentKeys.shift();
-  };
-
-  const emitRun = (run: Run, source: string): Outcome => {
-    const node = hostNode(run.host);
-    let state = hosts.get(node);
-    if (state?.recentKeys.includes(run.key)) {
-      count('duplicates');
-      log.debug('duplicate report skipped', { file: source, host: run.host, key: run.key });
-      return 'duplicate';
-    }
-    if (run.reportFormat !== undefined && !KNOWN_REPORT_FORMATS.includes(run.reportFormat)) {
-      count('unknown_format');
-      const f = String(run.reportFormat);
-      if (!unknownFormatsLogged.has(f)) {
-        unknownFormatsLogged.add(f);
-        log.warn('unknown report_format: emitting what could be read; please report', { report_format: f, file: source });
-      }
-    }
-    const nowSec = ctx.clock.now() / 1000;
-    let ts = Math.floor(run.time);
-    if (ts > nowSec + MAX_FUTURE_SECONDS) {
-      count('clock_skew');
-      log.warn('report time is in the future (agent clock skew); using now', { file: source, host: run.host, skew_s: Math.round(ts - nowSec) });
-      ts = Math.floor(nowSec);
-    }
-    const points = runPoints(run, naming);
-    for (const p of points) em.datapoint(p.name, p.value, ts);
-    ctx.self.emitted(points.length);
-    if (config.events && (run.status === 'changed' || run.status === 'failed')) {
-      const ev = runEvent(run);
-      em.event(ev.what, { tags: ev.tags, data: ev.data, when: ts });
-    }
-    count('reports');
-    if (naming.compat === 'krux') {
-      kruxHosts.add(node);
-      if (kruxHosts.size > 1 && !kruxWarned) {
-        kruxWarned = true;
-        log.warn('compat: krux has no host in its paths: reports from several hosts overwrite each other', { hosts: kruxHosts.size });
-      }
-    }
-    if (!state) {
-      state = { host: run.host, endTime: run.endTime, status: run.status, noopPending: run.noopPending === true, recentKeys: [] };
-      hosts.set(node, state);
-    } else if (run.endTime >= state.endTime) {
-      // Backfill and late files must not move a host's "last run" backwards.
-      state.endTime = run.endTime;
-      state.status = run.status;
-      state.noopPending = run.noopPending === true;
-    }
-    rememberKey(state, run.key);
-    if (run.status === 'failed') logFailure(run, source);
-    return 'emitted';
-  };
-
-  const logFailure = (run: Run, source: string): void => {
-    const failed = run.failedResources ?? [];
-    log.warn('puppet run failed', {
-      host: run.host,
-      file: source,
-      failed_resources:
-        run.failedResources !== undefined
-          ? failed.length
-          : run.parsedBy === 'summary'
-            ? 'unknown (a summary lists none)'
-            : 'not read (resource_statuses over the size cap)',
-      err_logs: run.logLevels?.['err'],
-    });
-    for (const r of failed.slice(0, config.failed_resources_limit)) {
-      log.warn('failed resource', {
-        host: run.host,
-        resource: r.resource,
-        at: r.file === undefined ? undefined : `${r.file}:${r.line ?? '?'}`,
-        message: r.message,
-      });
-    }
-    if (failed.length > config.failed_resources_limit) {
-      log.warn('more failed resources not listed', { host: run.host, more: failed.length - config.failed_resources_limit });
-    }
   };
 
   const loadOptions: LoadOptions = { maxBytes: config.max_report_bytes, summaryHost };
@@ -242,7 +122,7 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
       log.error(`${what}: not emitted`, { file: path, error: loaded.message });
       return 'bad';
     }
-    return emitRun(loaded.run, path);
+    return fleet.emit(loaded.run, path);
   };
 
   /**
@@ -269,59 +149,6 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
     } finally {
       await pool.close();
     }
-  };
-
-  const noteHandled = (path: string): void => {
-    const host = basename(dirname(path));
-    const name = basename(path);
-    const seen = dirSeen.get(host);
-    if (!seen) dirSeen.set(host, { mtimeMs: -1, newest: name });
-    else if (name > seen.newest) seen.newest = name;
-    else return;
-    stateDirty = true;
-  };
-
-  /**
-   * The state file remembers the newest report handled per host directory, so a restart emits
-   * the reports written while telltale was down instead of only each host's newest one.
-   */
-  const loadState = async (): Promise<void> => {
-    if (stateLoaded || reportdir === undefined) return;
-    stateLoaded = true;
-    const read = await ctx.state.read(stateFile);
-    if (read.kind === 'missing') return;
-    if (read.kind === 'corrupt') {
-      count('errors.state');
-      log.warn('ignoring unreadable state file (only the newest report per host is emitted at start)', { file: statePath, error: read.reason });
-      return;
-    }
-    const st = (read.data ?? {}) as { version?: unknown; reportdir?: unknown; hosts?: unknown };
-    if (st.version !== 1 || st.reportdir !== reportdir || typeof st.hosts !== 'object' || st.hosts === null) return;
-    for (const [dir, name] of Object.entries(st.hosts as Record<string, unknown>)) {
-      if (typeof name === 'string' && REPORT_NAME_RE.test(name)) resumeFrom.set(dir, name);
-    }
-  };
-
-  const saveState = async (): Promise<void> => {
-    if (reportdir === undefined || !stateDirty) return;
-    stateDirty = false;
-    const hosts: Record<string, string> = {};
-    for (const [dir, seen] of dirSeen) if (seen.newest !== '') hosts[dir] = seen.newest;
-    try {
-      await ctx.state.write(stateFile, { version: 1, reportdir, hosts });
-    } catch (e) {
-      stateDirty = true;
-      count('errors.state');
-      log.warn('cannot save state', { file: statePath, error: (e as Error).message });
-    }
-  };
-
-  /** Saves are chained so two never write the temp file at once. */
-  const persist = (): Promise<void> => (saving = saving.then(saveState));
-
-  const isNewReport = (hostDir: string, name: string): boolean => {
-    const seen = dirSeen.get(basename(hostDir));
-    return seen === undefined || name > seen.newest;
   };
 
   const listReports = async (dir: string): Promise<string[]> => {
@@ -395,56 +222,20 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
     }
   };
 
-  const tick = (): void => {
-    const nowSec = ctx.clock.now() / 1000;
-    const staleAfter = (config.runinterval / 1000) * config.stale_after_runs;
-    let stale = 0;
-    let failed = 0;
-    let noopPending = 0;
-    for (const [node, st] of hosts) {
-      const age = Math.max(0, nowSec - st.endTime);
-      if (age > config.forget_after / 1000) {
-        hosts.delete(node);
-        log.info('forgetting host: no run within forget_after', { host: st.host });
-        continue;
-      }
-      em.gauge(`${node}.run.age_seconds`, Math.round(age));
-      if (age > staleAfter) stale++;
-      if (st.status === 'failed') failed++;
-      if (st.noopPending) noopPending++;
-    }
-    em.gauge('_fleet.hosts', hosts.size);
-    em.gauge('_fleet.stale', stale);
-    em.gauge('_fleet.failed', failed);
-    em.gauge('_fleet.noop_pending', noopPending);
-    ctx.self.emitted(hosts.size + 4);
-  };
-
   const isReportPath = (p: string): boolean => REPORT_NAME_RE.test(basename(p)) && reportdir !== undefined && dirname(dirname(p)) === reportdir;
 
-  /** One chokidar watcher on `dir`: `accept` picks the files that are queued for processing. */
   const watchDir = async (
     dir: string,
     depth: number,
-    ignored: (p: string, stats?: import('node:fs').Stats) => boolean,
+    ignored: (p: string, stats?: Stats) => boolean,
     accept: (p: string) => void,
     where: Record<string, string>,
   ): Promise<void> => {
-    const w = watch(dir, {
-      ignoreInitial: true,
-      depth,
-      usePolling: config.polling,
-      ignored,
-      ...(config.settle > 0 ? { awaitWriteFinish: { stabilityThreshold: config.settle, pollInterval: Math.min(50, config.settle) } } : {}),
-    });
-    w.on('add', accept);
-    w.on('change', accept);
-    w.on('error', (e: unknown) => {
+    const onError = (e: unknown): void => {
       count('errors.watch');
       log.error('watcher error', { ...where, error: (e as Error).message });
-    });
-    watchers.push(w);
-    await new Promise<void>((res) => w.once('ready', () => res()));
+    };
+    watchers.push(await watchFiles(dir, { depth, ignored, polling: config.polling, settleMs: config.settle }, accept, onError));
   };
 
   const watchReportdir = (dir: string): Promise<void> =>
@@ -579,7 +370,7 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
       if (life.stopped) return;
       // Watch first, then scan: a report landing during the scan is seen by one or the other,
       // and the dedupe makes "both" harmless.
-      await loadState();
+      await resume.load();
       await ensureWatchers();
       if (reportdir !== undefined && !reportWatcherUp) {
         count('errors.read');
@@ -588,20 +379,20 @@ export function createPuppetReports(config: PuppetReportsConfig, ctx: Integratio
       if (summaryPath !== undefined) await enqueue(() => processFile(summaryPath, 'summary'));
       await queue;
       if (life.stopped) return;
-      tick();
+      fleet.tick();
       await persist();
       life.interval(() => {
-        tick();
+        fleet.tick();
         void persist();
       }, config.tick);
       life.interval(() => void rescan(), config.rescan);
-      log.info('watching puppet data', { reportdir, summary: summaryPath, hosts: hosts.size, backfill: config.backfill });
+      log.info('watching puppet data', { reportdir, summary: summaryPath, hosts: fleet.size, backfill: config.backfill });
     },
     async once() {
-      await loadState();
+      await resume.load();
       await scanAll();
       await queue;
-      tick();
+      fleet.tick();
       await persist();
     },
     stop: life.stop,
