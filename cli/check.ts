@@ -1,0 +1,33 @@
+/**
+ * `telltale check`: loads and validates the file (every problem at FILE:LINE:COL, exit 78),
+ * prints the effective settings and probes each sink; no integration's running code is loaded.
+ */
+import { registry } from '../integrations/index.js';
+import type { LoadOptions } from '../shared/core/config/load.js';
+import type { CliArgs } from './args.js';
+import { probeSinks } from './probe.js';
+import { overrideSinks, resolveConfigPath } from './program.js';
+import { exitWhenWritten } from './exit.js';
+
+export async function cmdCheck(args: CliArgs, env: NodeJS.ProcessEnv): Promise<never> {
+  const path = resolveConfigPath(args, env);
+  const opts: LoadOptions = { registry, env };
+  // Loading validates everything, cross-key checks (each definition's validate()) included; no
+  // integration's running code is loaded to check a file.
+  const { defaultConfig, expandPrefix, loadConfigFile } = await import('../shared/core/config/load.js');
+  const config = path ? loadConfigFile(path, opts) : defaultConfig(opts);
+  const sinks = overrideSinks(args, config);
+  const out = (s: string): void => void process.stdout.write(s + '\n');
+  out(`config: ${config.file} (valid)`);
+  out(`emitter: prefix=${args.prefix !== undefined ? expandPrefix(args.prefix) : config.emitter.prefix} flush_interval=${config.emitter.flushIntervalMs}ms`);
+  out(`state_dir: ${config.stateDir}`);
+  out('integrations:');
+  for (const i of config.integrations) {
+    out(`  ${i.name} (type ${i.type}, ${i.definition.mode}${i.enabled ? '' : ', disabled'}): prefix=${i.prefix || '(none)'} log_level=${i.logLevel}${i.definition.mode === 'poller' ? ` interval=${i.intervalMs}ms` : ''}`);
+    out(`    ${JSON.stringify(i.settings)}`);
+  }
+  out('sinks:');
+  const results = await probeSinks(sinks);
+  for (const r of results) out(`  ${r.ok ? 'ok  ' : 'FAIL'} ${r.label}: ${r.detail}`);
+  return exitWhenWritten(results.every((r) => r.ok) ? 0 : 1);
+}
