@@ -55,7 +55,7 @@ export function testContext(
     signal: abort.signal,
     self: createSelfMetrics(root, o.type ?? 'test', o.name ?? 'test'),
     stateDir,
-    state: createStateFiles(stateDir, { type: o.type ?? 'test', instance: o.name ?? 'test' }, now),
+    state: createStateFiles(stateDir, { type: o.type ?? 'test', instance: o.name ?? 'test' }),
     intervalMs: o.intervalMs ?? 1000,
     env: o.env ?? process.env,
     stdio: { stdin: o.stdin ?? stdin, stdout: o.stdout ?? stdout },

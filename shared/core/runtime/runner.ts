@@ -60,7 +60,7 @@ export function makeContext(inst: InstanceConfig, deps: RuntimeDeps, abort: Abor
     signal: abort.signal,
     self: createSelfMetrics(deps.root, inst.type, inst.name),
     stateDir: join(deps.stateDir, inst.name),
-    state: createStateFiles(join(deps.stateDir, inst.name), { type: inst.type, instance: inst.name }, deps.now),
+    state: createStateFiles(join(deps.stateDir, inst.name), { type: inst.type, instance: inst.name }),
     intervalMs: inst.intervalMs,
     env: deps.env,
     stdio: deps.stdio,

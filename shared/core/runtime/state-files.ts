@@ -14,12 +14,14 @@ import type { StateFiles, StateRead } from '../integration.js';
 /** State files are positions and names, never data: a bigger one is not ours. */
 export const MAX_STATE_BYTES = 64 << 20;
 
-/** The envelope: which integration and instance wrote it, when, and its own versioned document. */
+/**
+ * The envelope: which integration and instance wrote it, and its own versioned document. No
+ * timestamp: the same state always makes the same file (the file's mtime says when).
+ */
 interface Envelope {
   telltale_state: 1;
   type: string;
   instance: string;
-  saved: string;
   data: unknown;
 }
 
@@ -47,10 +49,10 @@ function readError(e: unknown): StateRead {
   return { kind: 'corrupt', reason: (e as Error).message };
 }
 
-export function createStateFiles(stateDir: string, owner: { type: string; instance: string }, now: () => number = Date.now): StateFiles {
+export function createStateFiles(stateDir: string, owner: { type: string; instance: string }): StateFiles {
   const pathOf = (name: string): string => (isAbsolute(name) ? name : join(stateDir, name));
   const encode = (data: unknown): string =>
-    JSON.stringify({ telltale_state: 1, type: owner.type, instance: owner.instance, saved: new Date(now()).toISOString(), data } satisfies Envelope, null, 1) + '\n';
+    JSON.stringify({ telltale_state: 1, type: owner.type, instance: owner.instance, data } satisfies Envelope, null, 1) + '\n';
   /** Async writes to one file are chained: two never share the temp file. */
   const writing = new Map<string, Promise<void>>();
 

@@ -17,7 +17,7 @@ afterEach(() => {
 function files(): { dir: string; state: ReturnType<typeof createStateFiles> } {
   const dir = mkdtempSync(join(tmpdir(), 'telltale-statefiles-'));
   dirs.push(dir);
-  return { dir, state: createStateFiles(join(dir, 'web'), { type: 'access_log', instance: 'web' }, () => Date.UTC(2026, 0, 2, 3, 4, 5)) };
+  return { dir, state: createStateFiles(join(dir, 'web'), { type: 'access_log', instance: 'web' }) };
 }
 
 describe('state files', () => {
@@ -29,7 +29,6 @@ describe('state files', () => {
       telltale_state: 1,
       type: 'access_log',
       instance: 'web',
-      saved: '2026-01-02T03:04:05.000Z',
       data: { version: 1, files: [] },
     });
     expect(readdirSync(join(dir, 'web')).sort()).toEqual(['a.json', 'b.json']);
