@@ -3,23 +3,22 @@
  * folds samples into buckets and pushes one batch per flush to every connected page over a
  * WebSocket, and serves the page itself from one node:http server.
  */
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { readFileSync, existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { WebSocketServer, WebSocket } from 'ws';
 import { joinPath } from '../emitter/names.js';
 import { emptySinkStats, type Emitter, type Sink, type SinkStats } from '../emitter/types.js';
 import type { Logger } from '../core/log/logger.js';
 import type { LiveCatalogueEntry } from './catalogue.js';
 import { checkLiveConfig, isLoopbackHost, parseListen, type LiveConfig } from '../core/config/live-config.js';
-import { checkHandshake, checkPage, LIVE_PROTOCOL, PAGE_REALM, type GateConfig, type RejectReason } from './gate.js';
+import { checkHandshake, LIVE_PROTOCOL, type GateConfig, type RejectReason } from './gate.js';
+import { loadAssets, servePage } from './page-server.js';
 import { PROTOCOL_VERSION, type BatchMessage, type EventInfo, type HelloMessage, type ServiceInfo } from './protocol.js';
 import { createStore, type Store } from './store.js';
+import { createHubSelfMetrics, type HubSelfMetrics } from './hub-self-metrics.js';
 
-/** Knobs tests and the benchmark turn; the defaults are the design in the research note (B.4). */
+/** Knobs tests and the benchmark turn. */
 export interface LiveTuning {
   /** Skip a client's batch while its unsent bytes exceed this (plus its last hello). */
   highWaterBytes?: number;
@@ -94,38 +93,6 @@ interface Client {
   helloBytes: number;
 }
 
-const STATIC_FILES: Record<string, { file: string; type: string }> = {
-  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
-  '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
-};
-
-// 'self' matches same-host ws: under CSP3. No inline script or style anywhere on the page.
-const SECURITY_HEADERS = {
-  'Content-Security-Policy': "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-  'Cache-Control': 'no-store',
-  'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
-};
-
-/** The static folder sits beside this file in the source tree; from dist/ it is the shipped copy. */
-function staticDir(): string {
-  const here = new URL('./static/', import.meta.url);
-  if (existsSync(fileURLToPath(new URL('index.html', here)))) return fileURLToPath(here);
-  return fileURLToPath(new URL('../../../shared/live/static/', import.meta.url));
-}
-
-function loadAssets(): Map<string, { body: Buffer; type: string }> {
-  const dir = staticDir();
-  const assets = new Map<string, { body: Buffer; type: string }>();
-  for (const [path, { file, type }] of Object.entries(STATIC_FILES)) assets.set(path, { body: readFileSync(dir + file), type });
-  // uPlot is served from node_modules as published: no copy to keep in sync, no build step.
-  const require = createRequire(import.meta.url);
-  assets.set('/uplot.js', { body: readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js')), type: 'text/javascript; charset=utf-8' });
-  assets.set('/uplot.css', { body: readFileSync(require.resolve('uplot/dist/uPlot.min.css')), type: 'text/css; charset=utf-8' });
-  return assets;
-}
-
 function reject(socket: Duplex, status: number, reason: string): void {
   const body = `${reason}\n`;
   socket.end(
@@ -146,27 +113,8 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
     headersTimeoutMs: opts.tuning?.headersTimeoutMs ?? 10_000,
     idleTimeoutMs: opts.tuning?.idleTimeoutMs ?? 30_000,
   };
-  /** The hub's self-metric catalogue, once the prefix of the self emitter is known. */
-  const selfCatalogue = (prefix: string): LiveCatalogueEntry[] => {
-    const doc = (name: string, type: LiveCatalogueEntry['type'], unit: string, description: string): LiveCatalogueEntry => ({
-      pattern: `${prefix}.${name}`,
-      type,
-      unit,
-      description,
-      integration: 'live',
-    });
-    return [
-      doc('clients', 'gauge', 'count', 'pages connected'),
-      doc('sent_bytes', 'counter', 'bytes', 'bytes written to pages'),
-      doc('dropped_batches', 'counter', 'count', 'batches skipped for slow pages'),
-      doc('resyncs', 'counter', 'count', 'fresh hellos sent to pages that fell behind'),
-      doc('terminated', 'counter', 'count', 'pages disconnected (stalled or no pong)'),
-      doc('handshake_rejected.<reason>', 'counter', 'count', 'connections refused by reason'),
-      doc('series_refused', 'gauge', 'count', 'distinct series not shown (max_series)'),
-    ];
-  };
   /** The hub's own metrics, once attach() has given the root emitter. */
-  let self: Emitter | undefined;
+  let self: HubSelfMetrics | undefined;
   const store: Store = createStore({
     flushMs: config.flush,
     historyMs: config.history,
@@ -188,7 +136,6 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
     peakBuffered: 0,
     maxMessageBytes: 0,
   };
-  const reported = new Map<string, number>();
   const { host: listenHost, port: listenPort } = parseListen(config.listen);
   const gateConfig: GateConfig = {
     listenHost,
@@ -287,25 +234,8 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
     send(c, batch);
   };
 
-  const reportSelf = (): void => {
-    const out = self;
-    if (!out) return;
-    const delta = (name: string, total: number): void => {
-      const prev = reported.get(name) ?? 0;
-      if (total > prev) out.counter(name, total - prev);
-      reported.set(name, total);
-    };
-    out.gauge('clients', clients.size);
-    delta('sent_bytes', stats.sentBytes);
-    delta('dropped_batches', stats.skippedBatches);
-    delta('resyncs', stats.resyncs);
-    delta('terminated', stats.terminated);
-    for (const [reason, n] of Object.entries(stats.rejected)) delta(`handshake_rejected.${reason}`, n);
-    out.gauge('series_refused', store.stats().refusedNames);
-  };
-
   const flush = (): void => {
-    reportSelf();
+    self?.report({ ...stats, clients: clients.size }, store.stats().refusedNames);
     const at = now();
     const r = store.flush(at);
     generation++;
@@ -332,44 +262,6 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
       c.alive = false;
       c.ws.ping();
     }
-  };
-
-  const onRequest = (req: IncomingMessage, res: ServerResponse, assets: Map<string, { body: Buffer; type: string }>): void => {
-    const headers = { ...SECURITY_HEADERS };
-    const page = checkPage(req, gateConfig);
-    if (!page.ok) {
-      if (page.reason === 'host') {
-        res.writeHead(403, { ...headers, 'Content-Type': 'text/plain' }).end('host not allowed\n');
-        return;
-      }
-      stats.rejected[page.reason] = (stats.rejected[page.reason] ?? 0) + 1;
-      res
-        .writeHead(401, { ...headers, 'Content-Type': 'text/plain', 'WWW-Authenticate': `Basic realm="${PAGE_REALM}", charset="UTF-8"` })
-        .end('the live page needs the token (as the password)\n');
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { ...headers, Allow: 'GET, HEAD' }).end();
-      return;
-    }
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (path === '/info.json') {
-      // Tells the page whether to ask for a token; says nothing else about the server.
-      const body = JSON.stringify({ tokenRequired: config.token !== undefined, protocol: LIVE_PROTOCOL });
-      res.writeHead(200, { ...headers, 'Content-Type': 'application/json' }).end(req.method === 'HEAD' ? undefined : body);
-      return;
-    }
-    if (path === '/favicon.ico') {
-      res.writeHead(204, headers).end();
-      return;
-    }
-    const asset = assets.get(path);
-    if (!asset) {
-      res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' }).end('not found\n');
-      return;
-    }
-    res.writeHead(200, { ...headers, 'Content-Type': asset.type, 'Content-Length': asset.body.length });
-    res.end(req.method === 'HEAD' ? undefined : asset.body);
   };
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -457,8 +349,8 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
     sink,
     attach(root) {
       if (self) throw new Error('live: already attached to an emitter');
-      self = root.child({ prefix: 'telltale.live' });
-      store.addCatalogue(selfCatalogue(self.prefix), joinPath(root.prefix, 'telltale'));
+      self = createHubSelfMetrics(root);
+      store.addCatalogue(self.catalogue, joinPath(root.prefix, 'telltale'));
     },
     async start() {
       if (server) throw new Error('live: already started');
@@ -482,7 +374,7 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
       // clears the socket timeout and the heartbeat watches them instead.
       const srv = createServer(
         { headersTimeout: tuning.headersTimeoutMs, requestTimeout: tuning.headersTimeoutMs * 2, connectionsCheckingInterval: Math.min(1000, tuning.headersTimeoutMs) },
-        (req, res) => onRequest(req, res, assets),
+        (req, res) => servePage(req, res, assets, gateConfig, config.token !== undefined, (reason) => (stats.rejected[reason] = (stats.rejected[reason] ?? 0) + 1)),
       );
       srv.keepAliveTimeout = Math.min(5000, tuning.idleTimeoutMs);
       srv.setTimeout(tuning.idleTimeoutMs, (socket) => socket.destroy());
