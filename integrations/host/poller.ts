@@ -1,25 +1,21 @@
 /**
  * The host poller: one `once()` reads /proc (memory, cpu, load, processes, disk I/O, network),
  * statfs's the configured mounts, runs the command gauges, and feeds every gauge and every
- * kernel-counter delta through the threshold engine. Alerts go to the log and, queued, to
- * webhooks; nothing here waits on them.
+ * kernel-counter delta through the threshold engine (alerting.ts).
  */
 import { statfs } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ConfigKeyError, type Integration, type IntegrationContext } from '../../shared/core/integration.js';
 import { createLifecycle } from '../../shared/core/lifecycle.js';
 import { createLogThrottle, LOG_EVERY_MS } from '../../shared/emitter/log-throttle.js';
 import { sanitizeNode } from '../../shared/emitter/names.js';
-import { hostNode } from '../../shared/emitter/names.js';
-import { createAlertEngine, describeAlert, type AlertEvent } from './alerts.js';
+import { createAlerting } from './alerting.js';
 import { mountNode, resolveThreshold } from './metrics.js';
 import { readNumberFile, runCommand, type NumberResult } from './commands.js';
 import { validateHost, type CommandConfig, type HostConfig } from './config.js';
 import { createDeltaTable, type DeltaTable } from './deltas.js';
 import { CPU_MODES, DISK_FIELDS, DISK_SCALE, NET_FIELDS, parseDiskstats, parseLoadavg, parseMeminfo, parseNetDev, parseStat, type Parsed } from './proc.js';
 import { createProcReader } from './reader.js';
-import { createWebhookSink, type AlertPayload, type WebhookSink } from './webhook.js';
 
 /** Virtual block devices that only add noise to disk.io.* unless asked for by name. */
 const VIRTUAL_DEVICES = /^(?:loop|ram|zram|fd|sr|nbd)\d+$/;
@@ -33,8 +29,7 @@ export function createHost(config: HostConfig, ctx: IntegrationContext): Integra
   const rules = Object.entries(config.thresholds).map(([key, spec]) => resolveThreshold(key, spec, { mounts: config.disks, commands: commandNames }));
 
   const { emitter, log, clock, self } = ctx;
-  const engine = createAlertEngine(rules);
-  const webhooks: WebhookSink[] = config.alerts.flatMap((a) => (a.type === 'webhook' ? [createWebhookSink(a, { log, emitter, onLost: (n) => self.error('sending', n) })] : []));
+  const alerting = createAlerting(rules, config, ctx);
   const reader = createProcReader();
   const disks = createDeltaTable();
   const nets = createDeltaTable();
@@ -47,10 +42,9 @@ export function createHost(config: HostConfig, ctx: IntegrationContext): Integra
   /** A repeated failure is logged once a minute per key (it is counted every time). */
   const warnings = createLogThrottle(LOG_EVERY_MS, () => clock.now());
   const life = createLifecycle(ctx.signal, async () => {
-    await Promise.all(webhooks.map((w) => w.stop()));
+    await alerting.stop();
   });
   let prevCpu: number[] | undefined;
-  let host: string | undefined;
   let inFlight: Promise<void> | undefined;
   let emitted = 0;
 
@@ -66,46 +60,11 @@ export function createHost(config: HostConfig, ctx: IntegrationContext): Integra
     warnThrottled(logKey, msg);
   };
 
-  const raise = (e: AlertEvent): void => {
-    emitter.counter(e.state === 'fired' ? 'alerts.fired' : 'alerts.recovered');
-    host ??= hostname();
-    const full = emitter.prefix ? `${emitter.prefix}.${e.metric}` : e.metric;
-    const text = describeAlert(e, full, host);
-    const round = (v: number): number => Math.round(v * 1e4) / 1e4;
-    const fields = { metric: full, value: e.gone ? undefined : round(e.value), threshold: e.threshold, clear: round(e.clear), key: e.key };
-    if (e.state === 'fired') log.warn(text, fields);
-    else log.info(text, fields);
-    // A vertical line on the host's graphs where the threshold was crossed or recovered.
-    emitter.event(`${e.key} ${e.state === 'fired' ? 'alert' : 'recovered'}`, {
-      tags: ['host', hostNode(host), e.state === 'fired' ? 'alert' : 'recovered', e.key],
-      data: text,
-      when: Math.floor(e.at / 1000),
-    });
-    if (webhooks.length === 0) return;
-    const payload: AlertPayload = {
-      text,
-      state: e.state,
-      ...(e.gone ? { gone: true } : {}),
-      metric: full,
-      key: e.key,
-      value: e.value,
-      direction: e.direction,
-      threshold: e.threshold,
-      clear: e.clear,
-      hold_ms: e.holdMs,
-      host,
-      instance: ctx.name,
-      since: new Date(e.since).toISOString(),
-      at: new Date(e.at).toISOString(),
-    };
-    for (const w of webhooks) w.send(payload);
-  };
-
   const gauge = (name: string, value: number, now: number): void => {
     if (!Number.isFinite(value)) return;
     emitter.gauge(name, value);
     emitted++;
-    if (engine.watches(name)) for (const e of engine.observe(name, value, now)) raise(e);
+    alerting.observe(name, value, now);
   };
 
   /**
@@ -116,7 +75,7 @@ export function createHost(config: HostConfig, ctx: IntegrationContext): Integra
   const delta = (name: string, value: number, now: number): void => {
     emitter.counter(name, value);
     emitted++;
-    if (engine.watches(name)) for (const e of engine.observe(name, value, now)) raise(e);
+    alerting.observe(name, value, now);
   };
 
   const readProc = (file: string, counter: string): string | undefined => {
@@ -214,7 +173,7 @@ export function createHost(config: HostConfig, ctx: IntegrationContext): Integra
     }
     for (const gone of table.sweep()) {
       names.delete(`${base}\u0000${gone}`);
-      for (const e of engine.forget(`${base}.${sanitizeNode(gone)}.`, now)) raise(e);
+      alerting.forget(`${base}.${sanitizeNode(gone)}.`, now);
       log.info(`${file}: ${gone} disappeared; it starts from a new baseline if it returns`);
     }
   };
@@ -283,7 +242,7 @@ export function createHost(config: HostConfig, ctx: IntegrationContext): Integra
       ...config.disks.map((m, i) => sampleMount(m, mountNodes[i]!, now, deadline)),
       ...config.commands.map((c) => sampleCommand(c, now)),
     ]);
-    if (rules.length > 0) emitter.gauge('alerts.active', engine.active());
+    alerting.report();
     self.emitted(emitted);
   };
 
