@@ -28,18 +28,9 @@ import {
   type LineFormat,
   type Token,
 } from './format.js';
-import {
-  applyRole,
-  MethodTable,
-  newParsedLine,
-  parseBytes,
-  parseLine,
-  parseTime,
-  QuoteFinder,
-  setRequest,
-  timeUs,
-  type ParsedLine,
-} from './parse.js';
+import { applyRole, MethodTable, newParsedLine, parseBytes, parseTime, setRequest, timeUs, type ParsedLine } from './fields.js';
+import { parseLine } from './parse.js';
+import { QuoteFinder } from './quotes.js';
 
 export type LineParser = (
   buf: Buffer,

@@ -17,10 +17,10 @@ import {
   CACHE_PIPE,
   CACHE_SYNTH,
   newParsedLine,
-  QuoteFinder,
   type MethodTable,
   type ParsedLine,
-} from './parse.js';
+} from './fields.js';
+import { QuoteFinder } from './quotes.js';
 
 /** What the line loop emits through: a worker thread passes a collector instead of an emitter. */
 export type StatsEmitter = Pick<Emitter, 'counter' | 'timing' | 'timingBatch'>;
