@@ -133,6 +133,14 @@ describe('scripts/lint.mjs', () => {
     expect(r.stderr).toContain('integrations/demo/parse.ts:1: no-process-env');
   });
 
+  it('fails on a production file over 400 lines, not on a test that long', () => {
+    const long = Array.from({ length: 401 }, (_, i) => `export const x${i} = ${i};`).join('\n') + '\n';
+    const r = lint({ 'integrations/demo/parse.ts': long, 'integrations/demo/test/parse.test.ts': long });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('integrations/demo/parse.ts:401: file-size: 401 lines (at most 400)');
+    expect(r.stderr).not.toContain('parse.test.ts');
+  });
+
   it('fails on export names that break the shape and on a CLI test not named *.e2e.test.ts', () => {
     const r = lint({
       'integrations/demo/config.ts': 'export const schema = {};\nexport type Config = typeof schema;\n',
