@@ -3,7 +3,7 @@ import { validate } from '../../../shared/core/config/schema.js';
 import { testContext, type TestContext } from '../../../test/helpers/context.js';
 import { supervisorSchema } from '../config.js';
 import { supervisor } from '../index.js';
-import { nodeName, sulphiteName } from '../model.js';
+import { nodeName, sulphiteName } from '../names.js';
 import { createProtocolParser } from '../protocol.js';
 import { formatEnvelope } from './envelope.mjs';
 
