@@ -6,7 +6,7 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import { joinPath } from '../emitter/names.js';
 import { emptySinkStats, type Emitter, type Sink, type SinkStats } from '../emitter/types.js';
 import type { Logger } from '../core/log/logger.js';
@@ -17,6 +17,7 @@ import { loadAssets, servePage } from './page-server.js';
 import { PROTOCOL_VERSION, type BatchMessage, type EventInfo, type HelloMessage, type ServiceInfo } from './protocol.js';
 import { createStore, type Store } from './store.js';
 import { createHubSelfMetrics, type HubSelfMetrics } from './hub-self-metrics.js';
+import { deliver, type Client, type DeliveryDeps } from './backpressure.js';
 
 /** Knobs tests and the benchmark turn. */
 export interface LiveTuning {
@@ -83,15 +84,6 @@ export interface LiveHubStats {
   maxMessageBytes: number;
 }
 
-interface Client {
-  ws: WebSocket;
-  alive: boolean;
-  needsResync: boolean;
-  /** When the client went above the high-water mark (undefined: it is not). */
-  overSince: number | undefined;
-  /** Bytes of the last hello: it may legitimately still sit in the buffer. */
-  helloBytes: number;
-}
 
 function reject(socket: Duplex, status: number, reason: string): void {
   const body = `${reason}\n`;
@@ -198,41 +190,7 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
     send(c, text);
   };
 
-  /** The send path (B.4 #7): skip slow pages, resync them once drained, drop them past a bound. */
-  const deliver = (c: Client, batch: string, at: number): void => {
-    if (c.ws.readyState !== WebSocket.OPEN) return;
-    const buffered = c.ws.bufferedAmount;
-    if (buffered > stats.peakBuffered) stats.peakBuffered = buffered;
-    const high = tuning.highWaterBytes + c.helloBytes;
-    if (buffered > high) {
-      c.overSince ??= at;
-      if (at - c.overSince > tuning.stallMs) {
-        log.warn('live page not reading: disconnecting', { buffered });
-        stats.terminated++;
-        c.ws.terminate();
-        return;
-      }
-    } else c.overSince = undefined;
-    if (c.needsResync) {
-      if (buffered <= tuning.lowWaterBytes) {
-        c.needsResync = false;
-        stats.resyncs++;
-        sendHello(c);
-      } else {
-        stats.skippedBatches++;
-        sinkStats.dropped['slow_client'] = (sinkStats.dropped['slow_client'] ?? 0) + 1;
-      }
-      return;
-    }
-    if (buffered > high) {
-      c.needsResync = true;
-      stats.skippedBatches++;
-      sinkStats.dropped['slow_client'] = (sinkStats.dropped['slow_client'] ?? 0) + 1;
-      return;
-    }
-    c.helloBytes = 0;
-    send(c, batch);
-  };
+  const delivery: DeliveryDeps = { tuning, stats, sinkStats, log, send, sendHello };
 
   const flush = (): void => {
     self?.report({ ...stats, clients: clients.size }, store.stats().refusedNames);
@@ -249,7 +207,7 @@ export function createLiveHub(config: LiveConfig, opts: LiveHubOptions): LiveHub
     if (clients.size === 0) return;
     // Stringify once per flush; every page gets the same text.
     const text = JSON.stringify(batch);
-    for (const c of clients) deliver(c, text, at);
+    for (const c of clients) deliver(c, text, at, delivery);
   };
 
   const heartbeat = (): void => {
