@@ -1,6 +1,7 @@
 /**
- * How a command that runs integrations ends: on the first SIGTERM/SIGINT (a second one exits at once), stopping every
- * instance and flushing the emitter within bounded time, and never before stdout is written.
+ * How a command that runs integrations ends: on the first SIGTERM/SIGINT (a second one exits at
+ * once), stopping every instance and flushing the emitter within bounded time, then exiting once
+ * stdout and stderr have taken their output (exit.ts).
  */
 import type { Handle } from '../shared/core/runtime/runner.js';
 import type { Logger } from '../shared/core/log/logger.js';
