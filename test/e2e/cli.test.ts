@@ -2,11 +2,12 @@
  * The real `telltale` command, spawned from dist/: flags, exit codes, config errors, `check`,
  * `run` with SIGTERM, `<type> --once --print`, and a statsd that is not there.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { REPO_ROOT, runCli, type CliRun } from '../helpers/cli.js';
+import { CLI, REPO_ROOT, runCli, type CliRun } from '../helpers/cli.js';
 import { freePort, startLineServer, type LineServer } from '../helpers/servers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'telltale-cli-'));
@@ -61,9 +62,6 @@ describe('telltale CLI', () => {
     const f = (n: string): string =>
       config(`print-${n}.yaml`, `emitter:\n  sinks:\n    - type: statsd\n      address: udp://127.0.0.1:9\nstate_dir: ${join(dir, `print-state-${n}`)}\nintegrations:\n  web:\n    type: access_log\n    path: ${log}\n    format: combined\n    start_at: beginning\n    compat: mod_statsd\n    mod_statsd:\n      max_keys: 5000\n`);
     const lines = (text: string): string[] => text.split('\n').filter((l) => /^[A-Za-z0-9_.-]+ \S+ \d+$/.test(l)).map((l) => l.replace(/ \d+$/, ''));
-    const { openSync, readFileSync, closeSync } = await import('node:fs');
-    const { spawn } = await import('node:child_process');
-    const { CLI } = await import('../helpers/cli.js');
     const file = join(dir, 'print-stderr.txt');
     const fd = openSync(file, 'w');
     const toFile = spawn(process.execPath, [CLI, 'access_log', '--once', '--print', '--config', f('file')], { stdio: ['ignore', 'ignore', fd] });
@@ -81,7 +79,6 @@ describe('telltale CLI', () => {
   });
 
   it('the shipped integrations.yaml (what npm start runs) validates and runs on a fresh machine', async () => {
-    const { readFileSync } = await import('node:fs');
     const shipped = readFileSync(join(REPO_ROOT, 'integrations.yaml'), 'utf8');
     const c = cli(['check', '--config', join(REPO_ROOT, 'integrations.yaml')]);
     await c.exited;
