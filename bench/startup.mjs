@@ -88,8 +88,8 @@ const env = {
   AWS_SHARED_CREDENTIALS_FILE: join(work, 'none'),
   AWS_CONFIG_FILE: join(work, 'none'),
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  // A compile cache the runs share, as a user's repeated cron runs would (Node >= 22 only).
-  TELLTALE_COMPILE_CACHE: join(work, 'compile-cache'),
+  // The caches the runs share, as a user's repeated cron runs would (compile cache: Node >= 22).
+  TELLTALE_CACHE_DIR: join(work, 'cache'),
 };
 delete env.AWS_PROFILE;
 delete env.NODE_COMPILE_CACHE;

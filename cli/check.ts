@@ -2,20 +2,16 @@
  * `telltale check`: loads and validates the file (every problem at FILE:LINE:COL, exit 78),
  * prints the effective settings and probes each sink; no integration's running code is loaded.
  */
-import { registry } from '../integrations/index.js';
-import type { LoadOptions } from '../shared/core/config/load.js';
 import type { CliArgs } from './args.js';
 import { probeSinks } from './probe.js';
-import { overrideSinks, resolveConfigPath } from './program.js';
+import { loadConfig, overrideSinks } from './program.js';
 import { exitWhenWritten } from './exit.js';
 
 export async function cmdCheck(args: CliArgs, env: NodeJS.ProcessEnv): Promise<never> {
-  const path = resolveConfigPath(args, env);
-  const opts: LoadOptions = { registry, env };
   // Loading validates everything, cross-key checks (each definition's validate()) included; no
   // integration's running code is loaded to check a file.
-  const { defaultConfig, expandPrefix, loadConfigFile } = await import('../shared/core/config/load.js');
-  const config = path ? loadConfigFile(path, opts) : defaultConfig(opts);
+  const config = await loadConfig(args.config, env);
+  const { expandPrefix } = await import('../shared/core/config/load.js');
   const sinks = overrideSinks(args, config);
   const out = (s: string): void => void process.stdout.write(s + '\n');
   out(`config: ${config.file} (valid)`);

@@ -19,12 +19,35 @@ import { buildSinks } from '../shared/core/runtime/sinks.js';
 import type { LiveHub } from '../shared/live/hub.js';
 import type { LiveCatalogueEntry } from '../shared/live/catalogue.js';
 import { UsageError, type CliArgs } from './args.js';
+import { cacheSubdir } from './cache-dir.js';
+import { version } from './version.js';
 import { warnIfTimestampsLost } from './warnings.js';
 
-export function resolveConfigPath(args: CliArgs, env: NodeJS.ProcessEnv): string | undefined {
-  if (args.config) return args.config;
+export function resolveConfigPath(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (flag) return flag;
   if (env['TELLTALE_CONFIG']) return env['TELLTALE_CONFIG'];
   return existsSync('/etc/telltale/integrations.yaml') ? '/etc/telltale/integrations.yaml' : undefined;
+}
+
+/**
+ * The file's config (or the defaults), validated. Its parse is kept in the user's cache
+ * directory so the next start with the same file skips the YAML parser (parsed-cache.ts).
+ */
+export async function loadConfig(flag: string | undefined, env: NodeJS.ProcessEnv, select?: LoadOptions['select']): Promise<LoadedConfig> {
+  const path = resolveConfigPath(flag, env);
+  const { defaultConfig, loadConfigFile, parserIdentity } = await import('../shared/core/config/load.js');
+  const opts: LoadOptions = { registry, env, ...(select ? { select } : {}) };
+  if (!path) return defaultConfig(opts);
+  const dir = cacheSubdir('config', env);
+  if (dir) {
+    try {
+      const { openParsedConfigCache } = await import('../shared/core/config/parsed-cache.js');
+      opts.cache = openParsedConfigCache(dir, `telltale ${version()}; ${parserIdentity()}`);
+    } catch {
+      // The parser cannot be identified: parse every time rather than risk another's entries.
+    }
+  }
+  return loadConfigFile(path, opts);
 }
 
 export function overrideSinks(args: CliArgs, config: LoadedConfig): SinkConfig[] {
@@ -69,10 +92,8 @@ function liveCatalogue(config: LoadedConfig, rootPrefix: string): LiveCatalogueE
 }
 
 export async function setup(args: CliArgs, env: NodeJS.ProcessEnv, select?: LoadOptions['select'], withLive = false): Promise<Program> {
-  const path = resolveConfigPath(args, env);
-  const opts: LoadOptions = { registry, env, ...(select ? { select } : {}) };
-  const { defaultConfig, expandPrefix, loadConfigFile } = await import('../shared/core/config/load.js');
-  const config = path ? loadConfigFile(path, opts) : defaultConfig(opts);
+  const config = await loadConfig(args.config, env, select);
+  const { expandPrefix } = await import('../shared/core/config/load.js');
   const log = createLogger({ level: args.logLevel ?? config.logLevel });
   const sinkConfigs = overrideSinks(args, config);
   const stderr = (t: string): void => void process.stderr.write(t);

@@ -55,10 +55,12 @@ function runFiles(r: LoadedModules): string[] {
     .sort();
 }
 
-async function record(args: string[]): Promise<LoadedModules> {
+let runs = 0;
+/** One run of the command; each with a cache directory of its own (a first start) unless given one. */
+async function record(args: string[], cache = join(dir, `cache-${runs++}`)): Promise<LoadedModules> {
   return recordLoadedModules([BIN, ...args], {
     cwd: dir,
-    env: { TELLTALE_COMPILE_CACHE: join(dir, 'cc'), AWS_ACCESS_KEY_ID: 'AKIDFAKE', AWS_SECRET_ACCESS_KEY: 'x', AWS_EC2_METADATA_DISABLED: 'true' },
+    env: { TELLTALE_CACHE_DIR: cache, AWS_ACCESS_KEY_ID: 'AKIDFAKE', AWS_SECRET_ACCESS_KEY: 'x', AWS_EC2_METADATA_DISABLED: 'true' },
     timeoutMs: 30_000,
   });
 }
@@ -67,7 +69,7 @@ describe('the command loads only what it runs', () => {
   it('--version loads the entry and the version file only', async () => {
     const r = await record(['--version']);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.files.filter((f) => f.includes('/dist/')).map((f) => f.slice(f.indexOf('/dist/') + 6)).sort()).toEqual(['cli/bin.js', 'cli/compile-cache.js', 'cli/version.js']);
+    expect(r.files.filter((f) => f.includes('/dist/')).map((f) => f.slice(f.indexOf('/dist/') + 6)).sort()).toEqual(['cli/bin.js', 'cli/cache-dir.js', 'cli/compile-cache.js', 'cli/version.js']);
   });
 
   it('--version and --help: no package, no running code', async () => {
@@ -113,18 +115,48 @@ describe('the command loads only what it runs', () => {
   });
 });
 
+describe('parsed-config cache', () => {
+  it('once the file has been parsed, a one-shot and check load no package at all', async () => {
+    const cache = join(dir, 'cache-warm');
+    const cold = await record(['host', '--once', '--config', config], cache);
+    expect(cold.status, cold.stderr).toBe(0);
+    expect(cold.packages).toEqual(['yaml']);
+    expect(readdirSync(join(cache, 'config'))).toHaveLength(1);
+    const warm = await record(['host', '--once', '--config', config], cache);
+    expect(warm.status, warm.stderr).toBe(0);
+    expect(runFiles(warm)).toEqual(['host/poller.js']);
+    expect(warm.packages).toEqual([]);
+    const check = await record(['check', '--config', config], cache);
+    expect(check.stdout).toContain('(valid)');
+    expect(check.packages).toEqual([]);
+  });
+
+  it('a mistake in a cached file is still reported at its FILE:LINE:COL (the parser loads then)', async () => {
+    const cache = join(dir, 'cache-mistake');
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'integrations:\n  host:\n    interval: soon\n');
+    const first = await record(['check', '--config', bad], cache);
+    const second = await record(['check', '--config', bad], cache);
+    expect(first.status).toBe(78);
+    expect(second.status).toBe(78);
+    expect(second.stderr).toContain(`${bad}:3:15: integrations.host.interval:`);
+    expect(second.stderr).toBe(first.stderr);
+    expect(second.packages).toEqual(['yaml']);
+  });
+});
+
 describe('compile cache', () => {
   const major = Number(process.versions.node.split('.')[0]);
 
   it(major >= 22 ? 'Node >= 22: the command fills a private cache directory' : 'Node 20: no cache, and no directory made for one', async () => {
     const cc = join(dir, 'cc-private');
     // --help: --version is answered before anything is compiled.
-    const r = await recordLoadedModules([BIN, '--help'], { cwd: dir, env: { TELLTALE_COMPILE_CACHE: cc } });
+    const r = await recordLoadedModules([BIN, '--help'], { cwd: dir, env: { TELLTALE_CACHE_DIR: cc } });
     expect(r.status, r.stderr).toBe(0);
     if (major >= 22) {
-      expect(readdirSync(cc).length).toBeGreaterThan(0);
+      expect(readdirSync(join(cc, 'compile-cache')).length).toBeGreaterThan(0);
     } else {
-      expect(existsSync(cc)).toBe(false);
+      expect(existsSync(join(cc, 'compile-cache'))).toBe(false);
     }
   });
 
@@ -132,7 +164,7 @@ describe('compile cache', () => {
     const shared = join(dir, 'cc-shared');
     mkdirSync(shared);
     chmodSync(shared, 0o777);
-    const r = await recordLoadedModules([BIN, '--help'], { cwd: dir, env: { TELLTALE_COMPILE_CACHE: shared } });
+    const r = await recordLoadedModules([BIN, '--help'], { cwd: dir, env: { TELLTALE_CACHE_DIR: shared } });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^Usage|telltale/);
     expect(readdirSync(shared)).toEqual([]);

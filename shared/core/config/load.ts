@@ -3,8 +3,11 @@
  * integration instance, all validated strictly. Every problem is collected and reported at once
  * as FILE:LINE:COL: dotted.key: message, and nothing starts while any exist.
  */
+import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { homedir, hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { sanitizeNode } from '../../emitter/names.js';
 import type { IntegrationDefinition, Shape } from '../integration.js';
 import type { LogLevel } from '../log/logger.js';
@@ -12,6 +15,7 @@ import { FileTooBigError, NotRegularFileError, readRegularFileSync } from '../fs
 import { checkLiveConfig, liveSchema, type LiveConfig } from './live-config.js';
 import { DEFAULT_STATSD_ADDRESS, emitterSchema, logLevelSchema, sinkWithDefaults, type SinkConfig } from './emitter-config.js';
 import { ConfigError } from './errors.js';
+import type { ParsedConfigCache } from './parsed-cache.js';
 import { aliasProblem, formatIssue, nthAlias, readYaml, type YamlSource } from './positions.js';
 import { AliasLimitError, checkAliasExpansion, type AliasLimits } from '../yaml/alias-expansion.js';
 import { bool, duration, INVALID, obj, str, type Issue, type ParseContext, type Schema } from './schema.js';
@@ -54,6 +58,8 @@ export interface LoadOptions {
    * has none) and apply `--set key=value` overrides to it before validation.
    */
   select?: { type: string; name?: string; set?: Record<string, unknown> };
+  /** Parsed data of texts seen before: an unchanged file is validated without parsing it again. */
+  cache?: ParsedConfigCache;
 }
 
 const anything: Schema<unknown> = {
@@ -106,6 +112,21 @@ export function loadConfigFile(file: string, opts: LoadOptions): LoadedConfig {
   return loadConfigText(file, text, opts);
 }
 
+/**
+ * What shapes a parse besides the text, for the parsed-config cache's salt: the yaml package's
+ * version and this loader's build (its size and time: a rebuilt loader never reads the entries
+ * of the one before). Throws when either cannot be told.
+ */
+export function parserIdentity(): string {
+  const yamlPackage = createRequire(import.meta.url).resolve('yaml/package.json');
+  const yamlVersion = (JSON.parse(readFileSync(yamlPackage, 'utf8')) as { version: string }).version;
+  const own = [import.meta.url, new URL('./positions.js', import.meta.url).href].map((u) => {
+    const st = statSync(fileURLToPath(u));
+    return `${st.size}@${st.mtimeMs}`;
+  });
+  return `yaml ${yamlVersion}; loader ${own.join(' ')}`;
+}
+
 /** Built-in defaults when no file is given: statsd on localhost, no integrations. */
 export function defaultConfig(opts: LoadOptions): LoadedConfig {
   return loadConfigText('(defaults)', '{}', opts);
@@ -144,9 +165,17 @@ function configValue(src: YamlSource): unknown {
 
 export function loadConfigText(file: string, text: string, opts: LoadOptions): LoadedConfig {
   const env = opts.env ?? process.env;
-  const src = readYaml(file, text, env);
-  if (src.errors.length > 0) throw new ConfigError(src.errors);
-  const raw = configValue(src);
+  // The document with positions is needed to parse the text, and to place a problem found in
+  // data that came from the cache: then it is parsed on the first problem.
+  let parsed: YamlSource | undefined;
+  const source = (): YamlSource => (parsed ??= readYaml(file, text, env));
+  let raw = opts.cache?.get(text);
+  if (raw === undefined) {
+    const src = source();
+    if (src.errors.length > 0) throw new ConfigError(src.errors);
+    raw = configValue(src);
+    if (!src.interpolated) opts.cache?.set(text, raw);
+  }
   if (opts.select) applySelect(raw, opts.select);
   const ctx: ParseContext = { issues: [] };
   // Each top-level section is validated on its own so a typo in `emitter:` does not hide the
@@ -181,6 +210,7 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions): L
     }
   }
   if (ctx.issues.length > 0 || top === INVALID || emitter === INVALID) {
+    const src = source();
     throw new ConfigError(sortIssues(src, ctx.issues).map((i) => formatIssue(src, i)));
   }
 
@@ -194,7 +224,7 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions): L
     logLevel,
     stateDir: top.state_dir ? resolve(baseDir, top.state_dir) : defaultStateDir(env),
     integrations: instances.map((i) => ({ ...i, prefix: expandPrefix(i.prefix, host) })),
-    describe: (issue) => formatIssue(src, issue),
+    describe: (issue) => formatIssue(source(), issue),
   };
 }
 

@@ -3,8 +3,20 @@
  * back to FILE:LINE:COL (js-yaml only knows positions for syntax errors; eemeli/yaml keeps them
  * for every node, which is why the config loader uses it).
  */
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, Scalar, visit, type Alias, type Document, type Node } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Alias, Document, LineCounter, Node } from 'yaml';
 import type { Issue, Path } from './schema.js';
+
+type YamlLib = typeof import('yaml');
+let lib: YamlLib | undefined;
+/**
+ * The yaml package, loaded on first use: it is ~70 CommonJS files (a third of a one-shot's
+ * start-up), and a config read from the parsed-config cache needs it only to place an error.
+ * Its Node entry is CommonJS, so a synchronous require loads the same module an import would.
+ */
+function yaml(): YamlLib {
+  return (lib ??= createRequire(import.meta.url)('yaml') as YamlLib);
+}
 
 export interface YamlSource {
   file: string;
@@ -12,12 +24,16 @@ export interface YamlSource {
   lineCounter: LineCounter;
   /** Syntax and interpolation problems, already positioned. */
   errors: string[];
+  /** A scalar took a value from the environment: the data depends on more than the text. */
+  interpolated: boolean;
 }
 
 export function readYaml(file: string, text: string, env: NodeJS.ProcessEnv): YamlSource {
+  const { LineCounter, parseDocument, Scalar, visit } = yaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   const errors: string[] = [];
+  let interpolated = false;
   for (const e of doc.errors) {
     const pos = lineCounter.linePos(e.pos[0]);
     errors.push(`${file}:${pos.line}:${pos.col}: ${e.message.split('\n')[0]}`);
@@ -26,6 +42,7 @@ export function readYaml(file: string, text: string, env: NodeJS.ProcessEnv): Ya
     visit(doc, {
       Scalar(key, node) {
         if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
+        interpolated = true;
         const missing: string[] = [];
         const out = node.value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, def?: string) => {
           const v = env[name];
@@ -48,11 +65,12 @@ export function readYaml(file: string, text: string, env: NodeJS.ProcessEnv): Ya
       },
     });
   }
-  return { file, doc, lineCounter, errors };
+  return { file, doc, lineCounter, errors, interpolated };
 }
 
 /** The node at `path`, or the nearest existing ancestor. `atKey` points at the key of a pair. */
 function locate(src: YamlSource, path: Path, atKey: boolean): Node | undefined {
+  const { isMap, isPair, isScalar, isSeq } = yaml();
   let node: unknown = src.doc.contents;
   let last: Node | undefined = node as Node | undefined;
   // A missing key is reported at the key that owns the mapping it is missing from.
@@ -89,6 +107,7 @@ export function formatIssue(src: YamlSource, issue: Issue): string {
  * of the anchor used most often.
  */
 export function aliasProblem(src: YamlSource, message: string): string {
+  const { isAlias, visit } = yaml();
   const uses = new Map<string, Alias[]>();
   visit(src.doc, {
     Alias(_key, node) {
@@ -107,6 +126,7 @@ export function aliasProblem(src: YamlSource, message: string): string {
 
 /** A FILE:LINE:COL problem at the n-th alias of the file, or undefined when it has fewer. */
 export function nthAlias(src: YamlSource, n: number): string | undefined {
+  const { visit } = yaml();
   let seen = 0;
   let at: Alias | undefined;
   visit(src.doc, {
