@@ -6,10 +6,11 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { Logger } from '../../shared/core/log/logger.js';
 import type { CloudwatchBillingConfig } from './config.js';
 import { BillingError, describeAwsError } from './errors.js';
+import { sdk } from './sdk.js';
 
 /** Billing metric data is stored only in US East (N. Virginia), for charges worldwide. */
 export const BILLING_REGION = 'us-east-1';
@@ -30,7 +31,7 @@ function checkEnvironment(config: CloudwatchBillingConfig, env: Env, log: Logger
 
 export function createBillingClient(config: CloudwatchBillingConfig, env: Env, log: Logger): CloudWatchClient {
   checkEnvironment(config, env, log);
-  return new CloudWatchClient({
+  return new sdk.CloudWatchClient({
     // Never the user's AWS_REGION / profile region: billing data exists only in us-east-1.
     region: BILLING_REGION,
     ...(config.endpoint !== undefined ? { endpoint: config.endpoint } : {}),

@@ -3,9 +3,10 @@
  * pages), results mapped back by query Id. Every SDK failure leaves here as a BillingError whose
  * category decides the exit code.
  */
-import { GetMetricDataCommand, ListMetricsCommand, type CloudWatchClient, type MetricDataResult } from '@aws-sdk/client-cloudwatch';
+import type { CloudWatchClient, MetricDataResult } from '@aws-sdk/client-cloudwatch';
 import type { Logger } from '../../shared/core/log/logger.js';
 import { BillingError, classifyAwsError, describeAwsError } from './errors.js';
+import { sdk } from './sdk.js';
 import {
   cleanPoints,
   identify,
@@ -92,7 +93,7 @@ export async function fetchBilling(
   for (let page = 0; page < MAX_PAGES; page++) {
     result.calls.listMetrics++;
     const out = await send('ListMetrics', () =>
-      client.send(new ListMetricsCommand({ Namespace: NAMESPACE, MetricName: METRIC_NAME, ...(token ? { NextToken: token } : {}) }), {
+      client.send(new sdk.ListMetricsCommand({ Namespace: NAMESPACE, MetricName: METRIC_NAME, ...(token ? { NextToken: token } : {}) }), {
         abortSignal: signal,
       }),
     );
@@ -144,7 +145,7 @@ export async function fetchBilling(
       result.calls.getMetricData++;
       const out = await send('GetMetricData', () =>
         client.send(
-          new GetMetricDataCommand({
+          new sdk.GetMetricDataCommand({
             MetricDataQueries: batch.queries,
             StartTime: new Date(window.startSec * 1000),
             EndTime: new Date(window.endSec * 1000),
