@@ -5,7 +5,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { SinkConfig } from '../shared/core/config/emitter-config.js';
-import { formatAddress, type Address } from '../shared/emitter/address.js';
+import { formatAddress, udpSocketType, type Address } from '../shared/emitter/address.js';
 import { sinkLabel } from '../shared/core/runtime/sinks.js';
 
 export interface ProbeResult {
@@ -35,7 +35,7 @@ function probeStream(a: Exclude<Address, { transport: 'udp' }>, timeoutMs: numbe
 
 function probeUdp(host: string, port: number, waitMs: number): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const s = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+    const s = dgram.createSocket(udpSocketType(host));
     let done = false;
     const finish = (r: string | undefined): void => {
       if (done) return;

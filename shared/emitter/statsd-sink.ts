@@ -9,7 +9,7 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import type { Address } from './address.js';
+import { udpSocketType, type Address } from './address.js';
 import { formatValue } from './names.js';
 import { createLogThrottle } from './log-throttle.js';
 import { createStreamTransport, type StreamTransport } from './stream-transport.js';
@@ -211,8 +211,7 @@ function createUdp(o: StatsdSinkOptions, stats: SinkStats, maxPacket: number): L
   const idleWaiters = new Set<() => void>();
 
   const open = (): void => {
-    const family = net.isIPv6(host) ? 'udp6' : 'udp4';
-    const s = dgram.createSocket(family);
+    const s = dgram.createSocket(udpSocketType(host));
     socket = s;
     ready = false;
     lastConnect = Date.now();
