@@ -5,7 +5,6 @@
  * "a | b"` and its grandchildren go too), and the result is settled by our own timer: a
  * grandchild that escaped and still holds the stdout pipe cannot keep the sample waiting.
  */
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 
 export type NumberResult = { ok: true; value: number } | { ok: false; error: string };
@@ -25,6 +24,8 @@ export function parseSingleNumber(text: string): NumberResult {
 export function runCommand(command: string, timeoutMs: number, signal: AbortSignal): Promise<NumberResult> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve({ ok: false, error: 'stopped' });
+    // Loaded on the first command, not imported: a host without `commands:` never needs it.
+    const { spawn } = process.getBuiltinModule('node:child_process');
     const child = spawn('/bin/sh', ['-c', command], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';

@@ -5,8 +5,7 @@
  * counted and logged.
  */
 import { createHash } from 'node:crypto';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import type { Emitter } from '../../shared/emitter/types.js';
 import type { Logger } from '../../shared/core/log/logger.js';
 import type { WebhookConfig } from './config.js';
@@ -91,7 +90,9 @@ const MAX_RESPONSE_BYTES = 4096;
 
 export function createWebhookSink(cfg: WebhookConfig, deps: WebhookDeps): WebhookSink {
   const url = new URL(cfg.url);
-  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  // Loaded here, not imported: HTTP and TLS are ~10 ms of a start that most hosts (and every
+  // `host --once`) without a webhook would pay for nothing.
+  const request = url.protocol === 'https:' ? process.getBuiltinModule('node:https').request : process.getBuiltinModule('node:http').request;
   const random = deps.random ?? Math.random;
   const counters = deps.emitter.child({ prefix: 'alerts.webhook' });
   const queue: AlertPayload[] = [];
