@@ -6,9 +6,6 @@
 import { registry } from '../integrations/index.js';
 import { ConfigError } from '../shared/core/config/errors.js';
 import { parseCli, usage, UsageError } from './args.js';
-import { cmdCheck } from './check.js';
-import { cmdOne } from './one.js';
-import { cmdRun } from './run.js';
 import { exitWhenWritten } from './exit.js';
 import { version } from './version.js';
 
@@ -32,9 +29,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     process.stderr.write(text);
     process.exit(64);
   }
-  if (args.command === 'run') await cmdRun(args, env);
-  else if (args.command === 'check') await cmdCheck(args, env);
-  else await cmdOne(args.command, args, env);
+  // Each command's module is loaded when it runs (a one-shot does not load check's probes).
+  if (args.command === 'run') await (await import('./run.js')).cmdRun(args, env);
+  else if (args.command === 'check') await (await import('./check.js')).cmdCheck(args, env);
+  else await (await import('./one.js')).cmdOne(args.command, args, env);
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {
