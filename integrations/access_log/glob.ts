@@ -4,12 +4,19 @@
  * into rotated-file archives by accident.
  */
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 const MAGIC = /[*?[]/;
 
 export function hasMagic(pattern: string): boolean {
   return MAGIC.test(pattern);
+}
+
+/** The directory a pattern's expansion starts from (its part before the first wildcard). */
+export function expansionRoot(pattern: string): string {
+  const segs = pattern.split('/');
+  const i = segs.findIndex(hasMagic);
+  return i < 0 ? dirname(pattern) : segs.slice(0, i).join('/') || '/';
 }
 
 /** A regex for one path segment (or a whole path: `*` never matches `/`). */

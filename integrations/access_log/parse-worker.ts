@@ -8,7 +8,7 @@ import { compileFormat } from './format.js';
 import type { ParseSetup, ReadResult, ReadTask, TimeBatch } from './parallel.js';
 import { MethodTable } from './parse.js';
 import { FIRST_BYTE_TIME, newScanContext, SourceStats, type StatsEmitter } from './stats.js';
-import { CHUNK, readChunks } from './tail.js';
+import { CHUNK, readChunks } from './read-loop.js';
 
 const setup = workerData as ParseSetup;
 const format = compileFormat(setup.format, setup.jsonKeys);

@@ -1,33 +1,27 @@
 /**
  * Follows files through rotation and restarts.
  *
- * Identity is (dev, inode) plus the file's first bytes: inodes are reused after a delete (and
- * across restarts nothing else ties a path to its old content), checksums alone collide on
- * identical headers. A tracked file keeps its descriptor after a rename or delete and is drained
- * until it has been idle for `rotateWaitMs`; whatever appears at the path is a new file, read
- * from its first byte.
+ * A file is known by its identity (file-identity.ts), not by its path. A tracked file keeps its
+ * descriptor after a rename or delete and is drained until it has been idle for `rotateWaitMs`;
+ * whatever appears at the path is a new file, read from its first byte.
+ *
+ * The Tailer owns which files are followed and when each is read; the parts it composes are the
+ * read loop (read-loop.ts), one followed file and its truncation check (tracked-file.ts), finding
+ * a rotated file again (rotated-files.ts) and the positions saved across restarts
+ * (saved-positions.ts).
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, statSync, type Stats } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, fstatSync, lstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { basename } from 'node:path';
 import type { Logger } from '../../shared/core/log/logger.js';
 import { ChangeWatch } from './changes.js';
-import { expandGlob, globToRegExp, hasMagic } from './glob.js';
-import { scanLines, type ScanContext, type SourceStats } from './stats.js';
+import { FP_MAX, headMatches, keyOf, OPEN_FLAGS, readHead } from './file-identity.js';
+import { expandGlob, expansionRoot, globToRegExp } from './glob.js';
+import { CHUNK, readChunks, type ReadCursor } from './read-loop.js';
+import { recoverCopy, type RotationContext } from './rotated-files.js';
+import { recordOf, SavedPositions } from './saved-positions.js';
+import type { ScanContext, SourceStats } from './stats.js';
 import type { FileRecord, LoadResult } from './state.js';
-
-/** Bytes of a file's head kept as its fingerprint. */
-export const FP_MAX = 1024;
-/** One read; lines longer than max_line_bytes (< this) are skipped, so a line always fits. */
-export const CHUNK = 1 << 20;
-
-const COMPRESSED = /\.(?:gz|bz2|xz|zst|lz4|Z|zip)$/;
-
-/**
- * Every open is non-blocking: opening a FIFO for reading waits for a writer, and a path can be
- * swapped for one between the stat and the open. O_NONBLOCK changes nothing for regular files;
- * whatever is opened is fstat'ed and kept only if it is a regular file.
- */
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+import { noteChange, unchanged, type Tracked } from './tracked-file.js';
 
 /** A stat error that means "not there" (missingok), not "could not look". */
 function absent(e: unknown): boolean {
@@ -50,47 +44,11 @@ export interface TailOptions {
   onError?(): void;
 }
 
-interface Tracked {
-  path: string;
-  fd: number;
-  dev: number;
-  ino: number;
-  fp: Buffer;
-  /** First byte not yet counted (always a line start). */
-  offset: number;
-  /** In a line longer than the limit: how far it has been skipped; -1 otherwise. */
-  skipTo: number;
-  live: boolean;
-  lastSize: number;
-  lastMtimeMs: number;
-  lastGrowthMs: number;
-  src: SourceStats;
-}
-
 /** The source name a file gets by default: `access.log` → `access`, `www.example.com.log` → `www_example_com`. */
 export function defaultSourceName(path: string): string {
   const base = basename(path).replace(/\.log$/, '').replace(/^\.+/, '');
   const s = base.replace(/[^A-Za-z0-9_-]+/g, '_').replace(/_{2,}/g, '_').replace(/^_|_$/g, '');
   return s === '' ? 'access' : s;
-}
-
-function keyOf(st: { dev: number; ino: number }): string {
-  return `${st.dev}:${st.ino}`;
-}
-
-function readHead(fd: number, size: number, buf: Buffer): Buffer {
-  const n = Math.min(size, FP_MAX);
-  if (n === 0) return Buffer.alloc(0);
-  const got = readSync(fd, buf, 0, n, 0);
-  return Buffer.from(buf.subarray(0, got));
-}
-
-/** Does the file's head still start with `fp`? */
-function headMatches(fd: number, size: number, fp: Buffer, buf: Buffer): boolean {
-  if (fp.length === 0) return true;
-  if (size < fp.length) return false;
-  const got = readSync(fd, buf, 0, fp.length, 0);
-  return got === fp.length && buf.compare(fp, 0, fp.length, 0, fp.length) === 0;
 }
 
 export class Tailer {
@@ -99,10 +57,8 @@ export class Tailer {
   readonly #buf = Buffer.allocUnsafe(CHUNK);
   readonly #small = Buffer.allocUnsafe(FP_MAX);
   readonly #excludes: RegExp[];
-  /** Records from the state file not yet matched to a file (first scan only). */
-  #pending: FileRecord[] = [];
-  #pendingPaths = new Set<string>();
-  #hadState = false;
+  readonly #saved: SavedPositions;
+  readonly #rotation: RotationContext;
   #firstScanDone = false;
   /** Paths that could not be opened: warned about once, not on every poll. */
   readonly #openFailures = new Set<string>();
@@ -122,11 +78,9 @@ export class Tailer {
   constructor(o: TailOptions) {
     this.#o = o;
     this.#excludes = o.exclude.map(globToRegExp);
-    this.#prefixes = o.patterns.map((p) => {
-      const segs = p.split('/');
-      const i = segs.findIndex(hasMagic);
-      return i < 0 ? dirname(p) : segs.slice(0, i).join('/') || '/';
-    });
+    this.#saved = new SavedPositions(o.log, o.startAt, (path, saved) => this.#srcFor(path, saved));
+    this.#rotation = { buf: this.#buf, small: this.#small, scan: o.scan, log: o.log, isFollowed: (key) => this.#files.has(key) };
+    this.#prefixes = o.patterns.map(expansionRoot);
   }
 
   get version(): number {
@@ -135,16 +89,7 @@ export class Tailer {
 
   /** Use a loaded state file. Must be called before the first scan. */
   restore(state: LoadResult): void {
-    if (state.kind === 'corrupt') {
-      this.#o.log.warn(`state file unusable (${state.reason}); starting without saved positions`, {
-        start_at: this.#o.startAt,
-      });
-      return;
-    }
-    if (state.kind === 'missing') return;
-    this.#hadState = true;
-    this.#pending = [...state.doc.files];
-    this.#pendingPaths = new Set(state.doc.files.map((f) => f.path));
+    this.#saved.restore(state);
   }
 
   get fileCount(): number {
@@ -259,7 +204,12 @@ export class Tailer {
     this.#scanFailing = false;
     this.#firstScanDone = true;
     this.changes.expanded(this.#prefixes, expanded);
-    if (first) this.#resumeUnmatched();
+    if (first) {
+      this.#saved.resumeUnmatched(this.#rotation, (found, rec) => {
+        const fp = readHead(found.fd, found.st.size, this.#small);
+        this.#track(found.path, found.fd, found.st, fp, rec.offset, this.#srcFor(rec.path, rec.source), false);
+      });
+    }
     for (const [key, t] of this.#files) {
       if (seen.has(key) || !t.live) continue;
       t.live = false;
@@ -301,7 +251,7 @@ export class Tailer {
       this.#o.log.info('following new file from its start', { path });
       return;
     }
-    const rec = this.#takeRecord((r) => r.dev === st.dev && r.ino === st.ino);
+    const rec = this.#saved.take((r) => r.dev === st.dev && r.ino === st.ino);
     if (rec) {
       const src = this.#srcFor(path, rec.source);
       const t = this.#track(path, fd, st, fp, 0, src, true);
@@ -313,158 +263,21 @@ export class Tailer {
       if (rec.rotated === true) {
         // The saved file had already left this path when we stopped: this is a new file that got
         // its inode back (logrotate gzipped the old one, freeing the inode, then created this).
-        this.#gone(rec);
+        this.#saved.gone(rec);
         this.#o.log.info('following new file from its start', { path });
         return;
       }
       // Same inode, other content: truncated (copytruncate) while we were down, or a reused inode.
       this.#o.log.info('file was truncated or replaced while stopped; reading it from the start', { path });
-      this.#recoverCopy(rec, saved, src, st.ino);
+      recoverCopy(this.#rotation, rec, saved, src, st.ino);
       return;
     }
     let offset = 0;
-    if (mode === 'start' && !this.#pendingPaths.has(path) && this.#o.startAt === 'end') {
+    if (mode === 'start' && !this.#saved.savedAt(path) && this.#o.startAt === 'end') {
       offset = this.#tailOffset(fd, st.size);
     }
     this.#track(path, fd, st, fp, offset, this.#srcFor(path), true);
-    if (this.#pendingPaths.has(path)) this.#o.log.info('file replaced while stopped; reading the new one from its start', { path });
-  }
-
-  #takeRecord(pred: (r: FileRecord) => boolean): FileRecord | undefined {
-    const i = this.#pending.findIndex(pred);
-    if (i < 0) return undefined;
-    const [r] = this.#pending.splice(i, 1);
-    return r;
-  }
-
-  /**
-   * Saved files no glob path leads to any more were rotated while we were stopped: find them by
-   * identity next to their old path (access.log.1, access.log-20240101) and finish them.
-   */
-  #resumeUnmatched(): void {
-    const recs = this.#pending;
-    this.#pending = [];
-    for (const rec of recs) {
-      const saved = Buffer.from(rec.fp, 'base64');
-      const found = this.#findCandidate(rec.path, saved, rec.offset, (st) => st.dev === rec.dev && st.ino === rec.ino);
-      if (!found) {
-        this.#gone(rec);
-        continue;
-      }
-      this.#track(found.path, found.fd, found.st, readHead(found.fd, found.st.size, this.#small), rec.offset, this.#srcFor(rec.path, rec.source), false);
-      if (rec.rotated === true) {
-        // Rotated (and counted) before the restart: we only go on draining it.
-        this.#o.log.info('still draining a file rotated before the restart', { path: found.path, was: rec.path, offset: rec.offset });
-      } else {
-        this.#srcFor(rec.path, rec.source).rotated();
-        this.#o.log.info('resuming a file rotated while stopped', { path: found.path, was: rec.path, offset: rec.offset });
-      }
-    }
-    this.#hadState = this.#hadState || recs.length > 0;
-  }
-
-  /** A saved file is nowhere to be found: lines after its saved position are lost, if it had any. */
-  #gone(rec: FileRecord): void {
-    if (rec.rotated === true && rec.size !== undefined && rec.offset >= rec.size) {
-      // Already rotated and read to its end when we stopped (the server had reopened its log):
-      // logrotate compressed or deleted it since. Nothing was left to read.
-      this.#o.log.info('a rotated file read to its end is gone (compressed or removed); nothing lost', { path: rec.path });
-      return;
-    }
-    this.#o.log.warn('a file followed before the restart is gone; lines after the saved position are lost', {
-      path: rec.path,
-      offset: rec.offset,
-    });
-    this.#srcFor(rec.path, rec.source).gap();
-  }
-
-  /**
-   * A file in the same directory whose head equals `fp` and that holds at least `minSize` bytes:
-   * the renamed original (preferred, same inode) or logrotate's copy. Compressed files are not
-   * considered. The caller owns the returned descriptor.
-   */
-  #findCandidate(
-    oldPath: string,
-    fp: Buffer,
-    minSize: number,
-    preferred: (st: Stats) => boolean,
-    excludeIno?: number,
-  ): { path: string; fd: number; st: Stats } | undefined {
-    const dir = dirname(oldPath);
-    const stem = basename(oldPath).replace(/\.log$/, '');
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      return undefined;
-    }
-    let best: { path: string; fd: number; st: Stats; pref: boolean } | undefined;
-    for (const name of names) {
-      if (!name.startsWith(stem) || COMPRESSED.test(name)) continue;
-      const path = join(dir, name);
-      let fd: number;
-      try {
-        // Only regular files are opened (a FIFO named access.log.1 would block an open for good).
-        if (!statSync(path).isFile()) continue;
-        fd = openSync(path, OPEN_FLAGS);
-      } catch {
-        continue;
-      }
-      const st = fstatSync(fd);
-      const ok =
-        st.isFile() &&
-        st.ino !== excludeIno &&
-        !this.#files.has(keyOf(st)) &&
-        st.size >= minSize &&
-        fp.length > 0 &&
-        headMatches(fd, st.size, fp, this.#small);
-      const pref = ok && preferred(st);
-      if (ok && (!best || (pref && !best.pref))) {
-        if (best) closeSync(best.fd);
-        best = { path, fd, st, pref };
-      } else closeSync(fd);
-    }
-    return best && { path: best.path, fd: best.fd, st: best.st };
-  }
-
-  /** After a copytruncate: count the lines the copy has beyond what we had read. */
-  #recoverCopy(rec: { path: string; offset: number }, fp: Buffer, src: SourceStats, liveIno: number): boolean {
-    if (rec.offset === 0) return true;
-    // Any size: a copy shorter than our position means we read past the point logrotate copied
-    // (in its copy-to-truncate window), so nothing in it is new, and nothing was missed.
-    const copy = this.#findCandidate(rec.path, fp, 0, () => true, liveIno);
-    if (!copy) {
-      this.#o.log.warn('truncated file: no rotated copy found next to it; unread lines may be lost', rec);
-      src.truncated();
-      src.gap();
-      return false;
-    }
-    src.truncated();
-    if (copy.st.size <= rec.offset) {
-      closeSync(copy.fd);
-      this.#o.log.info('truncated file: its copy holds nothing we had not read', { copy: copy.path, size: copy.st.size, offset: rec.offset });
-      return true;
-    }
-    const before = src.lines;
-    let offset = rec.offset;
-    try {
-      for (;;) {
-        const n = readSync(copy.fd, this.#buf, 0, CHUNK, offset);
-        if (n === 0) break;
-        const used = scanLines(this.#buf.subarray(0, n), 0, n, this.#o.scan, src);
-        if (used === 0) {
-          // The copy ends in a partial line (copied mid-write); nobody will finish it.
-          src.unparsed();
-          break;
-        }
-        offset += used;
-      }
-    } finally {
-      closeSync(copy.fd);
-    }
-    src.recovered(src.lines - before);
-    this.#o.log.info('read the rest of the truncated file from its copy', { copy: copy.path, from: rec.offset, lines: src.lines - before });
-    return true;
+    if (this.#saved.savedAt(path)) this.#o.log.info('file replaced while stopped; reading the new one from its start', { path });
   }
 
   /**
@@ -524,24 +337,9 @@ export class Tailer {
    */
   #prepare(t: Tracked): boolean {
     const st = fstatSync(t.fd);
-    if (st.size === t.lastSize && st.mtimeMs === t.lastMtimeMs && t.offset >= st.size && t.skipTo < 0) return false;
+    if (unchanged(t, st)) return false;
     this.#version++;
-    const pos = t.skipTo >= 0 ? t.skipTo : t.offset;
-    if (st.size < pos || ((st.size !== t.lastSize || st.mtimeMs !== t.lastMtimeMs) && !headMatches(t.fd, st.size, t.fp, this.#small))) {
-      this.#o.log.info('file truncated (copytruncate?); reading it again from the start', { path: t.path, size: st.size, offset: pos });
-      const old = { path: t.path, offset: t.offset };
-      const oldFp = t.fp;
-      t.offset = 0;
-      t.skipTo = -1;
-      t.fp = readHead(t.fd, st.size, this.#small);
-      this.#recoverCopy(old, oldFp, t.src, t.ino);
-      if (old.offset === 0) t.src.truncated();
-    } else if (t.fp.length < FP_MAX && st.size > t.fp.length) {
-      t.fp = readHead(t.fd, st.size, this.#small);
-    }
-    if (st.size > t.lastSize) t.lastGrowthMs = this.#o.now();
-    t.lastSize = st.size;
-    t.lastMtimeMs = st.mtimeMs;
+    noteChange(t, st, this.#rotation, () => this.#o.now());
     return true;
   }
 
@@ -561,16 +359,7 @@ export class Tailer {
 
   /** Positions to persist: taken synchronously with the counters they belong to. */
   snapshot(): FileRecord[] {
-    return [...this.#files.values()].map((t) => ({
-      path: t.path,
-      dev: t.dev,
-      ino: t.ino,
-      fp: t.fp.toString('base64'),
-      offset: t.offset,
-      source: t.src.name,
-      size: t.lastSize,
-      rotated: !t.live,
-    }));
+    return [...this.#files.values()].map(recordOf);
   }
 
   closeAll(): void {
@@ -583,58 +372,6 @@ export class Tailer {
 
   /** True when a state file existed (restart) — for logs. */
   get restored(): boolean {
-    return this.#hadState;
+    return this.#saved.restored;
   }
-}
-
-/** Where one file is being read: the state readChunks() advances. */
-export interface ReadCursor {
-  readonly fd: number;
-  /** First byte not yet counted (always a line start). */
-  offset: number;
-  /** In a line longer than the limit: how far it has been skipped; -1 otherwise. */
-  skipTo: number;
-  readonly src: SourceStats;
-}
-
-/**
- * The read loop of one file, from the cursor towards its end: whole chunks are counted by
- * scanLines(), a partial last line waits for its `\n` unless it is already too long (then it is
- * skipped up to its end and counted once). True when `budget` ran out before the end.
- * Used by the Tailer and, for once() over several files, by the worker threads (parse-worker.ts).
- */
-export async function readChunks(
-  t: ReadCursor,
-  buf: Buffer,
-  scan: ScanContext,
-  budget: number,
-  halted: () => boolean,
-  pause: (() => Promise<void>) | undefined,
-): Promise<boolean> {
-  const max = scan.maxLineBytes;
-  let taken = 0;
-  for (; taken < budget && !halted(); taken += CHUNK) {
-    if (t.skipTo >= 0) {
-      const n = readSync(t.fd, buf, 0, CHUNK, t.skipTo);
-      if (n === 0) break;
-      const nl = buf.indexOf(0x0a);
-      if (nl < 0 || nl >= n) {
-        t.skipTo += n;
-      } else {
-        t.src.tooLong();
-        t.offset = t.skipTo + nl + 1;
-        t.skipTo = -1;
-      }
-      continue;
-    }
-    const n = readSync(t.fd, buf, 0, CHUNK, t.offset);
-    if (n === 0) break;
-    const used = scanLines(buf.subarray(0, n), 0, n, scan, t.src);
-    t.offset += used;
-    // What is left is a partial line: wait for its end, unless it is already too long.
-    if (n - used > max) t.skipTo = t.offset + (n - used);
-    else if (n < CHUNK) return false;
-    if (pause) await pause();
-  }
-  return taken >= budget;
 }

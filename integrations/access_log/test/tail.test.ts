@@ -447,7 +447,8 @@ describe('access_log tailing through rotation and restarts', () => {
 
 describe('Tailer turns', () => {
   it('a backlog in one file is read in budgeted turns, so other files are not held back', async () => {
-    const { Tailer, CHUNK } = await import('../tail.js');
+    const { Tailer } = await import('../tail.js');
+    const { CHUNK } = await import('../read-loop.js');
     const { SourceStats } = await import('../stats.js');
     const { compileFormat } = await import('../format.js');
     const { compileParser } = await import('../codegen.js');
