@@ -27,7 +27,7 @@ import {
   ROLE_TIME,
   type LineFormat,
   type Token,
-} from './format.js';
+} from './line-format.js';
 import { applyRole, MethodTable, newParsedLine, parseBytes, parseTime, setRequest, timeUs, type ParsedLine } from './fields.js';
 import { parseLine } from './parse.js';
 import { QuoteFinder } from './quotes.js';

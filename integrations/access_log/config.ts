@@ -1,5 +1,6 @@
 import { bool, duration, int, list, num, obj, oneOf, record, str, type Infer, type Issue } from '../../shared/core/config/schema.js';
-import { compileFormat, FormatError } from './format.js';
+import { compileFormat } from './format.js';
+import { FormatError } from './line-format.js';
 
 /** Methods counted under their own name; anything else is `method.OTHER`. */
 export const DEFAULT_METHODS = [

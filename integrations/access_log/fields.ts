@@ -11,7 +11,7 @@ import {
   ROLE_REQUEST,
   ROLE_STATUS,
   ROLE_TIME,
-} from './format.js';
+} from './line-format.js';
 
 const SPACE = 0x20;
 const DASH = 0x2d;

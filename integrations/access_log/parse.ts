@@ -14,7 +14,7 @@ import {
   RETRY_BUDGET,
   type LineFormat,
   type Token,
-} from './format.js';
+} from './line-format.js';
 import { applyRole, CACHE_NONE, MethodTable, type ParsedLine } from './fields.js';
 import { QuoteFinder } from './quotes.js';
 

@@ -7,7 +7,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Emitter } from '../../shared/emitter/types.js';
 import { compileParser, type LineParser } from './codegen.js';
-import type { LineFormat } from './format.js';
+import type { LineFormat } from './line-format.js';
 import {
   CACHE_HIT,
   CACHE_MISS,
