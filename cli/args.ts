@@ -3,7 +3,7 @@
  * never ignored.
  */
 import { createRequire } from 'node:module';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isLogLevel, type LogLevel } from '../shared/core/log/logger.js';
 
 /** The YAML parser loads for --set only (the same files the config loader imports): --version and --help never pay for it. */
@@ -31,30 +31,37 @@ export class UsageError extends Error {
   readonly exitCode = 64;
 }
 
-export function parseCli(argv: readonly string[]): CliArgs {
-  let parsed;
+/**
+ * node:util's parseArgs with its errors (unknown flag, missing value, a value for a boolean) as
+ * UsageError, so every command answers a bad flag alike: its message, then exit 64.
+ */
+export function parseArgsOrUsage<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        'log-level': { type: 'string' },
-        prefix: { type: 'string' },
-        statsd: { type: 'string' },
-        graphite: { type: 'string' },
-        print: { type: 'boolean' },
-        once: { type: 'boolean' },
-        name: { type: 'string' },
-        set: { type: 'string', multiple: true },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'V' },
-      },
-    });
+    return parseArgs(config);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+}
+
+export function parseCli(argv: readonly string[]): CliArgs {
+  const parsed = parseArgsOrUsage({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      'log-level': { type: 'string' },
+      prefix: { type: 'string' },
+      statsd: { type: 'string' },
+      graphite: { type: 'string' },
+      print: { type: 'boolean' },
+      once: { type: 'boolean' },
+      name: { type: 'string' },
+      set: { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'V' },
+    },
+  });
   const v = parsed.values;
   if (parsed.positionals.length > 1) throw new UsageError(`unexpected argument "${parsed.positionals[1]}"`);
   const level = v['log-level'];

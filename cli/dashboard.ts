@@ -4,13 +4,12 @@
  * usage, 78 configuration.
  */
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { registry } from '../integrations/index.js';
 import { defaultConfig, expandPrefix, loadConfigFile, type LoadOptions } from '../shared/core/config/load.js';
 import { toGrafana } from './dashboard/grafana.js';
 import { toGraphite } from './dashboard/graphite.js';
 import { buildDashboard } from './dashboard/model.js';
-import { UsageError } from './args.js';
+import { parseArgsOrUsage, UsageError } from './args.js';
 
 export const DASHBOARD_USAGE = `Usage: telltale dashboard [--config FILE] [--format grafana|graphite] [--prefix PREFIX]
 
@@ -24,17 +23,12 @@ stale hosts, AWS charges and spend per hour, host gauges with their thresholds.
 `;
 
 export async function cmdDashboard(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: { config: { type: 'string', short: 'c' }, format: { type: 'string' }, prefix: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const parsed = parseArgsOrUsage({
+    args: [...argv],
+    strict: true,
+    allowPositionals: false,
+    options: { config: { type: 'string', short: 'c' }, format: { type: 'string' }, prefix: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
   const v = parsed.values;
   if (v.help) {
     process.stdout.write(DASHBOARD_USAGE);

@@ -8,14 +8,13 @@
  */
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
 import { registry } from '../integrations/index.js';
 import { ConfigError, defaultConfig, expandPrefix, loadConfigFile, type LoadOptions } from '../shared/core/config/load.js';
 import { createEmitter } from '../shared/emitter/emitter.js';
 import { hostNode } from '../shared/emitter/names.js';
 import { createLogger, isLogLevel } from '../shared/core/log/logger.js';
 import { buildSinks } from '../shared/core/runtime/sinks.js';
-import { UsageError } from './args.js';
+import { parseArgsOrUsage, UsageError } from './args.js';
 
 export const EVENT_USAGE = `Usage: telltale event <what> [--tags a,b] [--data TEXT] [--when EPOCH] [--config FILE]
 
@@ -44,25 +43,20 @@ export interface EventArgs {
 }
 
 export function parseEventArgs(argv: readonly string[]): EventArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        tags: { type: 'string' },
-        data: { type: 'string' },
-        when: { type: 'string' },
-        config: { type: 'string', short: 'c' },
-        prefix: { type: 'string' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const parsed = parseArgsOrUsage({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      tags: { type: 'string' },
+      data: { type: 'string' },
+      when: { type: 'string' },
+      config: { type: 'string', short: 'c' },
+      prefix: { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   const v = parsed.values;
   const help = v.help ?? false;
   if (!help && parsed.positionals.length !== 1) {

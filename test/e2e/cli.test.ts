@@ -96,10 +96,12 @@ describe('telltale CLI', () => {
     expect(r.stderr()).not.toMatch(/\berror\b/i);
   });
 
-  it('an unknown flag is a usage error (64), never ignored', async () => {
-    const r = cli(['run', '--frobnicate']);
-    expect(await r.exited, r.stderr()).toBe(64);
-    expect(r.stderr()).toMatch(/frobnicate/);
+  it('an unknown flag is a usage error (64), never ignored, by every command', async () => {
+    for (const args of [['run', '--frobnicate'], ['event', 'deploy', '--frobnicate'], ['dashboard', '--frobnicate']]) {
+      const r = cli(args);
+      expect(await r.exited, r.stderr()).toBe(64);
+      expect(r.stderr()).toContain("telltale: Unknown option '--frobnicate'");
+    }
   });
 
   it('an invalid config exits 78 and lists every problem with FILE:LINE:COL', async () => {
