@@ -4,7 +4,8 @@
  */
 import type { CliArgs } from './args.js';
 import { probeSinks } from './probe.js';
-import { loadConfig, overrideSinks } from './program.js';
+import { loadConfig } from './config.js';
+import { overrideSinks } from './program.js';
 import { exitWhenWritten } from './exit.js';
 
 export async function cmdCheck(args: CliArgs, env: NodeJS.ProcessEnv): Promise<never> {

@@ -3,13 +3,12 @@
  * for what the config enables (shared/dashboard/model.ts says which graphs). Exit codes: 0, 64
  * usage, 78 configuration.
  */
-import { existsSync } from 'node:fs';
-import { registry } from '../integrations/index.js';
-import { defaultConfig, expandPrefix, loadConfigFile, type LoadOptions } from '../shared/core/config/load.js';
+import { expandPrefix } from '../shared/core/config/load.js';
 import { toGrafana } from './dashboard/grafana.js';
 import { toGraphite } from './dashboard/graphite.js';
 import { buildDashboard } from './dashboard/model.js';
 import { parseArgsOrUsage, UsageError } from './args.js';
+import { loadConfig } from './config.js';
 
 export const DASHBOARD_USAGE = `Usage: telltale dashboard [--config FILE] [--format grafana|graphite] [--prefix PREFIX]
 
@@ -36,9 +35,7 @@ export async function cmdDashboard(argv: readonly string[], env: NodeJS.ProcessE
   }
   const format = v.format ?? 'grafana';
   if (format !== 'grafana' && format !== 'graphite') throw new UsageError(`--format must be grafana or graphite, got "${format.slice(0, 40)}"`);
-  const path = v.config ?? env['TELLTALE_CONFIG'] ?? (existsSync('/etc/telltale/integrations.yaml') ? '/etc/telltale/integrations.yaml' : undefined);
-  const opts: LoadOptions = { registry, env };
-  const config = path ? loadConfigFile(path, opts) : defaultConfig(opts);
+  const config = await loadConfig(v.config, env);
   if (v.prefix !== undefined) config.emitter.prefix = expandPrefix(v.prefix);
   const model = buildDashboard(config);
   const out = format === 'grafana' ? toGrafana(model) : toGraphite(model);

@@ -6,15 +6,14 @@
  * Exit codes like the other commands: 0 delivered, 1 a sink dropped it (graphite-web down or
  * refusing, after retries), 64 usage, 78 configuration.
  */
-import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { registry } from '../integrations/index.js';
-import { ConfigError, defaultConfig, expandPrefix, loadConfigFile, type LoadOptions } from '../shared/core/config/load.js';
+import { ConfigError, expandPrefix } from '../shared/core/config/load.js';
 import { createEmitter } from '../shared/emitter/emitter.js';
 import { hostNode } from '../shared/emitter/names.js';
 import { createLogger, isLogLevel } from '../shared/core/log/logger.js';
 import { buildSinks } from '../shared/core/runtime/sinks.js';
 import { parseArgsOrUsage, UsageError } from './args.js';
+import { loadConfig } from './config.js';
 
 export const EVENT_USAGE = `Usage: telltale event <what> [--tags a,b] [--data TEXT] [--when EPOCH] [--config FILE]
 
@@ -82,9 +81,7 @@ export async function cmdEvent(argv: readonly string[], env: NodeJS.ProcessEnv):
     process.stdout.write(EVENT_USAGE);
     return 0;
   }
-  const path = a.config ?? env['TELLTALE_CONFIG'] ?? (existsSync('/etc/telltale/integrations.yaml') ? '/etc/telltale/integrations.yaml' : undefined);
-  const opts: LoadOptions = { registry, env };
-  const config = path ? loadConfigFile(path, opts) : defaultConfig(opts);
+  const config = await loadConfig(a.config, env);
   const log = createLogger({ level: (a.logLevel as 'info' | undefined) ?? config.logLevel });
   const sinks = buildSinks(config.emitter.sinks, config.emitter.flushIntervalMs, log, (t) => void process.stderr.write(t));
   const emitter = createEmitter({

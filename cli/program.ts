@@ -3,8 +3,6 @@
  * or /etc/telltale), the sinks (file or --statsd/--graphite/--print), the root emitter with the
  * live page attached, the runtime's dependencies, and the creation of instances.
  */
-import { existsSync } from 'node:fs';
-import { registry } from '../integrations/index.js';
 import { createEmitter } from '../shared/emitter/emitter.js';
 import type { Emitter, Sink } from '../shared/emitter/types.js';
 import { joinPath, sanitizePath } from '../shared/emitter/names.js';
@@ -19,36 +17,8 @@ import { buildSinks } from '../shared/core/runtime/sinks.js';
 import type { LiveHub } from '../shared/live/hub.js';
 import type { LiveCatalogueEntry } from '../shared/live/catalogue.js';
 import { UsageError, type CliArgs } from './args.js';
-import { cacheSubdir } from './cache-dir.js';
-import { version } from './version.js';
+import { loadConfig } from './config.js';
 import { warnIfTimestampsLost } from './warnings.js';
-
-export function resolveConfigPath(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
-  if (flag) return flag;
-  if (env['TELLTALE_CONFIG']) return env['TELLTALE_CONFIG'];
-  return existsSync('/etc/telltale/integrations.yaml') ? '/etc/telltale/integrations.yaml' : undefined;
-}
-
-/**
- * The file's config (or the defaults), validated. Its parse is kept in the user's cache
- * directory so the next start with the same file skips the YAML parser (parsed-cache.ts).
- */
-export async function loadConfig(flag: string | undefined, env: NodeJS.ProcessEnv, select?: LoadOptions['select']): Promise<LoadedConfig> {
-  const path = resolveConfigPath(flag, env);
-  const { defaultConfig, loadConfigFile, parserIdentity } = await import('../shared/core/config/load.js');
-  const opts: LoadOptions = { registry, env, ...(select ? { select } : {}) };
-  if (!path) return defaultConfig(opts);
-  const dir = cacheSubdir('config', env);
-  if (dir) {
-    try {
-      const { openParsedConfigCache } = await import('../shared/core/config/parsed-cache.js');
-      opts.cache = openParsedConfigCache(dir, `telltale ${version()}; ${parserIdentity()}`);
-    } catch {
-      // The parser cannot be identified: parse every time rather than risk another's entries.
-    }
-  }
-  return loadConfigFile(path, opts);
-}
 
 export function overrideSinks(args: CliArgs, config: LoadedConfig): SinkConfig[] {
   const flag = (name: string, type: SinkConfig['type'], address?: string): SinkConfig => {
