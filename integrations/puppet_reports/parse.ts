@@ -10,7 +10,7 @@
 import { load } from 'js-yaml';
 import { AliasLimitError } from '../../shared/core/yaml/alias-expansion.js';
 import { checkReportAliases, PUPPET_YAML_SCHEMA } from './yaml-schema.js';
-import { countLogLevelsInBlock, failedEntryChunks, splitRootBlocks } from './report-blocks.js';
+import { countLogLevelsInBytes, failedEntryChunks, splitRootBlocks } from './report-blocks.js';
 import { deriveStatus, metricValue, RunParseError, type FailedResource, type Run, type RunMetric, type RunStatus } from './run.js';
 
 /**
@@ -238,8 +238,8 @@ function buildRun(
  * Failed resources without parsing the whole resource_statuses block (the bulk of a big report):
  * parse only the entries failedEntryChunks cut out. Throws when the layout is not the expected one.
  */
-export function failedResourcesFromBlock(block: string, where: string): FailedResource[] {
-  const chunks = failedEntryChunks(block);
+export function failedResourcesFromBlock(block: Buffer | string, where: string): FailedResource[] {
+  const chunks = failedEntryChunks(typeof block === 'string' ? Buffer.from(block) : block);
   if (chunks.length === 0) return [];
   const doc = loadYaml(`resource_statuses:\n${chunks.join('')}`, where);
   if (!isObj(doc) || !isObj(doc['resource_statuses'])) throw new RunParseError('parse', `${where}: unexpected resource_statuses layout`);
@@ -254,12 +254,14 @@ function resourceStatusesWanted(run: Run): boolean {
 }
 
 /** Completeness checks common to both paths. */
-export function checkComplete(text: string, where: string): void {
-  if (text.length === 0) throw new RunParseError('incomplete', `${where}: empty file`);
+export function checkComplete(data: string | Buffer, where: string): void {
+  if (data.length === 0) throw new RunParseError('incomplete', `${where}: empty file`);
   // A pre-allocated or sparse file reads as NULs; never valid YAML or JSON.
-  if (text.includes('\0')) throw new RunParseError('incomplete', `${where}: NUL bytes (file still being written or sparse)`);
+  if ((typeof data === 'string' ? data.indexOf('\0') : data.indexOf(0)) !== -1) throw new RunParseError('incomplete', `${where}: NUL bytes (file still being written or sparse)`);
   // Psych always ends a dump with a newline; a missing one means the write was cut short.
-  if (!text.startsWith('{') && !text.endsWith('\n')) throw new RunParseError('incomplete', `${where}: does not end with a newline (truncated)`);
+  const first = typeof data === 'string' ? data.charCodeAt(0) : data[0];
+  const last = typeof data === 'string' ? data.charCodeAt(data.length - 1) : data[data.length - 1];
+  if (first !== 0x7b /* { */ && last !== 0x0a) throw new RunParseError('incomplete', `${where}: does not end with a newline (truncated)`);
 }
 
 function checkTail(doc: Obj, reportFormat: number | undefined, where: string): void {
@@ -269,17 +271,19 @@ function checkTail(doc: Obj, reportFormat: number | undefined, where: string): v
 }
 
 /**
- * Parse one report file's text. `where` names the file in every error.
- * Fast path (report_format 9-12): load only the small root blocks and the metrics, count log
- * levels by line, and read resource_statuses only for failed runs. Everything else, or anything
- * the fast path does not recognise, goes through the full-document parse.
+ * Parse one report file (its bytes, or its text). `where` names the file in every error.
+ * Fast path (report_format 9-12): decode and load only the small root blocks and the metrics,
+ * count log levels by line, and read resource_statuses only for failed runs, without ever
+ * decoding it whole. Everything else, or anything the fast path does not recognise, goes through
+ * the full-document parse.
  */
-export function parseReport(text: string, where: string, opts: ParseOptions = {}): Run {
-  checkComplete(text, where);
+export function parseReport(file: Buffer | string, where: string, opts: ParseOptions = {}): Run {
+  const data = typeof file === 'string' ? Buffer.from(file) : file;
+  checkComplete(data, where);
   const maxRs = opts.resourceStatusesMaxBytes ?? 16 * 1024 * 1024;
   if (!opts.forceFull) {
     try {
-      const run = parseFast(text, where, maxRs);
+      const run = parseFast(data, where, maxRs);
       if (run) return run;
     } catch (e) {
       // Missing pieces are missing for the full parse too, and this message is the precise one;
@@ -289,6 +293,7 @@ export function parseReport(text: string, where: string, opts: ParseOptions = {}
       // the error for the whole document.
     }
   }
+  const text = typeof file === 'string' ? file : data.toString('utf8');
   const doc = text.startsWith('{') ? loadJson(text, where) : loadYaml(text, where);
   if (!isObj(doc)) throw new RunParseError('incomplete', `${where}: not a YAML/JSON mapping (got ${doc === null ? 'null' : Array.isArray(doc) ? 'a list' : typeof doc})`);
   const fmt = finiteNumber(doc['report_format']);
@@ -299,28 +304,29 @@ export function parseReport(text: string, where: string, opts: ParseOptions = {}
 }
 
 /** The fast path; undefined when the file is not in the layout it knows. */
-function parseFast(text: string, where: string, maxRs: number): Run | undefined {
-  const blocks = splitRootBlocks(text);
+function parseFast(data: Buffer, where: string, maxRs: number): Run | undefined {
+  const blocks = splitRootBlocks(data);
   if (blocks?.has('metrics') && blocks.has('host')) {
+    // Blocks end at a newline, so no UTF-8 sequence is split by decoding them one by one.
     let head = '';
-    for (const [key, b] of blocks) if (key !== 'logs' && key !== 'resource_statuses') head += text.slice(b.start, b.end);
+    for (const [key, b] of blocks) if (key !== 'logs' && key !== 'resource_statuses') head += data.toString('utf8', b.start, b.end);
     const doc = loadYaml(head, where);
     if (isObj(doc)) {
       const fmt = finiteNumber(doc['report_format']);
       if (fmt !== undefined && FAST_PATH_FORMATS.has(fmt)) {
         checkTail(doc, fmt, where);
         const logsBlock = blocks.get('logs');
-        const levels = logsBlock ? countLogLevelsInBlock(text.slice(logsBlock.start, logsBlock.end)) : undefined;
+        const levels = logsBlock ? countLogLevelsInBytes(data.subarray(logsBlock.start, logsBlock.end)) : undefined;
         const run = buildRun(doc, where, levels, undefined, 'fast');
         const rs = blocks.get('resource_statuses');
         if (rs && resourceStatusesWanted(run)) {
-          const block = text.slice(rs.start, rs.end);
+          const block = data.subarray(rs.start, rs.end);
           try {
             run.failedResources = failedResourcesFromBlock(block, where);
           } catch {
             // An unexpected layout inside resource_statuses: parse the block as a whole instead.
             if (block.length <= maxRs) {
-              const statuses = loadYaml(block, where);
+              const statuses = loadYaml(block.toString('utf8'), where);
               run.failedResources = failedResources(isObj(statuses) ? statuses['resource_statuses'] : undefined);
             }
           }

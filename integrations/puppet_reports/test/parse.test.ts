@@ -141,6 +141,23 @@ describe.skipIf(!puppet || !ruby)('puppet_reports parsing of real puppet apply r
     expect(exec?.file).toMatch(/manifest-.*\.pp$/);
   });
 
+  it('reads a report\'s bytes: titles and messages beyond ASCII come out as the full parse reads them', () => {
+    const s = scenarios.get('failed')!;
+    // Psych writes UTF-8 as is in plain scalars: a title and its log lines with 2- and 3-byte characters.
+    const text = readFileSync(s.report, 'utf8').replaceAll('Exec[fails]', 'Exec[fäils ✓ ünïcode]');
+    expect(text).toContain('Exec[fäils ✓ ünïcode]');
+    const fast = parseReport(Buffer.from(text), s.report);
+    const full = parseReport(text, s.report, { forceFull: true });
+    expect(fast.parsedBy).toBe('fast');
+    expect(fast.failedResources?.map((r) => r.resource).sort()).toEqual(full.failedResources?.map((r) => r.resource).sort());
+    expect(fast.failedResources?.map((r) => r.resource)).toContain('Exec[fäils ✓ ünïcode]');
+    expect({ ...fast, parsedBy: 'full' }).toEqual(full);
+    // The entry scan itself, not its whole-block fallback, decodes the entries it cuts out.
+    const bytes = Buffer.from(text);
+    const block = bytes.subarray(bytes.indexOf('\nresource_statuses:') + 1, bytes.indexOf('\ncorrective_change:') + 1);
+    expect(failedResourcesFromBlock(block, s.report).map((r) => r.resource)).toContain('Exec[fäils ✓ ünïcode]');
+  });
+
   it('last_run_summary.yaml: metrics equal the report (per Ruby) and the derived status equals Puppet\'s', () => {
     for (const s of scenarios.values()) {
       const run = parseSummary(readFileSync(s.summary, 'utf8'), 'agent01.example.com', s.summary);

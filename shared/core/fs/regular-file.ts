@@ -57,6 +57,8 @@ export interface RegularFile {
   data: Buffer;
   /** fstat of the descriptor that was read (mtime, inode), not of whatever the path names now. */
   stat: Stats;
+  /** The whole buffer `data` lies in: hand it back as `scratch` once `data` is no longer used. */
+  buffer: Buffer;
 }
 
 function checkStat(path: string, st: Stats, maxBytes: number): void {
@@ -77,26 +79,31 @@ function grow(buf: Buffer, maxBytes: number): Buffer {
 
 /**
  * Reads a regular file of at most `maxBytes`. Throws NotRegularFileError, FileTooBigError, or the
- * open/read error (ENOENT, EACCES, ...) as is.
+ * open/read error (ENOENT, EACCES, ...) as is. `scratch`, a buffer from an earlier read whose
+ * data is no longer used, is read into when it is big enough: a reader of many large files
+ * (a Puppet backfill) then touches the same memory each time instead of fresh pages.
  */
-export async function readRegularFile(path: string, maxBytes: number): Promise<RegularFile> {
+export async function readRegularFile(path: string, maxBytes: number, scratch?: Buffer): Promise<RegularFile> {
   const fh = await open(path, OPEN_FLAGS);
   try {
     const st = await fh.stat();
     checkStat(path, st, maxBytes);
-    let buf: Buffer = Buffer.allocUnsafe(initialSize(st, maxBytes));
+    const want = initialSize(st, maxBytes);
+    let buf: Buffer = scratch && scratch.length >= want ? scratch : Buffer.allocUnsafe(want);
+    // Never more than max+1 bytes, however big the scratch buffer is.
+    const room = (): number => Math.min(buf.length, maxBytes + 1);
     let len = 0;
     for (;;) {
-      if (len === buf.length) {
+      if (len === room()) {
         if (len > maxBytes) throw new FileTooBigError(path, len, maxBytes);
         buf = grow(buf, maxBytes);
       }
-      const { bytesRead } = await fh.read(buf, len, buf.length - len, null);
+      const { bytesRead } = await fh.read(buf, len, room() - len, null);
       if (bytesRead === 0) break;
       len += bytesRead;
     }
     if (len > maxBytes) throw new FileTooBigError(path, len, maxBytes);
-    return { data: buf.subarray(0, len), stat: st };
+    return { data: buf.subarray(0, len), stat: st, buffer: buf };
   } finally {
     await fh.close();
   }
@@ -120,7 +127,7 @@ export function readRegularFileSync(path: string, maxBytes: number): RegularFile
       len += n;
     }
     if (len > maxBytes) throw new FileTooBigError(path, len, maxBytes);
-    return { data: buf.subarray(0, len), stat: st };
+    return { data: buf.subarray(0, len), stat: st, buffer: buf };
   } finally {
     closeSync(fd);
   }
