@@ -11,7 +11,7 @@
  * by telltale once(), in the same run, with wall time and peak RSS from GNU time. Then peak RSS
  * with 10 files being tailed at full speed, and CPU at a steady 10,000 lines/s.
  *
- * Usage: npm run build && node bench/access_log.mjs [--lines N]
+ * Usage: npm run build && node bench/access_log.mjs [--multi-only | --steady-only | --idle-only] [--lines N]
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
@@ -244,9 +244,10 @@ histogram request_time_ms buckets 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000
 }
 `;
 
+const argLines = process.argv.indexOf('--lines');
+const N = argLines > 0 ? Number(process.argv[argLines + 1]) : 1_000_000;
+
 async function main() {
-  const argLines = process.argv.indexOf('--lines');
-  const N = argLines > 0 ? Number(process.argv[argLines + 1]) : 1_000_000;
   if (!existsSync(join(dist, 'integrations/access_log/index.js'))) {
     console.error('dist/ is missing: run `npm run build` first');
     process.exit(1);
@@ -528,6 +529,13 @@ if (process.argv[2] === '--idle-only') {
   const work = mkdtempSync(join(tmpdir(), 'telltale-bench-al-'));
   try {
     await idle(work);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+} else if (process.argv[2] === '--multi-only') {
+  const work = mkdtempSync(join(tmpdir(), 'telltale-bench-al-'));
+  try {
+    await multi(work, Math.floor(N / 4));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
