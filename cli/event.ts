@@ -83,7 +83,7 @@ export async function cmdEvent(argv: readonly string[], env: NodeJS.ProcessEnv):
   }
   const config = await loadConfig(a.config, env);
   const log = createLogger({ level: (a.logLevel as 'info' | undefined) ?? config.logLevel });
-  const sinks = buildSinks(config.emitter.sinks, config.emitter.flushIntervalMs, log, (t) => void process.stderr.write(t));
+  const sinks = await buildSinks(config.emitter.sinks, config.emitter.flushIntervalMs, log, (t) => void process.stderr.write(t));
   const emitter = createEmitter({
     prefix: a.prefix !== undefined ? expandPrefix(a.prefix) : config.emitter.prefix,
     sinks,

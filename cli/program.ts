@@ -67,7 +67,7 @@ export async function setup(args: CliArgs, env: NodeJS.ProcessEnv, select?: Load
   const log = createLogger({ level: args.logLevel ?? config.logLevel });
   const sinkConfigs = overrideSinks(args, config);
   const stderr = (t: string): void => void process.stderr.write(t);
-  const sinks = buildSinks(sinkConfigs, config.emitter.flushIntervalMs, log, stderr);
+  const sinks = await buildSinks(sinkConfigs, config.emitter.flushIntervalMs, log, stderr);
   const prefix = args.prefix !== undefined ? expandPrefix(args.prefix) : config.emitter.prefix;
   // The live page is one more sink: integrations never know it exists.
   const live =

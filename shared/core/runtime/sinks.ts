@@ -4,9 +4,6 @@
 import type { SinkConfig } from '../config/emitter-config.js';
 import { formatAddress } from '../../emitter/address.js';
 import type { AggregatorOptions } from '../../emitter/aggregator.js';
-import { createGraphiteEventsSink } from '../../emitter/graphite-events-sink.js';
-import { createGraphiteSink } from '../../emitter/graphite-sink.js';
-import { createStatsdSink } from '../../emitter/statsd-sink.js';
 import type { Sink } from '../../emitter/types.js';
 import type { Logger } from '../log/logger.js';
 
@@ -41,7 +38,17 @@ export function sinkLabel(c: SinkConfig): string {
   return c.address.length > 1 ? `graphite ${c.routing} [${list}]${c.replication > 1 ? ` replication ${c.replication}` : ''}` : `graphite ${list}`;
 }
 
-export function buildSinks(configs: readonly SinkConfig[], flushIntervalMs: number, log: Logger, stderr: (t: string) => void): Sink[] {
+/**
+ * The sinks of the config. Each kind's module is loaded only when the config has one: a
+ * statsd-only one-shot does not load the Graphite sink, its routing and its line format.
+ */
+export async function buildSinks(configs: readonly SinkConfig[], flushIntervalMs: number, log: Logger, stderr: (t: string) => void): Promise<Sink[]> {
+  const has = (t: SinkConfig['type']): boolean => configs.some((c) => c.type === t);
+  const [statsd, graphite, events] = await Promise.all([
+    has('statsd') ? import('../../emitter/statsd-sink.js') : undefined,
+    has('graphite') || has('console') ? import('../../emitter/graphite-sink.js') : undefined,
+    has('graphite_events') ? import('../../emitter/graphite-events-sink.js') : undefined,
+  ]);
   const names = new Map<string, number>();
   // Sink names appear in self-metric paths: statsd, graphite, console, statsd_2…
   const unique = (base: string): string => {
@@ -54,7 +61,7 @@ export function buildSinks(configs: readonly SinkConfig[], flushIntervalMs: numb
     const onError = (err: Error): void => log.warn(`sink ${name}: ${err.message}`, { sink: sinkLabel(c) });
     switch (c.type) {
       case 'statsd':
-        return createStatsdSink({
+        return statsd!.createStatsdSink({
           name,
           address: c.address,
           maxPacketBytes: c.max_packet_bytes,
@@ -65,7 +72,7 @@ export function buildSinks(configs: readonly SinkConfig[], flushIntervalMs: numb
           onError,
         });
       case 'graphite':
-        return createGraphiteSink({
+        return graphite!.createGraphiteSink({
           name,
           target: { destinations: c.address, routing: c.routing, replication: c.replication, failbackMs: c.failback_after },
           aggregation: aggregation(c),
@@ -78,7 +85,7 @@ export function buildSinks(configs: readonly SinkConfig[], flushIntervalMs: numb
           onError,
         });
       case 'graphite_events':
-        return createGraphiteEventsSink({
+        return events!.createGraphiteEventsSink({
           name,
           url: c.url,
           ...(c.headers ? { headers: c.headers } : {}),
@@ -89,7 +96,7 @@ export function buildSinks(configs: readonly SinkConfig[], flushIntervalMs: numb
           onError,
         });
       case 'console':
-        return createGraphiteSink({ name, target: { write: stderr }, aggregation: aggregation(c), flushIntervalMs, maxKeys: c.max_keys });
+        return graphite!.createGraphiteSink({ name, target: { write: stderr }, aggregation: aggregation(c), flushIntervalMs, maxKeys: c.max_keys });
     }
   });
 }

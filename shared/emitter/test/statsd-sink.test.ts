@@ -217,7 +217,7 @@ describe('statsd sink: default packet size by address', () => {
     const sizes = async (extra: string): Promise<number[]> => {
       const yaml = `emitter:\n  sinks:\n    - type: statsd\n      address: udp://127.0.0.1:${srv.port}\n${extra}`;
       const config = loadConfigText('integrations.yaml', yaml, { registry: [], env: {} });
-      const sinks = buildSinks(config.emitter.sinks, 1000, createLogger({ level: 'silent' }), () => undefined);
+      const sinks = await buildSinks(config.emitter.sinks, 1000, createLogger({ level: 'silent' }), () => undefined);
       const e = createEmitter({ sinks, selfMetrics: false });
       const before = srv.datagrams.length;
       for (let i = 0; i < 2000; i++) e.timing('cfg.t', i);
