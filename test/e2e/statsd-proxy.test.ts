@@ -25,9 +25,13 @@ function mgmt(port: number, command: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = net.createConnection({ host: '127.0.0.1', port });
     let buf = '';
+    // A reply ends with its `nodes:` line. proxy.js writes `uptime:` and `nodes:` separately:
+    // when they arrive apart, the first alone is not the whole reply.
+    s.setTimeout(5000, () => s.destroy(new Error(`no complete reply to ${command} in 5 s: ${JSON.stringify(buf.slice(0, 200))}`)));
     s.on('data', (d) => {
       buf += d.toString();
-      if (buf.includes('\n', buf.indexOf('nodes:'))) {
+      const at = buf.indexOf('nodes:');
+      if (at >= 0 && buf.includes('\n', at)) {
         s.end('quit\n');
         resolve(buf);
       }
@@ -71,14 +75,18 @@ describe.skipIf(!ok)('telltale -> statsd proxy.js -> statsd nodes -> carbon', ()
     proxy = spawn(process.execPath, ['--require', STATSD_UTIL_LOG_SHIM, PROXY_JS, conf], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     proxy.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     proxy.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    // Both nodes in the ring on two health-check rounds in a row (it drops unchecked nodes at start).
+    // Both nodes in the ring on three status reads in a row (it drops unchecked nodes at start).
+    // What the proxy said last goes into the error, so a failure shows why.
     let streak = 0;
+    let status = '';
     await until(async () => {
       if (proxy.exitCode !== null) throw new Error(`proxy.js exited:\n${log}`);
-      const status = await mgmt(mgmtPort, 'status').catch(() => '');
+      status = await mgmt(mgmtPort, 'status').catch((e: unknown) => `(status failed: ${(e as Error).message})`);
       streak = nodes.every((n) => status.includes(`127.0.0.1:${n.port}`)) ? streak + 1 : 0;
       return streak >= 3;
-    }, 15_000, 'proxy.js with both nodes healthy', 600);
+    }, 15_000, 'proxy.js with both nodes healthy', 600).catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}\nlast status: ${status.slice(0, 500)}\nproxy.js output:\n${log.slice(-2000)}`);
+    });
   }, 60_000);
 
   afterAll(async () => {
