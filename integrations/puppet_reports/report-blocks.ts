@@ -69,6 +69,9 @@ function startsWith(data: Buffer, at: number, what: Buffer): boolean {
   return data.length - at >= what.length && data.compare(what, 0, what.length, at, at + what.length) === 0;
 }
 
+/** A log entry's level line: `- level: x` (first key) or `  level: x` (a later key). */
+const LEVEL_LINE = /^(?:- | {2})level: ['"]?(\w+)['"]?\s*$/;
+
 /**
  * Log levels counted straight from the text of the root `logs:` block. Psych writes every log
  * entry as `- level: x` (first key at column 0) or with `level:` at column 2; continuation lines of
@@ -76,7 +79,7 @@ function startsWith(data: Buffer, at: number, what: Buffer): boolean {
  */
 export function countLogLevelsInBlock(block: string): Record<string, number> {
   const out: Record<string, number> = {};
-  const re = /^(?:- | {2})level: ['"]?(\w+)['"]?\s*$/gm;
+  const re = new RegExp(LEVEL_LINE.source, 'gm');
   for (let m = re.exec(block); m; m = re.exec(block)) {
     const level = m[1]!;
     out[level] = (out[level] ?? 0) + 1;
@@ -96,12 +99,11 @@ const OTHER_BREAKS = [Buffer.from('\r'), Buffer.from('\u2028'), Buffer.from('\u2
 export function countLogLevelsInBytes(block: Buffer): Record<string, number> {
   if (OTHER_BREAKS.some((b) => block.includes(b))) return countLogLevelsInBlock(block.toString('utf8'));
   const out: Record<string, number> = {};
-  const re = /^(?:- | {2})level: ['"]?(\w+)['"]?\s*$/;
   for (let p = block.indexOf(LEVEL); p !== -1; p = block.indexOf(LEVEL, p + 1)) {
     const start = p - 2;
     if (start < 0 || (start > 0 && block[start - 1] !== NL)) continue;
     const nl = block.indexOf(NL, p);
-    const m = re.exec(block.toString('utf8', start, nl === -1 ? block.length : nl));
+    const m = LEVEL_LINE.exec(block.toString('utf8', start, nl === -1 ? block.length : nl));
     if (m) out[m[1]!] = (out[m[1]!] ?? 0) + 1;
   }
   return out;
