@@ -247,116 +247,117 @@ histogram request_time_ms buckets 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000
 const argLines = process.argv.indexOf('--lines');
 const N = argLines > 0 ? Number(process.argv[argLines + 1]) : 1_000_000;
 
-async function main() {
-  if (!existsSync(join(dist, 'integrations/access_log/index.js'))) {
-    console.error('dist/ is missing: run `npm run build` first');
-    process.exit(1);
-  }
+/** Runs `fn` in a scratch directory that is removed afterwards, however `fn` ends. */
+async function inWorkDir(fn) {
   const work = mkdtempSync(join(tmpdir(), 'telltale-bench-al-'));
-  const log = join(work, 'access.log');
   try {
-    let t = performance.now();
-    const truth = generate(log, N, 42);
-    const bytes = readFileSync(log).length;
-    process.stdout.write(`access_log bench: ${N.toLocaleString()} nginx lines (${(bytes / 1e6).toFixed(1)} MB) generated in ${((performance.now() - t) / 1000).toFixed(1)} s\n`);
-    timed(['sh', '-c', `cat "${log}" > /dev/null`]); // warm the page cache
-
-    const RUNS = 3;
-    const rows = [];
-    const cat = [];
-    for (let i = 0; i < RUNS; i++) cat.push(timed(['sh', '-c', `cat "${log}" > /dev/null`]));
-    rows.push({ tool: 'cat (floor)', runs: cat });
-
-    const tt = [];
-    let check;
-    for (let i = 0; i < RUNS; i++) {
-      const state = join(work, `state-${i}`);
-      const r = timed(['node', fileURLToPath(import.meta.url), '--child', log, state, 'once']);
-      tt.push(r);
-      check = JSON.parse(r.stdout);
-    }
-    rows.push({ tool: 'telltale access_log once()', runs: tt });
-
-    // The same mix of requests as varnishncsa writes them, read right after, in the same run.
-    const vlog = join(work, 'varnishncsa.log');
-    const vtruth = generate(vlog, N, 42, 'varnish');
-    const vbytes = readFileSync(vlog).length;
-    timed(['sh', '-c', `cat "${vlog}" > /dev/null`]);
-    const vt = [];
-    let vcheck;
-    for (let i = 0; i < RUNS; i++) {
-      const r = timed(['node', fileURLToPath(import.meta.url), '--child', vlog, join(work, `vstate-${i}`), 'once', 'varnishncsa_extended']);
-      vt.push(r);
-      vcheck = JSON.parse(r.stdout);
-    }
-    rows.push({ tool: `telltale once(), varnishncsa_extended (${(vbytes / 1e6).toFixed(0)} MB)`, runs: vt });
-
-    const mtailBin = '/usr/bin/mtail';
-    let mtailOut;
-    if (existsSync(mtailBin)) {
-      const progs = join(work, 'progs');
-      mkdirSync(progs);
-      writeFileSync(join(progs, 'accesslog.mtail'), MTAIL_PROG);
-      const m = timed([mtailBin, '--one_shot', '--one_shot_format=prometheus', '--progs', progs, '--logs', log, '--address=127.0.0.1', '--port=0', '--logtostderr']);
-      rows.push({ tool: 'mtail --one_shot (rc50)', runs: [m] });
-      mtailOut = m.stdout;
-    } else process.stdout.write('mtail not installed (apt-get install mtail): its row is missing\n');
-
-    // Correctness: everyone must agree with the generator before speed means anything.
-    const ok = check.requests === truth.requests && check.unparsed === truth.unparsed && check.timings === truth.timed && check.sumMs === truth.sumMs;
-    process.stdout.write(
-      `\ncorrectness: telltale requests ${check.requests} / truth ${truth.requests}, unparsed ${check.unparsed} / ${truth.unparsed}, ` +
-        `timers ${check.timings} / ${truth.timed}, Σms ${check.sumMs} / ${truth.sumMs} → ${ok ? 'OK' : 'MISMATCH'}\n`,
-    );
-    const vok =
-      vcheck.requests === vtruth.requests &&
-      vcheck.unparsed === vtruth.unparsed &&
-      vcheck.timings === vtruth.timed &&
-      vcheck.sumMs === vtruth.sumMs &&
-      vcheck.hit === vtruth.hit &&
-      vcheck.pipe === vtruth.pipe;
-    process.stdout.write(
-      `correctness (varnishncsa): requests ${vcheck.requests} / ${vtruth.requests}, unparsed ${vcheck.unparsed} / ${vtruth.unparsed}, ` +
-        `timers ${vcheck.timings} / ${vtruth.timed}, Σms ${vcheck.sumMs} / ${vtruth.sumMs}, cache.hit ${vcheck.hit} / ${vtruth.hit}, ` +
-        `cache.pipe ${vcheck.pipe} / ${vtruth.pipe} → ${vok ? 'OK' : 'MISMATCH'}\n`,
-    );
-    if (mtailOut) {
-      const reqs = [...mtailOut.matchAll(/^requests\{class="\dxx"[^}]*\} (\d+)/gm)].reduce((a, m) => a + Number(m[1]), 0);
-      const unp = /^unparsed\{[^}]*\} (\d+)/m.exec(mtailOut)?.[1] ?? /^unparsed (\d+)/m.exec(mtailOut)?.[1];
-      process.stdout.write(`correctness: mtail requests ${reqs} / truth ${truth.requests}, unparsed ${unp} / ${truth.unparsed}\n`);
-    }
-
-    const catWall = median(cat.map((r) => r.wall));
-    const mtailRow = rows.find((r) => r.tool.startsWith('mtail'));
-    const mtailWall = mtailRow ? median(mtailRow.runs.map((r) => r.wall)) : undefined;
-    process.stdout.write(`\n| tool | runs | median wall s | lines/s | vs cat | vs mtail | CPU s | peak RSS MB |\n|---|---|---|---|---|---|---|---|\n`);
-    for (const row of rows) {
-      const wall = median(row.runs.map((r) => r.wall));
-      const rate = N / Math.max(wall, 0.001);
-      process.stdout.write(
-        `| ${row.tool} | ${row.runs.length} | ${wall.toFixed(2)} | ${fmtRate(rate)} | ${(wall / Math.max(catWall, 0.01)).toFixed(0)}× slower | ${mtailWall ? `${(mtailWall / wall).toFixed(1)}×` : '—'} | ${median(row.runs.map((r) => r.cpu)).toFixed(2)} | ${Math.max(...row.runs.map((r) => r.rssMb)).toFixed(0)} |\n`,
-      );
-    }
-    const inProc = median(tt.map((r) => JSON.parse(r.stdout).ms));
-    process.stdout.write(`\ntelltale once() itself (excluding node start-up and imports): ${(inProc / 1000).toFixed(2)} s = ${fmtRate(N / (inProc / 1000))} lines/s\n`);
-    const ttWall = median(tt.map((r) => r.wall));
-    process.stdout.write(
-      `one file, wall incl. start-up vs in-process: ${fmtRate(N / ttWall)} vs ${fmtRate(N / (inProc / 1000))} lines/s = ${(inProc / 1000 / ttWall).toFixed(2)}× (goal ≥ 0.9×; start-up + imports ${(ttWall - inProc / 1000).toFixed(2)} s)\n`,
-    );
-    // CPU moves far less than wall on a shared machine: the same ratio in CPU seconds.
-    const inProcCpu = median(tt.map((r) => JSON.parse(r.stdout).cpuMs)) / 1000;
-    const ttCpu = median(tt.map((r) => r.cpu));
-    process.stdout.write(`same in CPU: once() ${inProcCpu.toFixed(2)} s of ${ttCpu.toFixed(2)} s for the whole process = ${(inProcCpu / ttCpu).toFixed(2)}×\n`);
-    const vInProc = median(vt.map((r) => JSON.parse(r.stdout).ms));
-    process.stdout.write(`the same, varnishncsa_extended: ${(vInProc / 1000).toFixed(2)} s = ${fmtRate(N / (vInProc / 1000))} lines/s\n`);
-    process.stdout.write(`(wall includes process start-up: node ≈ 0.05–0.1 s; the machine is shared, so CPU s is the steadier column.)\n`);
-
-    await multi(work, Math.floor(N / 4));
-    await steady(work);
-    await idle(work);
+    await fn(work);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+async function main(work) {
+  const log = join(work, 'access.log');
+  let t = performance.now();
+  const truth = generate(log, N, 42);
+  const bytes = readFileSync(log).length;
+  process.stdout.write(`access_log bench: ${N.toLocaleString()} nginx lines (${(bytes / 1e6).toFixed(1)} MB) generated in ${((performance.now() - t) / 1000).toFixed(1)} s\n`);
+  timed(['sh', '-c', `cat "${log}" > /dev/null`]); // warm the page cache
+
+  const RUNS = 3;
+  const rows = [];
+  const cat = [];
+  for (let i = 0; i < RUNS; i++) cat.push(timed(['sh', '-c', `cat "${log}" > /dev/null`]));
+  rows.push({ tool: 'cat (floor)', runs: cat });
+
+  const tt = [];
+  let check;
+  for (let i = 0; i < RUNS; i++) {
+    const state = join(work, `state-${i}`);
+    const r = timed(['node', fileURLToPath(import.meta.url), '--child', log, state, 'once']);
+    tt.push(r);
+    check = JSON.parse(r.stdout);
+  }
+  rows.push({ tool: 'telltale access_log once()', runs: tt });
+
+  // The same mix of requests as varnishncsa writes them, read right after, in the same run.
+  const vlog = join(work, 'varnishncsa.log');
+  const vtruth = generate(vlog, N, 42, 'varnish');
+  const vbytes = readFileSync(vlog).length;
+  timed(['sh', '-c', `cat "${vlog}" > /dev/null`]);
+  const vt = [];
+  let vcheck;
+  for (let i = 0; i < RUNS; i++) {
+    const r = timed(['node', fileURLToPath(import.meta.url), '--child', vlog, join(work, `vstate-${i}`), 'once', 'varnishncsa_extended']);
+    vt.push(r);
+    vcheck = JSON.parse(r.stdout);
+  }
+  rows.push({ tool: `telltale once(), varnishncsa_extended (${(vbytes / 1e6).toFixed(0)} MB)`, runs: vt });
+
+  const mtailBin = '/usr/bin/mtail';
+  let mtailOut;
+  if (existsSync(mtailBin)) {
+    const progs = join(work, 'progs');
+    mkdirSync(progs);
+    writeFileSync(join(progs, 'accesslog.mtail'), MTAIL_PROG);
+    const m = timed([mtailBin, '--one_shot', '--one_shot_format=prometheus', '--progs', progs, '--logs', log, '--address=127.0.0.1', '--port=0', '--logtostderr']);
+    rows.push({ tool: 'mtail --one_shot (rc50)', runs: [m] });
+    mtailOut = m.stdout;
+  } else process.stdout.write('mtail not installed (apt-get install mtail): its row is missing\n');
+
+  // Correctness: everyone must agree with the generator before speed means anything.
+  const ok = check.requests === truth.requests && check.unparsed === truth.unparsed && check.timings === truth.timed && check.sumMs === truth.sumMs;
+  process.stdout.write(
+    `\ncorrectness: telltale requests ${check.requests} / truth ${truth.requests}, unparsed ${check.unparsed} / ${truth.unparsed}, ` +
+      `timers ${check.timings} / ${truth.timed}, Σms ${check.sumMs} / ${truth.sumMs} → ${ok ? 'OK' : 'MISMATCH'}\n`,
+  );
+  const vok =
+    vcheck.requests === vtruth.requests &&
+    vcheck.unparsed === vtruth.unparsed &&
+    vcheck.timings === vtruth.timed &&
+    vcheck.sumMs === vtruth.sumMs &&
+    vcheck.hit === vtruth.hit &&
+    vcheck.pipe === vtruth.pipe;
+  process.stdout.write(
+    `correctness (varnishncsa): requests ${vcheck.requests} / ${vtruth.requests}, unparsed ${vcheck.unparsed} / ${vtruth.unparsed}, ` +
+      `timers ${vcheck.timings} / ${vtruth.timed}, Σms ${vcheck.sumMs} / ${vtruth.sumMs}, cache.hit ${vcheck.hit} / ${vtruth.hit}, ` +
+      `cache.pipe ${vcheck.pipe} / ${vtruth.pipe} → ${vok ? 'OK' : 'MISMATCH'}\n`,
+  );
+  if (mtailOut) {
+    const reqs = [...mtailOut.matchAll(/^requests\{class="\dxx"[^}]*\} (\d+)/gm)].reduce((a, m) => a + Number(m[1]), 0);
+    const unp = /^unparsed\{[^}]*\} (\d+)/m.exec(mtailOut)?.[1] ?? /^unparsed (\d+)/m.exec(mtailOut)?.[1];
+    process.stdout.write(`correctness: mtail requests ${reqs} / truth ${truth.requests}, unparsed ${unp} / ${truth.unparsed}\n`);
+  }
+
+  const catWall = median(cat.map((r) => r.wall));
+  const mtailRow = rows.find((r) => r.tool.startsWith('mtail'));
+  const mtailWall = mtailRow ? median(mtailRow.runs.map((r) => r.wall)) : undefined;
+  process.stdout.write(`\n| tool | runs | median wall s | lines/s | vs cat | vs mtail | CPU s | peak RSS MB |\n|---|---|---|---|---|---|---|---|\n`);
+  for (const row of rows) {
+    const wall = median(row.runs.map((r) => r.wall));
+    const rate = N / Math.max(wall, 0.001);
+    process.stdout.write(
+      `| ${row.tool} | ${row.runs.length} | ${wall.toFixed(2)} | ${fmtRate(rate)} | ${(wall / Math.max(catWall, 0.01)).toFixed(0)}× slower | ${mtailWall ? `${(mtailWall / wall).toFixed(1)}×` : '—'} | ${median(row.runs.map((r) => r.cpu)).toFixed(2)} | ${Math.max(...row.runs.map((r) => r.rssMb)).toFixed(0)} |\n`,
+    );
+  }
+  const inProc = median(tt.map((r) => JSON.parse(r.stdout).ms));
+  process.stdout.write(`\ntelltale once() itself (excluding node start-up and imports): ${(inProc / 1000).toFixed(2)} s = ${fmtRate(N / (inProc / 1000))} lines/s\n`);
+  const ttWall = median(tt.map((r) => r.wall));
+  process.stdout.write(
+    `one file, wall incl. start-up vs in-process: ${fmtRate(N / ttWall)} vs ${fmtRate(N / (inProc / 1000))} lines/s = ${(inProc / 1000 / ttWall).toFixed(2)}× (goal ≥ 0.9×; start-up + imports ${(ttWall - inProc / 1000).toFixed(2)} s)\n`,
+  );
+  // CPU moves far less than wall on a shared machine: the same ratio in CPU seconds.
+  const inProcCpu = median(tt.map((r) => JSON.parse(r.stdout).cpuMs)) / 1000;
+  const ttCpu = median(tt.map((r) => r.cpu));
+  process.stdout.write(`same in CPU: once() ${inProcCpu.toFixed(2)} s of ${ttCpu.toFixed(2)} s for the whole process = ${(inProcCpu / ttCpu).toFixed(2)}×\n`);
+  const vInProc = median(vt.map((r) => JSON.parse(r.stdout).ms));
+  process.stdout.write(`the same, varnishncsa_extended: ${(vInProc / 1000).toFixed(2)} s = ${fmtRate(N / (vInProc / 1000))} lines/s\n`);
+  process.stdout.write(`(wall includes process start-up: node ≈ 0.05–0.1 s; the machine is shared, so CPU s is the steadier column.)\n`);
+
+  await multi(work, Math.floor(N / 4));
+  await steady(work);
+  await idle(work);
 }
 
 /**
@@ -525,28 +526,21 @@ async function idle(work) {
   process.stdout.write(`| lines counted / files | ${res.requests} / ${FILES} |\n`);
 }
 
-if (process.argv[2] === '--idle-only') {
-  const work = mkdtempSync(join(tmpdir(), 'telltale-bench-al-'));
-  try {
-    await idle(work);
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
-} else if (process.argv[2] === '--multi-only') {
-  const work = mkdtempSync(join(tmpdir(), 'telltale-bench-al-'));
-  try {
-    await multi(work, Math.floor(N / 4));
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
-} else if (process.argv[2] === '--steady-only') {
-  const work = mkdtempSync(join(tmpdir(), 'telltale-bench-al-'));
-  try {
+// One part alone, or (no flag) everything.
+const parts = {
+  '--idle-only': (work) => idle(work),
+  '--multi-only': (work) => multi(work, Math.floor(N / 4)),
+  '--steady-only': async (work) => {
     await multi(work, Math.floor(N / 4));
     await steady(work);
-  } finally {
-    rmSync(work, { recursive: true, force: true });
+  },
+};
+if (process.argv[2] === '--child') await child(process.argv[3], process.argv[4], process.argv[5], process.argv[6]);
+else {
+  if (!existsSync(join(dist, 'integrations/access_log/index.js'))) {
+    console.error('dist/ is missing: run `npm run build` first');
+    process.exit(1);
   }
-} else if (process.argv[2] === '--child') await child(process.argv[3], process.argv[4], process.argv[5], process.argv[6]);
-else await main();
+  await inWorkDir(parts[process.argv[2]] ?? main);
+}
 process.exit(0);
