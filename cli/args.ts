@@ -2,13 +2,13 @@
  * Standard flags every telltale program takes, parsed strictly: an unknown flag is an error,
  * never ignored.
  */
-import { createRequire } from 'node:module';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isLogLevel, type LogLevel } from '../shared/core/log/logger.js';
+import { yamlLib } from '../shared/core/yaml/yaml-lib.js';
 
-/** The YAML parser loads for --set only (the same files the config loader imports): --version and --help never pay for it. */
+/** The YAML parser loads for --set only: --version and --help never pay for it. */
 function parseYamlScalar(text: string): unknown {
-  return (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
+  return yamlLib().parse(text);
 }
 
 export interface CliArgs {

@@ -3,20 +3,9 @@
  * back to FILE:LINE:COL (js-yaml only knows positions for syntax errors; eemeli/yaml keeps them
  * for every node, which is why the config loader uses it).
  */
-import { createRequire } from 'node:module';
 import type { Alias, Document, LineCounter, Node } from 'yaml';
+import { yamlLib as yaml } from '../yaml/yaml-lib.js';
 import type { Issue, Path } from './schema.js';
-
-type YamlLib = typeof import('yaml');
-let lib: YamlLib | undefined;
-/**
- * The yaml package, loaded on first use: it is ~70 CommonJS files (a third of a one-shot's
- * start-up), and a config read from the parsed-config cache needs it only to place an error.
- * Its Node entry is CommonJS, so a synchronous require loads the same module an import would.
- */
-function yaml(): YamlLib {
-  return (lib ??= createRequire(import.meta.url)('yaml') as YamlLib);
-}
 
 export interface YamlSource {
   file: string;
